@@ -1,0 +1,43 @@
+# Two commands for a new user: `make run` and `make test`. Everything else is optional.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# No telemetry from any tool, anywhere.
+export RUNTIME__DLTHUB_TELEMETRY := false
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DAGSTER_DISABLE_TELEMETRY := 1
+export DO_NOT_TRACK := 1
+
+.PHONY: setup run test test-fast bench sim clean lock
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP) ## create .venv with the locked dependencies
+
+run: setup ## simulator -> warehouse -> marts -> checks, on the embedded DuckDB default
+	$(BIN)/sei demo
+
+test: setup ## the whole suite except benchmarks (what CI runs)
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+
+test-fast: setup ## quick subset for iterating
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -m "not slow and not benchmark"
+
+bench: setup ## benchmarks; figures go to docs/benchmarks.md
+	$(BIN)/python -m benchmarks.run
+
+sim: setup ## serve the simulator in the foreground (size small, port 8765)
+	$(BIN)/sei sim serve --size small --port 8765
+
+lock: ## re-resolve dependencies from pyproject.toml into requirements.lock
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv && .lockenv/bin/pip install --quiet -e '.[test]' \
+	  && .lockenv/bin/pip freeze --exclude-editable > requirements.lock && rm -rf .lockenv
+
+clean:
+	rm -rf $(VENV) warehouse dbt_project/target dbt_project/logs
