@@ -1,0 +1,1 @@
+"""The `sei` command line and settings shared by every part of the warehouse."""
