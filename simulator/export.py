@@ -18,6 +18,10 @@ REGIONS = {"Berlin": "EMEA", "Lisbon": "EMEA", "Toronto": "AMER", "Austin": "AME
            "Singapore": "APAC"}
 
 
+def _s(v) -> str:
+    return "" if v is None or (isinstance(v, float) and v != v) else str(v)
+
+
 def _date(ts) -> str:
     return "" if ts is None or pd.isna(ts) else iso(int(ts))[:10]
 
@@ -38,7 +42,7 @@ def export_org(w: World, out: Path) -> dict[str, Path]:
     for d in devs.itertuples():
         rows.append({
             "developer_id": d.dev_id, "full_name": d.full_name, "emails": d.email,
-            "manager_email": d.manager_email or "", "role": d.role, "site": d.site,
+            "manager_email": _s(d.manager_email), "role": d.role, "site": d.site,
             "start_date": _date(d.start_at), "end_date": _date(d.end_at),
             "github_logins": gh.get(d.dev_id, "") if rng.random() < 0.9 else "",
             "jira_account_ids": jira.get(d.dev_id, "") if rng.random() < 0.8 else "",
@@ -49,8 +53,8 @@ def export_org(w: World, out: Path) -> dict[str, Path]:
     teams = w["teams"]
     email = w["developers"].set_index("dev_id").email
     files["tree_reporting"] = _write(out / "org_tree_reporting.csv", [
-        {"tree": "reporting", "team_id": t.team_id, "team_name": t.name, "parent_team_id": t.parent_team_id or "",
-         "manager_email": email.get(t.manager_dev_id, "")} for t in teams.itertuples()])
+        {"tree": "reporting", "team_id": t.team_id, "team_name": t.name, "parent_team_id": _s(t.parent_team_id),
+         "manager_email": _s(email.get(t.manager_dev_id))} for t in teams.itertuples()])
     region_rows = [{"tree": "regions", "team_id": "R-GLOBAL", "team_name": "Global", "parent_team_id": "", "manager_email": ""}]
     for reg in sorted(set(REGIONS.values())):
         region_rows.append({"tree": "regions", "team_id": f"R-{reg}", "team_name": reg, "parent_team_id": "R-GLOBAL",

@@ -1,0 +1,1 @@
+"""Dagster definitions and the jobs that run the warehouse end to end."""

@@ -1,0 +1,123 @@
+"""`sei`: the warehouse's command line. Every command has --help."""
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+from ingestion.cli import ingest
+
+app = typer.Typer(help="Self-hosted Software Engineering Insights warehouse.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+sim_app = typer.Typer(help="The built-in simulator of GitHub, Jira and Harness.", no_args_is_help=True)
+app.add_typer(sim_app, name="sim")
+app.command("ingest")(ingest)
+
+SIZE_HELP = "Organisation size: tiny (~10 devs), small (~50), medium (~500), large (~5,000)."
+
+
+def _world(size: str, seed: int, history_days: int | None, advance_hours: float = 0.0):
+    from simulator import generate
+    t = time.monotonic()
+    typer.echo(f"generating the {size} organisation (seed {seed})...", err=True)
+    try:
+        w = generate(size, seed=seed, history_days=history_days)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--size") from None
+    if advance_hours:
+        w.advance(advance_hours)
+    counts = w.summary()
+    typer.echo(f"generated in {time.monotonic() - t:.1f}s: {counts['developers']} people, {counts['teams']} teams, "
+               f"{counts['repos']} repositories, {counts['prs']:,} pull requests, {counts['issues']:,} issues, "
+               f"{counts['deployments']:,} deployments", err=True)
+    return w
+
+
+@sim_app.command("serve")
+def sim_serve(
+    size: str = typer.Option("small", help=SIZE_HELP),
+    seed: int = typer.Option(42, help="Same seed, same organisation, byte-identical answers."),
+    port: int = typer.Option(8765, help="TCP port (0 picks a free one)."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    faults: str = typer.Option("", help="Fault injection, e.g. 429:0.05,500:0.02,reset:0.01,slow:0.05,secondary:0.01; "
+                                        "scope one API with a prefix: jira.500:1.0"),
+    history_days: int = typer.Option(None, help="Days of history (default: 365; large: 730)."),
+    time_scale: float = typer.Option(1.0, help="Real seconds per simulated second for rate-limit windows and "
+                                               "Retry-After (0.01: an hourly reset takes 36 s)."),
+    data_center: bool = typer.Option(False, "--data-center", help="Answer like Jira Data Center (v2 search only)."),
+    verbose: bool = typer.Option(False, "--verbose", help="Log every request."),
+) -> None:
+    """Serve the simulated GitHub, Jira and Harness APIs until interrupted."""
+    from simulator.server import GITHUB_TOKEN, HARNESS_ACCOUNT, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN, SimServer
+    w = _world(size, seed, history_days)
+    try:
+        s = SimServer(w, host=host, port=port, faults=faults, time_scale=time_scale, data_center=data_center,
+                      quiet=not verbose)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--faults") from None
+    typer.echo(f"simulator listening on {s.url}\n"
+               f"  GitHub  token {GITHUB_TOKEN}  (GraphQL {s.url}/graphql, REST {s.url})\n"
+               f"  Jira    {JIRA_EMAIL} / {JIRA_TOKEN}  ({s.url}/rest/api/3/search/jql)\n"
+               f"  Harness x-api-key {HARNESS_API_KEY}, account {HARNESS_ACCOUNT}\n"
+               f"  control {s.url}/_sim/health, /_sim/stats, POST /_sim/advance?hours=N, /_sim/truth")
+    s.start()
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    try:
+        while not stop:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    s.stop()
+
+
+@sim_app.command("truth")
+def sim_truth(
+    out: Path = typer.Option(..., help="Folder to write one CSV per truth table into."),
+    size: str = typer.Option("small", help=SIZE_HELP),
+    seed: int = typer.Option(42, help="Seed of the organisation."),
+    history_days: int = typer.Option(None, help="Days of history."),
+    advance_hours: float = typer.Option(0.0, help="Move the clock forward first (as POST /_sim/advance did)."),
+) -> None:
+    """Export the ground truth the generator used (who was in which team when, what each
+    deployment shipped, which deployment caused which incident, whose accounts are whose)."""
+    from simulator.truth import export
+    w = _world(size, seed, history_days, advance_hours)
+    for p in export(w, out):
+        typer.echo(p)
+
+
+@sim_app.command("export-org")
+def sim_export_org(
+    out: Path = typer.Argument(..., help="Folder for developers.csv, org_tree_*.csv, memberships.csv, services.csv."),
+    size: str = typer.Option("small", help=SIZE_HELP),
+    seed: int = typer.Option(42, help="Seed of the organisation."),
+    history_days: int = typer.Option(None, help="Days of history."),
+) -> None:
+    """Write the developer, org-tree, membership and service files a customer would upload."""
+    from simulator.export import export_org
+    w = _world(size, seed, history_days)
+    for name, p in export_org(w, out).items():
+        typer.echo(f"{name:20s} {p}")
+
+
+@app.command("demo")
+def demo(
+    size: str = typer.Option("small", help=SIZE_HELP),
+    seed: int = typer.Option(42, help="Seed of the simulated organisation."),
+) -> None:
+    """The main job end to end on the embedded default: simulator -> warehouse -> marts -> checks."""
+    from orchestration.demo import run_demo
+    sys.exit(run_demo(size=size, seed=seed))
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+
