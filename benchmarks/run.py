@@ -1,0 +1,39 @@
+"""`make bench`: run the benchmarks and print figures for docs/benchmarks.md.
+
+    python -m benchmarks.run [simulator|all] [--sizes tiny,small,medium,large]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+
+
+def machine() -> str:
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, Python {platform.python_version()}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("what", nargs="?", default="all")
+    ap.add_argument("--sizes", default="tiny,small,medium,large")
+    args = ap.parse_args()
+    print("machine:", machine())
+    results = {}
+    if args.what in ("simulator", "all"):
+        from benchmarks import bench_simulator
+        results["generation"] = bench_simulator.generation(args.sizes.split(","))
+        results["graphql"] = bench_simulator.graphql_pages()
+    print(json.dumps(results, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
