@@ -101,10 +101,10 @@ class GitHubError(Exception):
 
 # --------------------------------------------------------------------------- schema
 def schema_path() -> Path:
+    """GitHub's public schema (octokit/graphql-schema, MIT) ships with the simulator;
+    SEI_GITHUB_SCHEMA points at a newer copy."""
     env = os.environ.get(SCHEMA_ENV)
-    # <repo>/../shared: the package is installed editable, so __file__ is in the checkout
-    candidate = Path(env) if env else (
-        Path(__file__).resolve().parent.parent.parent / "shared" / "api" / "github" / "schema.graphql")
+    candidate = Path(env) if env else Path(__file__).resolve().parent / "github_schema" / "schema.graphql"
     if candidate.is_file():
         return candidate
     raise FileNotFoundError(
