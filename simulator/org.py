@@ -159,7 +159,7 @@ def _tool_accounts(rng, dev_df):
     n = len(dev_df)
     jira_ids = _hex(rng, n + 3, 24)
     harness_ids = _hex(rng, n, 22)
-    gh_ids = rng.choice(np.arange(1_000_000, 99_000_000), size=n * 2 + 10, replace=False)
+    gh_ids = 1_000_000 + rng.choice(98_000_000, size=n * 2 + 10, replace=False)
     used: set[str] = set()
     for i, d in enumerate(dev_df.itertuples()):
         style = rng.random()
