@@ -87,8 +87,7 @@ def _pull_requests(org, rng, start, end):
     n = len(created)
     u = rng.random(n)
     repo = np.empty(n, dtype=np.int64)
-    for t in np.unique(team):
-        idx = np.flatnonzero(team == t)
+    for t, idx in pd.Series(team).groupby(team).indices.items():  # one pass, not one scan per team
         own = team_repos.get(t)
         other = org_repos.get(team_org[t], repos.repo_id.to_numpy())
         pick_own = rng.integers(0, 1 << 30, len(idx)) % (len(own) if own is not None else 1)
@@ -343,8 +342,7 @@ def _finish_prs(org, rng, prs):
     reviewer = np.empty(len(r_ix), dtype=object)
     team_arr = prs.team_id.to_numpy()[r_ix]
     author_arr = prs.author_dev.to_numpy()[r_ix]
-    for t in np.unique(team_arr):
-        idx = np.flatnonzero(team_arr == t)
+    for t, idx in pd.Series(team_arr).groupby(team_arr).indices.items():
         pool = members.get(t, all_devs)
         pick = pool[rng.integers(0, len(pool), len(idx))]
         clash = pick == author_arr[idx]

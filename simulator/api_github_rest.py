@@ -1,22 +1,732 @@
-"""Placeholder: routes are being written."""
+"""GitHub REST v3 in GitHub's shapes: repositories, deployments and their statuses,
+releases, workflow runs, commits, `/rate_limit` and `/user`, with `Link` pagination,
+primary rate limits (`x-ratelimit-*`, 403 when spent) and GitHub's error bodies.
+
+Also the GitHub pieces the GraphQL module shares: accounts, node ids, URL roots, the
+rate-limit headers and the as-of-now per-repository frames. Every answer is cut at
+`world.now` through `simulator.views`.
+"""
 from __future__ import annotations
 
-from simulator.server import Router
+import base64
+import datetime as dt
+import hashlib
+import math
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import numpy as np
+import pandas as pd
+
+from simulator import views
+from simulator.server import Request, Response, Router
+from simulator.world import World, iso
+
+DOCS = "https://docs.github.com/rest"
+VIEWER_LOGIN, VIEWER_ID, VIEWER_NAME = "acme-sei-reader", 88_012_345, "SEI Reader"
+WEB_FLOW_LOGIN, WEB_FLOW_ID = "web-flow", 19_864_447
+ORG_ID_BASE = 120_000_000
+WORKFLOW_ID_BASE = 160_000_000
+CHECK_SUITE_BASE = 20_000_000_000
+STATUS_ID_BASE = 4_000_000_000
+RUNS_RESULT_CAP = 1000
+# The listing filters after which GitHub serves at most 1,000 workflow runs.
+RUNS_CAPPED_BY = ("actor", "branch", "check_suite_id", "created", "event", "head_sha", "status")
+RUN_STATUSES = {"completed", "in_progress", "queued", "requested", "waiting", "pending", "action_required"}
 
 
-def register(r: Router) -> None:
-    pass
-
-
+# --------------------------------------------------------------------------- auth
 def check_auth(req, headers, sim):
-    from simulator.server import GITHUB_TOKEN, Response
+    from simulator.server import GITHUB_TOKEN
     auth = headers.get("authorization", "")
     scheme, _, token = auth.partition(" ")
+    graphql = req.path in ("/graphql", "/api/graphql")
     if not auth:
+        if graphql:
+            return Response.json(401, {"message": "This endpoint requires you to be authenticated.",
+                                       "documentation_url": "https://docs.github.com/graphql/guides/forming-calls-with-graphql#authenticating-with-graphql"})
         return Response.json(401, {"message": "Requires authentication",
                                    "documentation_url": "https://docs.github.com/rest", "status": "401"})
     if scheme.lower() not in ("bearer", "token") or token != GITHUB_TOKEN:
+        if graphql:
+            return Response.json(401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/graphql"})
         return Response.json(401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest",
                                    "status": "401"})
     req.token = token
     return None
+
+
+# --------------------------------------------------------------------------- ids and URLs
+def _pack(v) -> bytes:
+    """The msgpack subset GitHub's node ids and cursors use (ints and short strings)."""
+    if isinstance(v, str):
+        b = v.encode()
+        return (bytes([0xA0 | len(b)]) if len(b) < 32 else b"\xd9" + bytes([len(b)])) + b
+    v = int(v)
+    if 0 <= v < 128:
+        return bytes([v])
+    if 0 <= v <= 0xFFFFFFFF:
+        return b"\xce" + v.to_bytes(4, "big")
+    if v >= 0:
+        return b"\xcf" + v.to_bytes(8, "big")
+    return b"\xd3" + v.to_bytes(8, "big", signed=True)
+
+
+def msgpack_array(values) -> bytes:
+    return bytes([0x90 | len(values)]) + b"".join(_pack(v) for v in values)
+
+
+def node_id(prefix: str, *parts) -> str:
+    """GitHub's next-generation global ids: `PR_kwDO...` = prefix + base64url(msgpack([0, ...]))."""
+    return prefix + "_" + base64.urlsafe_b64encode(msgpack_array((0, *parts))).decode().rstrip("=")
+
+
+@dataclass(frozen=True)
+class Roots:
+    web: str  # http://host             (html_url, GraphQL url fields)
+    api: str  # http://host[/api/v3]    (REST url fields, Link headers)
+
+
+def roots(req: Request, sim) -> Roots:
+    host = next((v for k, v in req.headers.items() if k.lower() == "host"), None)
+    web = f"http://{host}" if host else sim.url
+    # The server strips GHES's /api/v3 before routing; it may record it as req.prefix.
+    return Roots(web, web + (getattr(req, "prefix", "") or ""))
+
+
+def tree_sha(sha: str) -> str:
+    return hashlib.sha1(f"tree {sha}".encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- accounts
+def accounts(w: World) -> dict[str, tuple[int, str, str | None]]:
+    """GitHub login -> (database id, display name, commit email)."""
+    def build():
+        gh = w["tool_accounts"]
+        gh = gh[gh.tool == "github"]
+        out = {lg: (int(a), n, e) for lg, a, n, e in zip(gh.login, gh.account_id, gh.display_name, gh.email)}
+        out[VIEWER_LOGIN] = (VIEWER_ID, VIEWER_NAME, None)
+        out[WEB_FLOW_LOGIN] = (WEB_FLOW_ID, "GitHub", "noreply@github.com")
+        return out
+    return w.cached("gh.accounts", build)
+
+
+def is_bot(login: str) -> bool:
+    return login.endswith("[bot]")
+
+
+def user_json(w: World, login: str | None, r: Roots) -> dict | None:
+    if login is None:
+        return None
+    uid = accounts(w).get(login, (0,))[0]
+    bot = is_bot(login)
+    u = f"{r.api}/users/{login}"
+    return {"login": login, "id": uid, "node_id": node_id("BOT" if bot else "U", uid),
+            "avatar_url": f"https://avatars.githubusercontent.com/{'in' if bot else 'u'}/{uid}?v=4", "gravatar_id": "",
+            "url": u, "html_url": f"{r.web}/apps/{login[:-5]}" if bot else f"{r.web}/{login}",
+            "followers_url": f"{u}/followers", "following_url": f"{u}/following{{/other_user}}",
+            "gists_url": f"{u}/gists{{/gist_id}}", "starred_url": f"{u}/starred{{/owner}}{{/repo}}",
+            "subscriptions_url": f"{u}/subscriptions", "organizations_url": f"{u}/orgs", "repos_url": f"{u}/repos",
+            "events_url": f"{u}/events{{/privacy}}", "received_events_url": f"{u}/received_events",
+            "type": "Bot" if bot else "User", "user_view_type": "public", "site_admin": False}
+
+
+def org_ids(w: World) -> dict[str, int]:
+    return w.cached("gh.org_ids", lambda: {o: ORG_ID_BASE + i for i, o in enumerate(w["organisations"].github_org)})
+
+
+def org_json(w: World, login: str, r: Roots) -> dict:
+    oid = org_ids(w)[login]
+    u = f"{r.api}/users/{login}"
+    return {"login": login, "id": oid, "node_id": node_id("O", oid),
+            "avatar_url": f"https://avatars.githubusercontent.com/u/{oid}?v=4", "gravatar_id": "", "url": u,
+            "html_url": f"{r.web}/{login}", "followers_url": f"{u}/followers",
+            "following_url": f"{u}/following{{/other_user}}", "gists_url": f"{u}/gists{{/gist_id}}",
+            "starred_url": f"{u}/starred{{/owner}}{{/repo}}", "subscriptions_url": f"{u}/subscriptions",
+            "organizations_url": f"{u}/orgs", "repos_url": f"{r.api}/orgs/{login}/repos",
+            "events_url": f"{u}/events{{/privacy}}", "received_events_url": f"{u}/received_events",
+            "type": "Organization", "user_view_type": "public", "site_admin": False}
+
+
+# --------------------------------------------------------------------------- repositories
+def repos_now(w: World) -> pd.DataFrame:
+    """Repositories that exist now, with pushed_at (last commit on any branch so far)."""
+    def build():
+        rp = w["repos"]
+        rp = rp[rp.created_at <= w.now].copy()
+        mc = views.main_commits(w)
+        pc = views.pr_commits(w)
+        pc_repo = w["prs"].repo_id.to_numpy()[pc.pr_ix.to_numpy()]
+        last_main = mc.groupby("repo_id").authored_at.max()
+        last_pr = pd.Series(pc.authored_at.to_numpy()).groupby(pc_repo).max()
+        pushed = np.maximum(last_main.reindex(rp.repo_id, fill_value=-1).to_numpy(),
+                            last_pr.reindex(rp.repo_id, fill_value=-1).to_numpy())
+        rp["pushed_at"] = np.maximum(pushed, rp.created_at.to_numpy())
+        return rp
+    return w.cached("gh.repos_now", build)
+
+
+def find_repo(w: World, owner: str, name: str):
+    """The repository row (a namedtuple) for owner/name, case-insensitively; None if unknown."""
+    def build():
+        return {fn.lower(): row for fn, row in zip(repos_now(w).full_name, repos_now(w).itertuples(index=False))}
+    return w.cached("gh.repo_index", build).get(f"{owner}/{name}".lower())
+
+
+def org_exists(w: World, login: str) -> str | None:
+    low = {o.lower(): o for o in w["organisations"].github_org}
+    return low.get(login.lower())
+
+
+def repo_min_json(w: World, rp, r: Roots) -> dict:
+    full = rp.full_name
+    a = f"{r.api}/repos/{full}"
+    return {"id": int(rp.repo_id), "node_id": node_id("R", int(rp.repo_id)), "name": rp.name, "full_name": full,
+            "private": True, "owner": org_json(w, rp.github_org, r), "html_url": f"{r.web}/{full}",
+            "description": f"{rp.name} service" if rp.service_id else "Shared libraries", "fork": False, "url": a,
+            "forks_url": f"{a}/forks", "keys_url": f"{a}/keys{{/key_id}}",
+            "collaborators_url": f"{a}/collaborators{{/collaborator}}", "teams_url": f"{a}/teams",
+            "hooks_url": f"{a}/hooks", "issue_events_url": f"{a}/issues/events{{/number}}",
+            "events_url": f"{a}/events", "assignees_url": f"{a}/assignees{{/user}}",
+            "branches_url": f"{a}/branches{{/branch}}", "tags_url": f"{a}/tags", "blobs_url": f"{a}/git/blobs{{/sha}}",
+            "git_tags_url": f"{a}/git/tags{{/sha}}", "git_refs_url": f"{a}/git/refs{{/sha}}",
+            "trees_url": f"{a}/git/trees{{/sha}}", "statuses_url": f"{a}/statuses/{{sha}}",
+            "languages_url": f"{a}/languages", "stargazers_url": f"{a}/stargazers",
+            "contributors_url": f"{a}/contributors", "subscribers_url": f"{a}/subscribers",
+            "subscription_url": f"{a}/subscription", "commits_url": f"{a}/commits{{/sha}}",
+            "git_commits_url": f"{a}/git/commits{{/sha}}", "comments_url": f"{a}/comments{{/number}}",
+            "issue_comment_url": f"{a}/issues/comments{{/number}}", "contents_url": f"{a}/contents/{{+path}}",
+            "compare_url": f"{a}/compare/{{base}}...{{head}}", "merges_url": f"{a}/merges",
+            "archive_url": f"{a}/{{archive_format}}{{/ref}}", "downloads_url": f"{a}/downloads",
+            "issues_url": f"{a}/issues{{/number}}", "pulls_url": f"{a}/pulls{{/number}}",
+            "milestones_url": f"{a}/milestones{{/number}}",
+            "notifications_url": f"{a}/notifications{{?since,all,participating}}",
+            "labels_url": f"{a}/labels{{/name}}", "releases_url": f"{a}/releases{{/id}}",
+            "deployments_url": f"{a}/deployments"}
+
+
+def repo_json(w: World, rp, r: Roots, full: bool = False) -> dict:
+    host = r.web.split("://", 1)[1]
+    out = repo_min_json(w, rp, r)
+    out.update({
+        "created_at": iso(rp.created_at), "updated_at": iso(rp.pushed_at), "pushed_at": iso(rp.pushed_at),
+        "git_url": f"git://{host}/{rp.full_name}.git", "ssh_url": f"git@{host}:{rp.full_name}.git",
+        "clone_url": f"{r.web}/{rp.full_name}.git", "svn_url": f"{r.web}/{rp.full_name}", "homepage": None,
+        "size": 2048 + int(rp.repo_id) * 97, "stargazers_count": 0, "watchers_count": 0,
+        "language": "Python" if rp.repo_id % 3 else "Go", "has_issues": True, "has_projects": True,
+        "has_downloads": True, "has_wiki": False, "has_pages": False, "has_discussions": False, "forks_count": 0,
+        "mirror_url": None, "archived": False, "disabled": False, "open_issues_count": 0, "license": None,
+        "allow_forking": False, "is_template": False, "web_commit_signoff_required": False, "topics": [],
+        "visibility": "private", "forks": 0, "open_issues": 0, "watchers": 0, "default_branch": rp.default_branch,
+        "permissions": {"admin": False, "maintain": False, "push": False, "triage": False, "pull": True},
+    })
+    if full:
+        squash = rp.merge_method == "squash"
+        out.update({"allow_squash_merge": True, "allow_merge_commit": not squash, "allow_rebase_merge": False,
+                    "allow_auto_merge": False, "delete_branch_on_merge": True, "allow_update_branch": False,
+                    "use_squash_pr_title_as_default": squash, "squash_merge_commit_message": "COMMIT_MESSAGES",
+                    "squash_merge_commit_title": "COMMIT_OR_PR_TITLE", "merge_commit_message": "PR_TITLE",
+                    "merge_commit_title": "MERGE_MESSAGE", "organization": org_json(w, rp.github_org, r),
+                    "network_count": 0, "subscribers_count": 0})
+    return out
+
+
+# --------------------------------------------------------------------------- per-repository frames (as of now)
+def repo_deployments(w: World, repo_id: int) -> pd.DataFrame:
+    """GitHub deployments of a repository, newest first (services deployed with GitHub)."""
+    def build():
+        d = views.deployments(w)
+        d = d[(d.repo_id == repo_id) & (d.tool == "github")]
+        return d.sort_values(["started_at", "gh_deployment_id"], ascending=False, kind="stable")
+    return w.cached(("gh.deployments", repo_id), build)
+
+
+def deployment_ref(row, default_branch: str) -> str:
+    # A CD pipeline deploys the branch head; a rollback redeploys an older commit by SHA.
+    return row.sha if row.is_rollback else default_branch
+
+
+def deployment_statuses(row) -> list[tuple[int, str, int]]:
+    """(status id, state, created_at) newest first: in_progress, then success/failure, then inactive."""
+    base = STATUS_ID_BASE + (int(row.gh_deployment_id) - 3_000_000_000) * 3
+    out = [(base, "in_progress", int(row.started_at))]
+    if row.finished_at_now >= 0:
+        out.append((base + 1, str(row.status_now), int(row.finished_at_now)))
+    if row.inactive_at >= 0:
+        out.append((base + 2, "inactive", int(row.inactive_at)))
+    return out[::-1]
+
+
+def repo_releases(w: World, repo_id: int) -> pd.DataFrame:
+    def build():
+        rl = views.releases(w)
+        return rl[rl.repo_id == repo_id].sort_values(["created_at", "release_id"], ascending=False, kind="stable")
+    return w.cached(("gh.releases", repo_id), build)
+
+
+def repo_main_commits(w: World, repo_id: int) -> pd.DataFrame:
+    """The default branch's first-parent chain, newest first."""
+    def build():
+        mc = views.main_commits(w)
+        return mc[mc.repo_id == repo_id].sort_values("seq", ascending=False, kind="stable")
+    return w.cached(("gh.main_commits", repo_id), build)
+
+
+def repo_runs(w: World, repo_id: int) -> pd.DataFrame:
+    """Workflow runs newest first, with what their JSON needs from commits and PRs."""
+    def build():
+        r = views.workflow_runs(w)
+        r = r[r.repo_id == repo_id].sort_values(["created_at", "run_id"], ascending=False, kind="stable").copy()
+        info = _commit_info(w, repo_id)
+        r["actor"] = [info.get(s, (None, None, None, None))[0] for s in r.head_sha]
+        return r
+    return w.cached(("gh.runs", repo_id), build)
+
+
+def _commit_info(w: World, repo_id: int) -> dict[str, tuple]:
+    """sha -> (author login, message, authored_at, PR row or None) for a repository's commits."""
+    def build():
+        prs = w["prs"]
+        mine = prs[prs.repo_id == repo_id]
+        out: dict[str, tuple] = {}
+        pc = w["pr_commits"]
+        pc = pc[pc.pr_ix.isin(mine.index)]
+        login = prs.author_login.to_numpy()
+        for sha, msg, ts, ix in zip(pc.sha, pc.message, pc.authored_at, pc.pr_ix):
+            out[sha] = (login[ix], msg, int(ts), None)
+        for ix, sha in zip(mine.index, mine.head_sha):
+            if isinstance(sha, str) and sha in out:
+                out[sha] = (*out[sha][:3], ix)
+        mc = w["main_commits"]
+        mc = mc[mc.repo_id == repo_id]
+        for sha, lg, msg, ts in zip(mc.sha, mc.author_login, mc.message, mc.authored_at):
+            out[sha] = (lg, msg, int(ts), None)
+        return out
+    return w.cached(("gh.commit_info", repo_id), build)
+
+
+# --------------------------------------------------------------------------- rate limits
+def rate_headers(sim, kind: str, resource: str, used: int, remaining: int) -> dict[str, str]:
+    return {"x-ratelimit-limit": str(sim.windows[kind].limit), "x-ratelimit-remaining": str(max(0, remaining)),
+            "x-ratelimit-reset": str(sim.window_reset(kind)), "x-ratelimit-used": str(used),
+            "x-ratelimit-resource": resource}
+
+
+def window_state(sim, kind: str, token: str) -> tuple[int, int]:
+    with sim.lock:
+        _, used, remaining = sim.windows[kind].state(("github", token), sim.sim_elapsed())
+    return used, remaining
+
+
+def charge(sim, kind: str, token: str, units: int) -> tuple[bool, int, int]:
+    """Spend `units` if the window still holds them: (charged?, used, remaining) afterwards."""
+    win = sim.windows[kind]
+    with sim.lock:
+        elapsed = sim.sim_elapsed()
+        _, used, remaining = win.state(("github", token), elapsed)
+        if remaining < units:
+            return False, used, remaining
+        if units:
+            win.charge(("github", token), elapsed, units)
+        return True, used + units, remaining - units
+
+
+def exceeded_message(sim) -> str:
+    stamp = dt.datetime.fromtimestamp(sim.sim_epoch(), dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return (f"API rate limit exceeded for user ID {VIEWER_ID}. If you reach out to GitHub Support for help, "
+            f"please include the request ID 5F3A:1B2C:3D4E:5F60:{sim.sim_epoch() & 0xFFFFFFFF:08X} "
+            f"and timestamp {stamp} UTC.")
+
+
+# --------------------------------------------------------------------------- request helpers
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, doc: str = "", **extra):
+        super().__init__(message)
+        self.status, self.message, self.doc, self.extra = status, message, doc, extra
+
+    def response(self) -> Response:
+        return Response.json(self.status, {"message": self.message, **self.extra,
+                                           "documentation_url": self.doc or DOCS, "status": str(self.status)})
+
+
+def not_found(doc: str) -> ApiError:
+    return ApiError(404, "Not Found", doc)
+
+
+def _int_arg(req: Request, name: str, default: int) -> int:
+    try:
+        return int(req.arg(name, default))
+    except (TypeError, ValueError):
+        return default
+
+
+def page_args(req: Request) -> tuple[int, int]:
+    per_page = _int_arg(req, "per_page", 30)
+    per_page = 30 if per_page < 1 else min(per_page, 100)
+    return per_page, max(1, _int_arg(req, "page", 1))
+
+
+def link_header(req: Request, r: Roots, page: int, last: int) -> str | None:
+    """GitHub's Link: prev, next, last, first (only those that apply), other params kept."""
+    if last <= 1 and page <= 1:
+        return None
+
+    def url(p: int) -> str:
+        params = [(k, v) for k, vs in req.query.items() if k != "page" for v in vs] + [("page", str(p))]
+        return f"{r.api}{req.path}?{urlencode(params)}"
+
+    rels = []
+    if page > 1:
+        rels.append((url(page - 1), "prev"))
+    if page < last:
+        rels += [(url(page + 1), "next"), (url(last), "last")]
+    if page > 1:
+        rels.append((url(1), "first"))
+    return ", ".join(f'<{u}>; rel="{rel}"' for u, rel in rels)
+
+
+def paged(req: Request, r: Roots, frame: pd.DataFrame, render, reachable: int | None = None,
+          wrap=None) -> Response:
+    """One page of `frame` rendered row by row, with GitHub's Link header. `reachable`
+    caps how many rows the listing serves (the 1,000-run search cap)."""
+    per_page, page = page_args(req)
+    n = len(frame) if reachable is None else min(len(frame), reachable)
+    lo, hi = min((page - 1) * per_page, n), min(page * per_page, n)
+    items = [render(row) for row in frame.iloc[lo:hi].itertuples(index=False)]
+    body = items if wrap is None else wrap(items)
+    link = link_header(req, r, page, max(1, math.ceil(n / per_page)))
+    return Response.json(200, body, {"Link": link} if link else {})
+
+
+def parse_time(value: str, name: str) -> int:
+    try:
+        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(422, f"Invalid value for parameter '{name}': {value}",
+                       "https://docs.github.com/rest/commits/commits#list-commits") from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.timezone.utc)
+    return int(t.timestamp())
+
+
+def _interval(text: str) -> tuple[int, int]:
+    """A date (the whole day) or a datetime (that second) as [start, end) epoch seconds."""
+    text = text.strip()
+    if len(text) == 10:
+        d = dt.datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=dt.timezone.utc)
+        return int(d.timestamp()), int(d.timestamp()) + 86400
+    t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.timezone.utc)
+    return int(t.timestamp()), int(t.timestamp()) + 1
+
+
+def created_window(q: str) -> tuple[int, int]:
+    """GitHub's search date syntax (`a..b`, `>=a`, `<=a`, `>a`, `<a`, `a`, `*` open ends)
+    as a half-open [lo, hi) epoch window."""
+    lo, hi = -(2**62), 2**62
+    try:
+        if ".." in q:
+            a, b = q.split("..", 1)
+            if a.strip() != "*":
+                lo = _interval(a)[0]
+            if b.strip() != "*":
+                hi = _interval(b)[1]
+        elif q.startswith(">="):
+            lo = _interval(q[2:])[0]
+        elif q.startswith("<="):
+            hi = _interval(q[2:])[1]
+        elif q.startswith(">"):
+            lo = _interval(q[1:])[1]
+        elif q.startswith("<"):
+            hi = _interval(q[1:])[0]
+        else:
+            lo, hi = _interval(q)
+    except ValueError:
+        raise ApiError(422, "Validation Failed", "https://docs.github.com/rest/actions/workflow-runs#list-workflow-runs-for-a-repository",
+                       errors=[{"resource": "WorkflowRun", "field": "created", "code": "invalid",
+                                "message": f"Invalid created filter: {q}"}]) from None
+    return lo, hi
+
+
+# --------------------------------------------------------------------------- endpoints
+def _repo_or_404(w: World, req: Request, doc: str):
+    rp = find_repo(w, req.params["owner"], req.params["repo"])
+    if rp is None:
+        raise not_found(doc)
+    return rp
+
+
+def get_repo(req: Request, sim, r: Roots) -> Response:
+    rp = _repo_or_404(sim.world, req, "https://docs.github.com/rest/repos/repos#get-a-repository")
+    return Response.json(200, repo_json(sim.world, rp, r, full=True))
+
+
+def org_repos(req: Request, sim, r: Roots) -> Response:
+    w = sim.world
+    org = org_exists(w, req.params["org"])
+    if org is None:
+        raise not_found("https://docs.github.com/rest/repos/repos#list-organization-repositories")
+    rp = repos_now(w)
+    rp = rp[rp.github_org == org]
+    sort = req.arg("sort", "created")
+    col = {"created": "created_at", "updated": "pushed_at", "pushed": "pushed_at", "full_name": "full_name"}.get(sort, "created_at")
+    asc = req.arg("direction", "asc" if sort == "full_name" else "desc") == "asc"
+    rp = rp.sort_values([col, "repo_id"], ascending=asc, kind="stable")
+    return paged(req, r, rp, lambda row: repo_json(w, row, r))
+
+
+def deployment_json(w: World, row, rp, r: Roots) -> dict:
+    a = f"{r.api}/repos/{rp.full_name}"
+    did = int(row.gh_deployment_id)
+    return {"url": f"{a}/deployments/{did}", "id": did, "node_id": node_id("DE", did), "task": "deploy",
+            "original_environment": row.environment, "environment": row.environment, "description": None,
+            "created_at": iso(row.started_at), "updated_at": iso(row.updated_at),
+            "statuses_url": f"{a}/deployments/{did}/statuses", "repository_url": a,
+            "creator": user_json(w, row.creator_login, r), "sha": row.sha,
+            "ref": deployment_ref(row, rp.default_branch), "payload": {}, "transient_environment": False,
+            "production_environment": row.environment == "production", "performed_via_github_app": None}
+
+
+def list_deployments(req: Request, sim, r: Roots) -> Response:
+    w = sim.world
+    rp = _repo_or_404(w, req, "https://docs.github.com/rest/deployments/deployments#list-deployments")
+    d = repo_deployments(w, rp.repo_id)
+    if req.arg("sha"):
+        d = d[d.sha == req.arg("sha")]
+    if req.arg("ref"):
+        ref = req.arg("ref").removeprefix("refs/heads/")
+        d = d[np.where(d.is_rollback, d.sha, rp.default_branch) == ref]
+    if req.arg("task") and req.arg("task") != "deploy":
+        d = d.iloc[:0]
+    if req.arg("environment"):
+        d = d[d.environment == req.arg("environment")]
+    return paged(req, r, d, lambda row: deployment_json(w, row, rp, r))
+
+
+def list_deployment_statuses(req: Request, sim, r: Roots) -> Response:
+    w = sim.world
+    doc = "https://docs.github.com/rest/deployments/statuses#list-deployment-statuses"
+    rp = _repo_or_404(w, req, doc)
+    d = repo_deployments(w, rp.repo_id)
+    hit = d[d.gh_deployment_id == int(req.params["id"])]
+    if hit.empty:
+        raise not_found(doc)
+    dep = next(hit.itertuples(index=False))
+    a = f"{r.api}/repos/{rp.full_name}"
+    creator = user_json(w, dep.creator_login, r)
+    desc = {"in_progress": "Deployment started", "success": "Deployment finished successfully.",
+            "failure": "Deployment failed.", "inactive": "Superseded by a later deployment."}
+    rows = pd.DataFrame(deployment_statuses(dep), columns=["id", "state", "ts"])
+
+    def render(s):
+        return {"url": f"{a}/deployments/{dep.gh_deployment_id}/statuses/{s.id}", "id": int(s.id),
+                "node_id": node_id("DES", int(s.id)), "state": s.state, "creator": creator,
+                "description": desc.get(s.state, ""), "environment": dep.environment, "target_url": "",
+                "created_at": iso(s.ts), "updated_at": iso(s.ts),
+                "deployment_url": f"{a}/deployments/{dep.gh_deployment_id}", "repository_url": a,
+                "environment_url": "", "log_url": "", "performed_via_github_app": None}
+    return paged(req, r, rows, render)
+
+
+def release_json(w: World, row, rp, r: Roots) -> dict:
+    a = f"{r.api}/repos/{rp.full_name}"
+    rid = int(row.release_id)
+    return {"url": f"{a}/releases/{rid}", "assets_url": f"{a}/releases/{rid}/assets",
+            "upload_url": f"{r.web.replace('://', '://uploads.', 1)}/repos/{rp.full_name}/releases/{rid}/assets{{?name,label}}",
+            "html_url": f"{r.web}/{rp.full_name}/releases/tag/{row.tag}", "id": rid,
+            "author": user_json(w, "acme-release-bot", r), "node_id": node_id("RE", rid), "tag_name": row.tag,
+            "target_commitish": row.sha, "name": row.tag, "draft": False, "immutable": False, "prerelease": False,
+            "created_at": iso(row.created_at), "updated_at": iso(row.created_at),
+            "published_at": iso(row.created_at), "assets": [], "tarball_url": f"{a}/tarball/{row.tag}",
+            "zipball_url": f"{a}/zipball/{row.tag}", "body": f"Release {row.tag} of {rp.name}."}
+
+
+def list_releases(req: Request, sim, r: Roots) -> Response:
+    w = sim.world
+    rp = _repo_or_404(w, req, "https://docs.github.com/rest/releases/releases#list-releases")
+    return paged(req, r, repo_releases(w, rp.repo_id), lambda row: release_json(w, row, rp, r))
+
+
+def _filter_runs(req: Request, runs: pd.DataFrame) -> pd.DataFrame:
+    if req.arg("branch"):
+        runs = runs[runs.head_branch == req.arg("branch")]
+    if req.arg("event"):
+        runs = runs[runs.event == req.arg("event")]
+    if req.arg("head_sha"):
+        runs = runs[runs.head_sha == req.arg("head_sha")]
+    if req.arg("actor"):
+        runs = runs[runs.actor == req.arg("actor")]
+    status = req.arg("status")
+    if status:
+        runs = runs[(runs.status_now == status) if status in RUN_STATUSES else (runs.conclusion_now == status)]
+    if req.arg("created"):
+        lo, hi = created_window(req.arg("created"))
+        runs = runs[(runs.created_at >= lo) & (runs.created_at < hi)]
+    return runs
+
+
+def run_json(w: World, row, rp, r: Roots) -> dict:
+    a = f"{r.api}/repos/{rp.full_name}"
+    rid, wid = int(row.run_id), WORKFLOW_ID_BASE + int(rp.repo_id)
+    info = _commit_info(w, rp.repo_id)
+    login, message, ts, pr_ix = info.get(row.head_sha, (None, "", int(row.created_at), None))
+    acct = accounts(w).get(login, (0, login, None))
+    actor = user_json(w, login, r)
+    prs = []
+    if row.event == "pull_request" and pr_ix is not None:
+        p = w["prs"].loc[pr_ix]
+        repo_ref = {"id": int(rp.repo_id), "url": a, "name": rp.name}
+        prs = [{"url": f"{a}/pulls/{p.number}", "id": int(p.pr_id), "number": int(p.number),
+                "head": {"ref": p.head_ref, "sha": p.head_sha, "repo": repo_ref},
+                "base": {"ref": rp.default_branch, "sha": _main_head_at(w, rp.repo_id, int(row.created_at)),
+                         "repo": repo_ref}}]
+        title = p.title
+    else:
+        title = message.split("\n", 1)[0]
+    done = row.status_now == "completed"
+    repo_min = repo_min_json(w, rp, r)
+    return {"id": rid, "name": "CI", "node_id": node_id("WFR", rid), "head_branch": row.head_branch,
+            "head_sha": row.head_sha, "path": ".github/workflows/ci.yml", "display_title": title,
+            "run_number": int(row.run_number), "event": row.event, "status": row.status_now,
+            "conclusion": row.conclusion_now if done else None, "workflow_id": wid,
+            "check_suite_id": CHECK_SUITE_BASE + rid - 9_000_000_000,
+            "check_suite_node_id": node_id("CS", CHECK_SUITE_BASE + rid - 9_000_000_000),
+            "url": f"{a}/actions/runs/{rid}", "html_url": f"{r.web}/{rp.full_name}/actions/runs/{rid}",
+            "pull_requests": prs, "created_at": iso(row.created_at), "updated_at": iso(row.updated_at),
+            "actor": actor, "run_attempt": 1, "referenced_workflows": [], "run_started_at": iso(row.created_at),
+            "triggering_actor": actor, "jobs_url": f"{a}/actions/runs/{rid}/jobs",
+            "logs_url": f"{a}/actions/runs/{rid}/logs",
+            "check_suite_url": f"{a}/check-suites/{CHECK_SUITE_BASE + rid - 9_000_000_000}",
+            "artifacts_url": f"{a}/actions/runs/{rid}/artifacts", "cancel_url": f"{a}/actions/runs/{rid}/cancel",
+            "rerun_url": f"{a}/actions/runs/{rid}/rerun", "previous_attempt_url": None,
+            "workflow_url": f"{a}/actions/workflows/{wid}",
+            "head_commit": {"id": row.head_sha, "tree_id": tree_sha(row.head_sha), "message": message,
+                            "timestamp": iso(ts), "author": {"name": acct[1], "email": acct[2]},
+                            "committer": {"name": acct[1], "email": acct[2]}},
+            "repository": repo_min, "head_repository": repo_min}
+
+
+def _main_head_at(w: World, repo_id: int, ts: int) -> str | None:
+    mc = repo_main_commits(w, repo_id)
+    t = mc.authored_at.to_numpy()[::-1]
+    i = int(np.searchsorted(t, ts, side="right")) - 1
+    return mc.sha.to_numpy()[::-1][i] if i >= 0 else None
+
+
+def list_runs(req: Request, sim, r: Roots) -> Response:
+    w = sim.world
+    rp = _repo_or_404(w, req, "https://docs.github.com/rest/actions/workflow-runs#list-workflow-runs-for-a-repository")
+    runs = _filter_runs(req, repo_runs(w, rp.repo_id))
+    capped = any(req.arg(k) for k in RUNS_CAPPED_BY)
+    total = len(runs)
+    return paged(req, r, runs, lambda row: run_json(w, row, rp, r), RUNS_RESULT_CAP if capped else None,
+                 wrap=lambda items: {"total_count": total, "workflow_runs": items})
+
+
+def commit_json(w: World, row, rp, r: Roots) -> dict:
+    a = f"{r.api}/repos/{rp.full_name}"
+    date = iso(row.authored_at)
+    via_web = row.pr_ix >= 0
+    committer = WEB_FLOW_LOGIN if via_web else row.author_login
+    parents = [p for p in (row.parent_sha, row.second_parent_sha) if isinstance(p, str)]
+    return {"sha": row.sha, "node_id": node_id("C", int(rp.repo_id), row.sha),
+            "commit": {"author": {"name": row.author_name, "email": row.author_email, "date": date},
+                       "committer": ({"name": "GitHub", "email": "noreply@github.com", "date": date} if via_web else
+                                     {"name": row.author_name, "email": row.author_email, "date": date}),
+                       "message": row.message, "tree": {"sha": tree_sha(row.sha), "url": f"{a}/git/trees/{tree_sha(row.sha)}"},
+                       "url": f"{a}/git/commits/{row.sha}", "comment_count": 0,
+                       "verification": {"verified": bool(via_web), "reason": "valid" if via_web else "unsigned",
+                                        "signature": None, "payload": None, "verified_at": date if via_web else None}},
+            "url": f"{a}/commits/{row.sha}", "html_url": f"{r.web}/{rp.full_name}/commit/{row.sha}",
+            "comments_url": f"{a}/commits/{row.sha}/comments", "author": user_json(w, row.author_login, r),
+            "committer": user_json(w, committer, r),
+            "parents": [{"sha": p, "url": f"{a}/commits/{p}", "html_url": f"{r.web}/{rp.full_name}/commit/{p}"}
+                        for p in parents]}
+
+
+def list_commits(req: Request, sim, r: Roots) -> Response:
+    w = sim.world
+    doc = "https://docs.github.com/rest/commits/commits#list-commits"
+    rp = _repo_or_404(w, req, doc)
+    mc = repo_main_commits(w, rp.repo_id)
+    start = req.arg("sha")
+    if start and start.removeprefix("refs/heads/") != rp.default_branch:
+        hit = mc[mc.sha.str.startswith(start)] if len(start) >= 7 else mc.iloc[:0]
+        if hit.empty:
+            raise ApiError(404, f"No commit found for SHA: {start}", doc)
+        mc = mc[mc.seq <= int(hit.seq.iloc[0])]
+    if req.arg("since"):
+        mc = mc[mc.authored_at >= parse_time(req.arg("since"), "since")]
+    if req.arg("until"):
+        mc = mc[mc.authored_at <= parse_time(req.arg("until"), "until")]
+    if req.arg("author"):
+        who = req.arg("author")
+        mc = mc[(mc.author_login == who) | (mc.author_email == who)]
+    return paged(req, r, mc, lambda row: commit_json(w, row, rp, r))
+
+
+def get_user(req: Request, sim, r: Roots) -> Response:
+    u = user_json(sim.world, VIEWER_LOGIN, r)
+    created = iso(sim.world.start - 400 * 86400)
+    u.update({"name": VIEWER_NAME, "company": "Acme", "blog": "", "location": None, "email": None,
+              "hireable": None, "bio": "Reads engineering activity for the SEI warehouse.", "twitter_username": None,
+              "notification_email": None, "public_repos": 0, "public_gists": 0, "followers": 0, "following": 0,
+              "created_at": created, "updated_at": created})
+    return Response.json(200, u)
+
+
+def rate_limit(req: Request, sim, r: Roots) -> Response:
+    def res(kind=None, limit=None):
+        if kind is None:
+            return {"limit": limit, "used": 0, "remaining": limit, "reset": sim.window_reset("github.rest")}
+        used, remaining = window_state(sim, kind, req.token)
+        return {"limit": sim.windows[kind].limit, "used": used, "remaining": max(0, remaining),
+                "reset": sim.window_reset(kind)}
+    core = res("github.rest")
+    resources = {"core": core, "search": res(limit=30), "graphql": res("github.graphql"),
+                 "integration_manifest": res(limit=5000), "source_import": res(limit=100),
+                 "code_scanning_upload": res(limit=1000), "actions_runner_registration": res(limit=10000),
+                 "scim": res(limit=15000), "dependency_snapshots": res(limit=100), "code_search": res(limit=10)}
+    return Response.json(200, {"resources": resources, "rate": core})
+
+
+# --------------------------------------------------------------------------- routing
+COMMON_HEADERS = {"X-GitHub-Media-Type": "github.v3; format=json", "X-GitHub-Api-Version-Selected": "2022-11-28",
+                  "X-OAuth-Scopes": "read:org, repo", "X-Accepted-OAuth-Scopes": "repo"}
+
+
+def _endpoint(fn, charged: bool = True):
+    def handle(req: Request, sim) -> Response:
+        ok, used, remaining = charge(sim, "github.rest", req.token, 1 if charged else 0)
+        headers = {**COMMON_HEADERS, **rate_headers(sim, "github.rest", "core", used, remaining)}
+        if not ok:
+            headers["x-ratelimit-remaining"] = "0"
+            resp = Response.json(403, {"message": exceeded_message(sim),
+                                       "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+                                       "status": "403"})
+        else:
+            try:
+                resp = fn(req, sim, roots(req, sim))
+            except ApiError as e:
+                resp = e.response()
+        resp.headers.update(headers)
+        return resp
+    return handle
+
+
+REPO = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
+
+
+def register(r: Router) -> None:
+    r.add("GET", REPO, "github.rest.repo", _endpoint(get_repo))
+    r.add("GET", r"/orgs/(?P<org>[^/]+)/repos", "github.rest.org_repos", _endpoint(org_repos))
+    r.add("GET", REPO + r"/deployments", "github.rest.deployments", _endpoint(list_deployments))
+    r.add("GET", REPO + r"/deployments/(?P<id>\d+)/statuses", "github.rest.deployment_statuses",
+          _endpoint(list_deployment_statuses))
+    r.add("GET", REPO + r"/releases", "github.rest.releases", _endpoint(list_releases))
+    r.add("GET", REPO + r"/actions/runs", "github.rest.workflow_runs", _endpoint(list_runs))
+    r.add("GET", REPO + r"/commits", "github.rest.commits", _endpoint(list_commits))
+    r.add("GET", r"/user", "github.rest.user", _endpoint(get_user))
+    # GitHub: "Accessing this endpoint does not count against your REST API rate limit."
+    r.add("GET", r"/rate_limit", "github.rest.rate_limit", _endpoint(rate_limit, charged=False))

@@ -1,0 +1,429 @@
+"""HTTP for every integration: dlt's retrying `Client`, extended with rate-limit handling
+and counters.
+
+One `Api` per integration (GitHub, Jira, Harness) holds the base URL, authentication,
+headers, one shared connection pool and the shared `HttpStats`; `Api.client(resource)`
+gives each dlt resource its own dlt `Client` session (and `Api.rest(resource)` a dlt
+`RESTClient` on top of it), so every request, retry and wait is counted per
+(integration, resource).
+
+Retries are dlt's (`dlt.sources.helpers.requests.Client`: tenacity around
+`Session.send`, 429/5xx/connection errors), with what dlt does not do added here:
+
+- GitHub's 403 *and* 429 rate-limit answers. A secondary limit waits `Retry-After`
+  seconds, or at least 60 s when the header is missing. A spent primary limit
+  (`x-ratelimit-remaining: 0`) waits until `x-ratelimit-reset`, measured against the
+  server's `Date` header rather than the local clock (so a skewed clock or a simulator
+  with its own time still waits the right amount). GraphQL's `RATE_LIMITED` error
+  answer (HTTP 200) is treated the same way. Such waits are not capped at dlt's 300 s:
+  a run waits for an hourly reset rather than failing.
+- 429 without `Retry-After` (Harness) and 5xx / dropped connections / timeouts back off
+  exponentially: `backoff_seconds` x 2^(attempt-1), capped at `max_backoff_seconds`.
+- A proactive wait: when a successful answer says fewer than `min_ratelimit_remaining`
+  units are left, the next request waits for the window's reset first.
+- `wait_scale` multiplies every wait above (config `runtime.wait_scale`, env
+  `SEI_WAIT_SCALE`, default 1.0). A simulator started with `time_scale=0.001` runs its
+  clock 1,000x fast, so `wait_scale=0.001` makes a 60 s Retry-After cost 60 ms of real time
+  while the client still computes and records the wait GitHub would have asked for
+  (`wait_seconds` in the stats are real seconds slept).
+
+After the last attempt the request raises `RetriesExhausted`, naming the integration,
+the endpoint and what to do. 401 / 403 (not a rate limit) / 404 raise `AuthError`,
+`PermissionDenied`, `NotFound` with the integration's own wording.
+"""
+from __future__ import annotations
+
+import email.utils
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
+from tenacity import RetryCallState, Retrying, stop_after_attempt
+from tenacity.retry import retry_base
+
+from dlt.sources.helpers.requests.retry import DEFAULT_RETRY_EXCEPTIONS, Client, _get_retry_response
+from dlt.sources.helpers.requests.session import Session
+from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.helpers.rest_client.paginators import BasePaginator, HeaderLinkPaginator
+
+from ingestion.config import Runtime
+
+MAX_SINGLE_WAIT = 3700.0  # one rate-limit window (an hour) and a little
+
+
+# --------------------------------------------------------------------------- errors
+class ApiError(RuntimeError):
+    """An API call that failed for good. `str()` says what happened and what to do."""
+
+    def __init__(self, integration: str, endpoint: str, message: str, status: int | None = None,
+                 response: requests.Response | None = None):
+        super().__init__(message)
+        self.integration, self.endpoint, self.status, self.response = integration, endpoint, status, response
+
+
+class AuthError(ApiError):
+    """401: the credentials are missing, wrong or expired. Stops the whole source."""
+
+
+class PermissionDenied(ApiError):
+    """403 that is not a rate limit: the token lacks a permission / scope."""
+
+
+class NotFound(ApiError):
+    """404 (REST) or NOT_FOUND (GraphQL): an unknown or invisible repository/project."""
+
+
+class RetriesExhausted(ApiError):
+    """Still failing (rate limit, 5xx, connection) after the last attempt."""
+
+
+# --------------------------------------------------------------------------- stats
+@dataclass
+class ResourceCounters:
+    requests: int = 0            # HTTP attempts sent (retries included)
+    retries: int = 0             # attempts that were retried
+    wait_seconds: float = 0.0    # real seconds slept (retry waits and proactive rate-limit waits)
+    ratelimit_waits: int = 0     # waits caused by a rate limit (primary, secondary, proactive)
+    min_ratelimit_remaining: int | None = None
+    errors: list[str] = field(default_factory=list)
+    rows: int = 0                # rows yielded (the loaded count comes from dlt's normalize info)
+    status_counts: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"requests": self.requests, "retries": self.retries, "wait_seconds": round(self.wait_seconds, 3),
+                "ratelimit_waits": self.ratelimit_waits, "min_ratelimit_remaining": self.min_ratelimit_remaining,
+                "errors": list(self.errors), "rows": self.rows, "status_counts": dict(self.status_counts)}
+
+
+class HttpStats:
+    """Counters per (integration, resource), shared by every client of a run. Thread-safe."""
+
+    def __init__(self, progress: Callable[[str], None] | None = None):
+        self._lock = threading.Lock()
+        self._c: dict[tuple[str, str], ResourceCounters] = {}
+        self.progress = progress
+
+    def get(self, integration: str, resource: str) -> ResourceCounters:
+        with self._lock:
+            return self._c.setdefault((integration, resource), ResourceCounters())
+
+    def update(self, integration: str, resource: str, fn: Callable[[ResourceCounters], None]) -> None:
+        c = self.get(integration, resource)
+        with self._lock:
+            fn(c)
+
+    def error(self, integration: str, resource: str, message: str) -> None:
+        self.update(integration, resource, lambda c: c.errors.append(message))
+
+    def add_rows(self, integration: str, resource: str, n: int) -> None:
+        self.update(integration, resource, lambda c: setattr(c, "rows", c.rows + n))
+
+    def say(self, line: str) -> None:
+        if self.progress:
+            self.progress(line)
+
+    def items(self) -> list[tuple[tuple[str, str], ResourceCounters]]:
+        with self._lock:
+            return sorted(self._c.items())
+
+    def totals(self, integration: str | None = None) -> ResourceCounters:
+        t = ResourceCounters()
+        for (i, _), c in self.items():
+            if integration and i != integration:
+                continue
+            t.requests += c.requests
+            t.retries += c.retries
+            t.wait_seconds += c.wait_seconds
+            t.ratelimit_waits += c.ratelimit_waits
+            if c.min_ratelimit_remaining is not None:
+                t.min_ratelimit_remaining = c.min_ratelimit_remaining if t.min_ratelimit_remaining is None \
+                    else min(t.min_ratelimit_remaining, c.min_ratelimit_remaining)
+        return t
+
+
+# --------------------------------------------------------------------------- integration profile
+@dataclass
+class Integration:
+    """What differs between APIs: names, hints, and how a rate-limit answer looks."""
+
+    name: str                       # github | jira | harness
+    label: str                      # GitHub
+    credentials_hint: str           # how to set the credentials, for 401 messages
+    describe: Callable[[requests.Response, str], str | None] | None = None  # custom 4xx wording
+
+    def is_rate_limited(self, resp: requests.Response) -> bool:
+        """403/429 that are rate limits (retry), as opposed to permission errors (do not)."""
+        if resp.status_code == 429:
+            return True
+        if resp.status_code == 403:
+            h = resp.headers
+            if h.get("x-ratelimit-remaining") == "0" or h.get("Retry-After"):
+                return True
+            head = resp.content[:2000].lower()
+            return b"rate limit" in head or b"abuse" in head
+        if resp.status_code == 200 and resp.content.find(b'"RATE_LIMITED"', 0, 4096) >= 0:
+            return True  # GitHub GraphQL: {"errors":[{"type":"RATE_LIMITED",...}]}
+        return False
+
+
+def _server_now(resp: requests.Response) -> float:
+    d = resp.headers.get("Date")
+    if d:
+        try:
+            return email.utils.parsedate_to_datetime(d).timestamp()
+        except (TypeError, ValueError):
+            pass
+    return time.time()
+
+
+def _retry_after(resp: requests.Response) -> float | None:
+    v = resp.headers.get("Retry-After")
+    if not v:
+        return None
+    v = v.strip()
+    if v.isdigit():
+        return float(v)
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(v).timestamp() - _server_now(resp))
+    except (TypeError, ValueError):
+        return None
+
+
+def reset_wait(resp: requests.Response) -> float | None:
+    """Seconds until `x-ratelimit-reset`, by the server's clock (its Date header)."""
+    reset = resp.headers.get("x-ratelimit-reset")
+    if not reset:
+        return None
+    try:
+        return max(1.0, float(reset) - _server_now(resp) + 1.0)
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------- the client
+class _RetryIf(retry_base):
+    def __init__(self, pred):
+        self.pred = pred
+
+    def __call__(self, state: RetryCallState) -> bool:
+        return self.pred(_get_retry_response(state), state.outcome.exception())
+
+
+class RateLimitedClient(Client):
+    """dlt's `Client` with the rate-limit rules above and per-resource counters."""
+
+    def __init__(self, integration: Integration, resource: str, stats: HttpStats, runtime: Runtime,
+                 adapter: HTTPAdapter | None = None, session_attrs: dict | None = None):
+        super().__init__(request_timeout=runtime.request_timeout, raise_for_status=False,
+                         request_max_attempts=runtime.max_attempts, session_attrs=session_attrs)
+        if adapter is not None:
+            self._adapter = adapter
+        self.integration, self.resource, self.stats, self.runtime = integration, resource, stats, runtime
+        self._last_kind = ""
+
+    # ---- decisions
+    def _should_retry(self, resp: requests.Response | None, exc: BaseException | None) -> bool:
+        if exc is not None:
+            return isinstance(exc, DEFAULT_RETRY_EXCEPTIONS)
+        if resp is None:
+            return False
+        return resp.status_code >= 500 or self.integration.is_rate_limited(resp)
+
+    def _backoff(self, attempt: int) -> float:
+        b = min(self.runtime.backoff_seconds * 2 ** max(0, attempt - 1), self.runtime.max_backoff_seconds)
+        return b * (0.85 + 0.3 * random.random())
+
+    def _wait(self, state: RetryCallState) -> float:
+        resp = _get_retry_response(state)
+        attempt = state.attempt_number
+        kind, secs = "backoff", self._backoff(attempt)
+        if resp is not None and self.integration.is_rate_limited(resp):
+            ra = _retry_after(resp)
+            remaining = resp.headers.get("x-ratelimit-remaining")
+            if ra is not None:
+                kind, secs = "ratelimit", ra
+            elif remaining == "0" and reset_wait(resp) is not None:
+                kind, secs = "ratelimit", reset_wait(resp)
+            elif resp.status_code == 403 or self.integration.name == "github":
+                # GitHub secondary limit without Retry-After: at least a minute, growing.
+                kind, secs = "ratelimit", max(60.0, 60.0 * 2 ** max(0, attempt - 1))
+            else:
+                kind = "ratelimit"  # 429 without Retry-After (Harness): exponential backoff
+        self._last_kind = kind
+        return min(secs, MAX_SINGLE_WAIT) * self.runtime.wait_scale
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        secs = state.next_action.sleep if state.next_action else 0.0
+        kind = self._last_kind
+
+        def upd(c: ResourceCounters):
+            c.retries += 1
+            c.wait_seconds += secs
+            if kind == "ratelimit":
+                c.ratelimit_waits += 1
+        self.stats.update(self.integration.name, self.resource, upd)
+
+    # ---- session
+    def _make_session(self) -> Session:
+        session = Session(**self._session_kwargs)  # type: ignore[arg-type]
+        for key, value in self._session_attrs.items():
+            setattr(session, key, value)
+        session.mount("http://", self._adapter)
+        session.mount("https://", self._adapter)
+        raw_send = session.send
+        name, res = self.integration.name, self.resource
+
+        def counted_send(request, **kw):
+            self.stats.update(name, res, lambda c: setattr(c, "requests", c.requests + 1))
+            resp = raw_send(request, **kw)
+            rem = resp.headers.get("x-ratelimit-remaining")
+            code = str(resp.status_code)
+
+            def upd(c: ResourceCounters):
+                c.status_counts[code] = c.status_counts.get(code, 0) + 1
+                if rem is not None and rem.isdigit():
+                    v = int(rem)
+                    c.min_ratelimit_remaining = v if c.min_ratelimit_remaining is None else min(c.min_ratelimit_remaining, v)
+            self.stats.update(name, res, upd)
+            return resp
+
+        retrying = Retrying(wait=self._wait, retry=_RetryIf(self._should_retry),
+                            stop=stop_after_attempt(self._retry_kwargs["max_attempts"]), reraise=True,
+                            retry_error_callback=lambda state: state.outcome.result(),
+                            before_sleep=self._before_sleep)
+        retried_send = retrying.wraps(counted_send)
+
+        def send(request, **kw):
+            endpoint = f"{request.method} {urlsplit(request.url).path}"
+            try:
+                resp = retried_send(request, **kw)
+            except DEFAULT_RETRY_EXCEPTIONS as e:
+                raise RetriesExhausted(
+                    name, endpoint,
+                    f"{self.integration.label}: {endpoint} failed after {self.runtime.max_attempts} attempts "
+                    f"({type(e).__name__}: {e}). What to do: check that {urlsplit(request.url).netloc} is "
+                    f"reachable; re-run later (the next run resumes from the saved cursors) or raise "
+                    f"runtime.max_attempts in the sources file.") from e
+            self._check(resp, endpoint)
+            self._proactive_wait(resp)
+            return resp
+
+        session.send = send  # type: ignore[method-assign]
+        return session
+
+    def _proactive_wait(self, resp: requests.Response) -> None:
+        rem = resp.headers.get("x-ratelimit-remaining")
+        if rem is None or not rem.isdigit() or int(rem) >= self.runtime.min_ratelimit_remaining:
+            return
+        w = reset_wait(resp)
+        if w is None:
+            return
+        secs = min(w, MAX_SINGLE_WAIT) * self.runtime.wait_scale
+        self.stats.say(f"  {self.integration.label}: {rem} rate-limit units left, waiting {w:.0f}s for the reset")
+        time.sleep(secs)
+
+        def upd(c: ResourceCounters):
+            c.wait_seconds += secs
+            c.ratelimit_waits += 1
+        self.stats.update(self.integration.name, self.resource, upd)
+
+    def _check(self, resp: requests.Response, endpoint: str) -> None:
+        """Turn a final failing answer into an error that says what to do."""
+        code = resp.status_code
+        if code < 400 and not (code == 200 and self.integration.is_rate_limited(resp)):
+            return
+        label = self.integration.label
+        custom = self.integration.describe(resp, endpoint) if self.integration.describe else None
+        detail = _message(resp)
+        if code >= 500 or self.integration.is_rate_limited(resp):
+            what = "rate limited" if self.integration.is_rate_limited(resp) else f"HTTP {code}"
+            raise RetriesExhausted(
+                self.integration.name, endpoint,
+                f"{label}: {endpoint} still {what} after {self.runtime.max_attempts} attempts ({detail}). "
+                f"What to do: re-run later (the next run resumes from the saved cursors), or raise "
+                f"runtime.max_attempts in the sources file.", code, resp)
+        if code == 401:
+            raise AuthError(self.integration.name, endpoint,
+                            custom or f"{label} credentials invalid: {self.integration.credentials_hint} "
+                                      f"({label} said: {detail})", code, resp)
+        if code == 403:
+            raise PermissionDenied(self.integration.name, endpoint,
+                                   custom or f"{label}: {endpoint} is forbidden for these credentials ({detail}). "
+                                             f"What to do: grant read access to it.", code, resp)
+        if code == 404:
+            raise NotFound(self.integration.name, endpoint,
+                           custom or f"{label}: {endpoint} not found ({detail}).", code, resp)
+        raise ApiError(self.integration.name, endpoint,
+                       custom or f"{label}: {endpoint} answered HTTP {code} ({detail}).", code, resp)
+
+
+def _message(resp: requests.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return (resp.text or resp.reason or "")[:200].strip()
+    if isinstance(body, dict):
+        if body.get("message"):
+            return str(body["message"])[:300]
+        if body.get("errorMessages"):
+            return "; ".join(map(str, body["errorMessages"]))[:300]
+        if body.get("errors"):
+            return "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in body["errors"])[:300]
+    return str(body)[:200]
+
+
+# --------------------------------------------------------------------------- per-integration setup
+class BearerToken(AuthBase):
+    def __init__(self, token: str, scheme: str = "Bearer"):
+        self.token, self.scheme = token, scheme
+
+    def __call__(self, r):
+        r.headers["Authorization"] = f"{self.scheme} {self.token}"
+        return r
+
+
+class Api:
+    """One integration's HTTP setup: base URL, auth, headers, a shared pool, the stats."""
+
+    def __init__(self, integration: Integration, base_url: str, runtime: Runtime, stats: HttpStats,
+                 auth: AuthBase | None = None, headers: dict[str, str] | None = None):
+        self.integration, self.base_url, self.runtime, self.stats = integration, base_url.rstrip("/"), runtime, stats
+        self.auth, self.headers = auth, {"User-Agent": "sei-warehouse (dlt)", **(headers or {})}
+        self._adapter = HTTPAdapter(pool_maxsize=8)
+        self._clients: dict[str, RateLimitedClient] = {}
+        self._lock = threading.Lock()
+
+    def client(self, resource: str) -> RateLimitedClient:
+        with self._lock:
+            c = self._clients.get(resource)
+            if c is None:
+                c = self._clients[resource] = RateLimitedClient(
+                    self.integration, resource, self.stats, self.runtime, self._adapter,
+                    session_attrs={"headers": requests.structures.CaseInsensitiveDict(self.headers)})
+            return c
+
+    def rest(self, resource: str, paginator: BasePaginator | None = None) -> RESTClient:
+        return RESTClient(base_url=self.base_url, headers=self.headers, auth=self.auth,
+                          paginator=paginator or HeaderLinkPaginator(), session=self.client(resource).session)
+
+    def request(self, resource: str, method: str, url: str, **kw) -> requests.Response:
+        if not url.startswith(("http://", "https://")):
+            url = self.base_url + "/" + url.lstrip("/")
+        return self.client(resource).session.request(method, url, auth=self.auth, **kw)
+
+    def paginate(self, resource: str, path: str, params: dict | None = None,
+                 data_selector: str | None = None) -> Iterator[list[Any]]:
+        """Pages of a `Link`-paginated listing (dlt's RESTClient + HeaderLinkPaginator); errors
+        are raised by the client above, so dlt's own raise-for-status hook is switched off."""
+        rc = self.rest(resource)
+        kwargs: dict[str, Any] = {"params": params or {}, "hooks": {"response": []}}
+        if data_selector:
+            kwargs["data_selector"] = data_selector
+        for page in rc.paginate(path, **kwargs):
+            yield page
