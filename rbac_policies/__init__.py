@@ -1,0 +1,1 @@
+"""Access policy as files (principals, roles, bindings), compiled to row-level enforcement."""
