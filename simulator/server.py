@@ -154,7 +154,9 @@ class SimServer:
         return self
 
     def stop(self) -> None:
-        self.httpd.shutdown()
+        if self.thread is not None:
+            self.httpd.shutdown()
+            self.thread = None
         self.httpd.server_close()
 
     def __enter__(self):
@@ -217,10 +219,11 @@ class SimServer:
     def _fault(self, req: Request, name: str):
         key = (req.api, req.token)
         with self.lock:
-            until = self.blocked_until.get(key, 0.0)
+            until, secondary = self.blocked_until.get(key, (0.0, False))
         if time.monotonic() < until:
             # Retried before the Retry-After we gave has passed: the limit still holds.
-            return _too_many(req, self, int((until - time.monotonic()) / self.time_scale) + 1, repeat=True)
+            return _too_many(req, self, int((until - time.monotonic()) / self.time_scale) + 1,
+                             secondary=secondary, repeat=True)
         digest = hashlib.sha256(b"\0".join([req.method.encode(), req.path.encode(),
                                             _canonical_query(req.query).encode(), req.body])).digest()
         with self.lock:
@@ -250,7 +253,7 @@ def _too_many(req: Request, sim: SimServer, retry_after: int, secondary: bool = 
     (or 429) with Retry-After; Jira's 429 has Retry-After; Harness's 429 has none."""
     if not repeat and req.api != "harness":
         with sim.lock:
-            sim.blocked_until[(req.api, req.token)] = time.monotonic() + retry_after * sim.time_scale
+            sim.blocked_until[(req.api, req.token)] = (time.monotonic() + retry_after * sim.time_scale, secondary)
     if req.api == "github":
         body = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
                            "If you reach out to GitHub Support for help, please include the request ID ABCD:1234:5678.",
@@ -302,6 +305,7 @@ class _HTTPServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "sei-simulator/1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
 
     def log_message(self, fmt, *args):  # noqa: D401 - quiet unless asked
         if not self.server.sim.quiet:

@@ -39,4 +39,7 @@ def fresh_sim():
 
     yield make
     for s in started:
-        s.stop()
+        try:
+            s.stop()
+        except OSError:
+            pass  # stopped by the test already

@@ -35,6 +35,7 @@ def test_injected_faults_hit_their_rates_and_the_same_requests(fresh_sim):
                 seen.append(r.status_code)
                 if r.status_code in (403, 429):
                     assert r.headers.get("Retry-After") in ("5", "60")
+                    time.sleep(int(r.headers["Retry-After"]) * sim.time_scale + 0.005)  # as a client must
             except requests.ConnectionError:
                 seen.append("reset")
                 s = requests.Session()
@@ -90,10 +91,13 @@ def test_advance_moves_the_clock_and_refuses_the_impossible(fresh_sim):
 
 
 def test_same_seed_gives_byte_identical_answers(fresh_sim):
-    bodies = []
+    """Two simulators on the same address (answers carry URLs) answer byte for byte alike."""
+    bodies, port = [], 0
     for _ in range(2):
-        sim = fresh_sim(seed=11)
+        sim = fresh_sim(seed=11, port=port)
+        port = sim.port
         bodies.append(requests.get(_repo_url(sim), headers=AUTH).content)
+        sim.stop()
     assert bodies[0] == bodies[1] and len(bodies[0]) > 100
 
 
