@@ -117,6 +117,7 @@ class SimServer:
         self.time_scale = time_scale
         self.slow_seconds = slow_seconds
         self.data_center = data_center
+        self.jira_changelog_embed_limit = 40  # Jira Cloud's search/jql embeds at most 40 histories
         self.quiet = quiet
         self.windows = {
             "github.graphql": RateWindow(github_points_per_hour, 3600),

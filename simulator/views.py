@@ -108,16 +108,16 @@ def issues(w: World) -> pd.DataFrame:
         iss = w["issues"]
         vis = iss[iss.created_at <= now].copy()
         log = changelog(w)
-        st = log[log.field == "status"].groupby("issue_ix").to_string.last()
+        st = log[log.field == "status"].groupby("issue_ix")["to_string"].last()
         vis["status"] = st.reindex(vis.index).fillna("To Do").to_numpy()
         sp = log[log.field == "Sprint"].groupby("issue_ix").to_ids.last()
         vis["sprint_ids"] = sp.reindex(vis.index).to_numpy()
         vis["sprint_ids"] = [x if isinstance(x, list) else [] for x in vis.sprint_ids]
-        pts = log[log.field == "Story Points"].groupby("issue_ix").to_string.last()
+        pts = log[log.field == "Story Points"].groupby("issue_ix")["to_string"].last()
         vis["points_now"] = np.where(pts.reindex(vis.index).notna(), pd.to_numeric(pts.reindex(vis.index)),
                                      vis.points_initial)
         done = vis.status.isin(["Done", "Won't Do"])
-        last_done = log[(log.field == "status") & log.to_string.isin(["Done", "Won't Do"])].groupby("issue_ix").ts.last()
+        last_done = log[(log.field == "status") & log["to_string"].isin(["Done", "Won't Do"])].groupby("issue_ix").ts.last()
         vis["resolved_at_now"] = np.where(done, last_done.reindex(vis.index).fillna(NEG), NEG).astype(np.int64)
         last_change = log.groupby("issue_ix").ts.max()
         vis["updated_at"] = np.maximum(vis.created_at, last_change.reindex(vis.index).fillna(NEG)).astype(np.int64)
