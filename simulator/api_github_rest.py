@@ -41,30 +41,40 @@ def check_auth(req, headers, sim):
     auth = headers.get("authorization", "")
     scheme, _, token = auth.partition(" ")
     graphql = req.path in ("/graphql", "/api/graphql")
+    denied = _denied_headers(sim) if not graphql else {}
     if not auth:
         if graphql:
             return Response.json(401, {"message": "This endpoint requires you to be authenticated.",
                                        "documentation_url": "https://docs.github.com/graphql/guides/forming-calls-with-graphql#authenticating-with-graphql"})
         return Response.json(401, {"message": "Requires authentication",
-                                   "documentation_url": "https://docs.github.com/rest", "status": "401"})
+                                   "documentation_url": "https://docs.github.com/rest", "status": "401"}, denied)
     if scheme.lower() not in ("bearer", "token") or token != GITHUB_TOKEN:
         if graphql:
             return Response.json(401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/graphql"})
         return Response.json(401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest",
-                                   "status": "401"})
+                                   "status": "401"}, denied)
     req.token = token
     return None
 
 
+def _denied_headers(sim) -> dict[str, str]:
+    # GitHub's 401s carry a zero limit (clients must not read them as a spent limit).
+    return {"x-ratelimit-limit": "0", "x-ratelimit-remaining": "0", "x-ratelimit-used": "0",
+            "x-ratelimit-reset": str(sim.sim_epoch() + 3600), "x-ratelimit-resource": "core"}
+
+
 # --------------------------------------------------------------------------- ids and URLs
+_FIXINT = [bytes([i]) for i in range(128)]
+
+
 def _pack(v) -> bytes:
     """The msgpack subset GitHub's node ids and cursors use (ints and short strings)."""
-    if isinstance(v, str):
+    if type(v) is str:
         b = v.encode()
         return (bytes([0xA0 | len(b)]) if len(b) < 32 else b"\xd9" + bytes([len(b)])) + b
     v = int(v)
     if 0 <= v < 128:
-        return bytes([v])
+        return _FIXINT[v]
     if 0 <= v <= 0xFFFFFFFF:
         return b"\xce" + v.to_bytes(4, "big")
     if v >= 0:
@@ -73,7 +83,7 @@ def _pack(v) -> bytes:
 
 
 def msgpack_array(values) -> bytes:
-    return bytes([0x90 | len(values)]) + b"".join(_pack(v) for v in values)
+    return bytes([0x90 | len(values)]) + b"".join([_pack(v) for v in values])
 
 
 def node_id(prefix: str, *parts) -> str:
@@ -92,6 +102,13 @@ def roots(req: Request, sim) -> Roots:
     web = f"http://{host}" if host else sim.url
     # The server strips GHES's /api/v3 before routing; it may record it as req.prefix.
     return Roots(web, web + (getattr(req, "prefix", "") or ""))
+
+
+def isos(ts) -> list:
+    """iso() over an array of epoch seconds (-1 -> None), vectorised."""
+    a = np.asarray(ts, dtype=np.int64)
+    text = np.char.add(np.datetime_as_string(np.maximum(a, 0).astype("datetime64[s]"), unit="s"), "Z").tolist()
+    return [t if v >= 0 else None for t, v in zip(text, a.tolist())]
 
 
 def tree_sha(sha: str) -> str:
@@ -366,14 +383,15 @@ def page_args(req: Request) -> tuple[int, int]:
     return per_page, max(1, _int_arg(req, "page", 1))
 
 
-def link_header(req: Request, r: Roots, page: int, last: int) -> str | None:
-    """GitHub's Link: prev, next, last, first (only those that apply), other params kept."""
+def link_header(req: Request, r: Roots, page: int, last: int, path: str | None = None) -> str | None:
+    """GitHub's Link: prev, next, last, first (only those that apply), other params kept.
+    Like GitHub, repository listings link to `/repositories/{id}/...` (`path`)."""
     if last <= 1 and page <= 1:
         return None
 
     def url(p: int) -> str:
         params = [(k, v) for k, vs in req.query.items() if k != "page" for v in vs] + [("page", str(p))]
-        return f"{r.api}{req.path}?{urlencode(params)}"
+        return f"{r.api}{path or req.path}?{urlencode(params)}"
 
     rels = []
     if page > 1:
@@ -386,7 +404,7 @@ def link_header(req: Request, r: Roots, page: int, last: int) -> str | None:
 
 
 def paged(req: Request, r: Roots, frame: pd.DataFrame, render, reachable: int | None = None,
-          wrap=None) -> Response:
+          wrap=None, path: str | None = None) -> Response:
     """One page of `frame` rendered row by row, with GitHub's Link header. `reachable`
     caps how many rows the listing serves (the 1,000-run search cap)."""
     per_page, page = page_args(req)
@@ -394,7 +412,7 @@ def paged(req: Request, r: Roots, frame: pd.DataFrame, render, reachable: int | 
     lo, hi = min((page - 1) * per_page, n), min(page * per_page, n)
     items = [render(row) for row in frame.iloc[lo:hi].itertuples(index=False)]
     body = items if wrap is None else wrap(items)
-    link = link_header(req, r, page, max(1, math.ceil(n / per_page)))
+    link = link_header(req, r, page, max(1, math.ceil(n / per_page)), path)
     return Response.json(200, body, {"Link": link} if link else {})
 
 
@@ -451,10 +469,24 @@ def created_window(q: str) -> tuple[int, int]:
 
 # --------------------------------------------------------------------------- endpoints
 def _repo_or_404(w: World, req: Request, doc: str):
-    rp = find_repo(w, req.params["owner"], req.params["repo"])
+    if req.params.get("repo_id"):
+        rp = find_repo_by_id(w, int(req.params["repo_id"]))
+    else:
+        rp = find_repo(w, req.params["owner"], req.params["repo"])
     if rp is None:
         raise not_found(doc)
     return rp
+
+
+def find_repo_by_id(w: World, repo_id: int):
+    rows = w.cached("gh.repo_ids", lambda: {row.repo_id: row for row in repos_now(w).itertuples(index=False)})
+    return rows.get(repo_id)
+
+
+def repo_path(req: Request, rp) -> str:
+    """The request path in GitHub's id form, for Link headers."""
+    rest = req.path.split("/", 4)[4] if req.path.startswith("/repos/") else req.path.split("/", 3)[3]
+    return f"/repositories/{rp.repo_id}/{rest}"
 
 
 def get_repo(req: Request, sim, r: Roots) -> Response:
@@ -464,7 +496,8 @@ def get_repo(req: Request, sim, r: Roots) -> Response:
 
 def org_repos(req: Request, sim, r: Roots) -> Response:
     w = sim.world
-    org = org_exists(w, req.params["org"])
+    org = org_exists(w, req.params["org"]) if req.params.get("org") else \
+        {v: k for k, v in org_ids(w).items()}.get(int(req.params["org_id"]))
     if org is None:
         raise not_found("https://docs.github.com/rest/repos/repos#list-organization-repositories")
     rp = repos_now(w)
@@ -473,7 +506,7 @@ def org_repos(req: Request, sim, r: Roots) -> Response:
     col = {"created": "created_at", "updated": "pushed_at", "pushed": "pushed_at", "full_name": "full_name"}.get(sort, "created_at")
     asc = req.arg("direction", "asc" if sort == "full_name" else "desc") == "asc"
     rp = rp.sort_values([col, "repo_id"], ascending=asc, kind="stable")
-    return paged(req, r, rp, lambda row: repo_json(w, row, r))
+    return paged(req, r, rp, lambda row: repo_json(w, row, r), path=f"/organizations/{org_ids(w)[org]}/repos")
 
 
 def deployment_json(w: World, row, rp, r: Roots) -> dict:
@@ -501,7 +534,7 @@ def list_deployments(req: Request, sim, r: Roots) -> Response:
         d = d.iloc[:0]
     if req.arg("environment"):
         d = d[d.environment == req.arg("environment")]
-    return paged(req, r, d, lambda row: deployment_json(w, row, rp, r))
+    return paged(req, r, d, lambda row: deployment_json(w, row, rp, r), path=repo_path(req, rp))
 
 
 def list_deployment_statuses(req: Request, sim, r: Roots) -> Response:
@@ -526,7 +559,7 @@ def list_deployment_statuses(req: Request, sim, r: Roots) -> Response:
                 "created_at": iso(s.ts), "updated_at": iso(s.ts),
                 "deployment_url": f"{a}/deployments/{dep.gh_deployment_id}", "repository_url": a,
                 "environment_url": "", "log_url": "", "performed_via_github_app": None}
-    return paged(req, r, rows, render)
+    return paged(req, r, rows, render, path=repo_path(req, rp))
 
 
 def release_json(w: World, row, rp, r: Roots) -> dict:
@@ -545,7 +578,7 @@ def release_json(w: World, row, rp, r: Roots) -> dict:
 def list_releases(req: Request, sim, r: Roots) -> Response:
     w = sim.world
     rp = _repo_or_404(w, req, "https://docs.github.com/rest/releases/releases#list-releases")
-    return paged(req, r, repo_releases(w, rp.repo_id), lambda row: release_json(w, row, rp, r))
+    return paged(req, r, repo_releases(w, rp.repo_id), lambda row: release_json(w, row, rp, r), path=repo_path(req, rp))
 
 
 def _filter_runs(req: Request, runs: pd.DataFrame) -> pd.DataFrame:
@@ -621,7 +654,7 @@ def list_runs(req: Request, sim, r: Roots) -> Response:
     capped = any(req.arg(k) for k in RUNS_CAPPED_BY)
     total = len(runs)
     return paged(req, r, runs, lambda row: run_json(w, row, rp, r), RUNS_RESULT_CAP if capped else None,
-                 wrap=lambda items: {"total_count": total, "workflow_runs": items})
+                 wrap=lambda items: {"total_count": total, "workflow_runs": items}, path=repo_path(req, rp))
 
 
 def commit_json(w: World, row, rp, r: Roots) -> dict:
@@ -663,7 +696,7 @@ def list_commits(req: Request, sim, r: Roots) -> Response:
     if req.arg("author"):
         who = req.arg("author")
         mc = mc[(mc.author_login == who) | (mc.author_email == who)]
-    return paged(req, r, mc, lambda row: commit_json(w, row, rp, r))
+    return paged(req, r, mc, lambda row: commit_json(w, row, rp, r), path=repo_path(req, rp))
 
 
 def get_user(req: Request, sim, r: Roots) -> Response:
@@ -715,12 +748,13 @@ def _endpoint(fn, charged: bool = True):
     return handle
 
 
-REPO = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
+REPO = r"(?:/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)|/repositories/(?P<repo_id>\d+))"
 
 
 def register(r: Router) -> None:
     r.add("GET", REPO, "github.rest.repo", _endpoint(get_repo))
-    r.add("GET", r"/orgs/(?P<org>[^/]+)/repos", "github.rest.org_repos", _endpoint(org_repos))
+    r.add("GET", r"(?:/orgs/(?P<org>[^/]+)|/organizations/(?P<org_id>\d+))/repos", "github.rest.org_repos",
+          _endpoint(org_repos))
     r.add("GET", REPO + r"/deployments", "github.rest.deployments", _endpoint(list_deployments))
     r.add("GET", REPO + r"/deployments/(?P<id>\d+)/statuses", "github.rest.deployment_statuses",
           _endpoint(list_deployment_statuses))
