@@ -28,7 +28,7 @@ query($owner: String!, $name: String!, $after: String) {
         number title state isDraft createdAt updatedAt mergedAt closedAt additions deletions changedFiles
         baseRefName headRefName author { login } mergeCommit { oid }
         labels(first: 10) { nodes { name } }
-        reviews(first: 50) { nodes { author { login } state submittedAt comments { totalCount } } }
+        reviews(first: 50) { nodes { author { login } state submittedAt } }
         firstCommit: commits(first: 1) { nodes { commit { oid authoredDate committedDate } } }
         lastCommit: commits(last: 1) { totalCount nodes { commit { oid authoredDate committedDate } } }
       }
