@@ -1,11 +1,67 @@
-"""`sei ingest`: placeholder until the connectors land."""
+"""`sei ingest`: load the configured sources into the warehouse's raw_* datasets.
+
+    sei ingest                      # every built source, incrementally
+    sei ingest --source github      # one source
+    sei ingest --full-refresh       # drop the source's tables and cursors, reload since start_date
+    sei ingest --plan               # estimate a first sync's API cost and duration, load nothing
+
+What to read comes from the sources file (`sources.yml`, or `SEI_SOURCES`; see
+sources.example.yml), credentials from `.dlt/secrets.toml` or `SOURCES__<SOURCE>__...`
+environment variables, the warehouse from `SEI_WAREHOUSE`.
+
+Exit status: 0 all loaded, 1 a source failed (nothing loaded for it: bad credentials,
+bad configuration, ...), 2 partial (some repositories/scopes failed, the rest loaded; the
+messages are printed and kept in ops.ingest_resources).
+"""
 from __future__ import annotations
 
 import typer
+
+from ingestion.config import ConfigError
+
+KNOWN = ("github", "jira", "harness", "events")
+
+
+def _sources(source: str) -> list[str]:
+    if source == "all":
+        return list(KNOWN)
+    names = [s.strip() for s in source.split(",") if s.strip()]
+    bad = [n for n in names if n not in KNOWN]
+    if bad:
+        raise typer.BadParameter(f"unknown source {', '.join(bad)}: use {', '.join(KNOWN)} or all",
+                                 param_hint="--source")
+    return names
 
 
 def ingest(source: str = typer.Option("all", help="github, jira, harness, events or all"),
            full_refresh: bool = typer.Option(False, "--full-refresh", help="drop cursors and reload everything"),
            plan: bool = typer.Option(False, "--plan", help="estimate the first sync's API cost and duration only")) -> None:
     """Load the configured sources into the warehouse's raw_* datasets."""
-    raise typer.Exit(f"ingestion is not built yet (source={source})")
+    from ingestion import pipeline
+
+    names = _sources(source)
+    built = [n for n in names if n in pipeline.BUILT_SOURCES]
+    not_built = [n for n in names if n not in pipeline.BUILT_SOURCES]
+    if not_built:
+        typer.echo(f"not built yet, skipped: {', '.join(not_built)}", err=True)
+    if not built:
+        raise typer.Exit(1)
+    try:
+        if plan:
+            p = pipeline.plan(built)
+            typer.echo(pipeline.format_plan(p))
+            raise typer.Exit(1 if any("error" in v for v in p.values()) else 0)
+        result = pipeline.run(built, full_refresh=full_refresh, progress=True,
+                              echo=lambda line: typer.echo(line, err=True))
+    except ConfigError as e:
+        typer.echo(f"configuration error: {e}", err=True)
+        raise typer.Exit(1) from None
+    for s in result.sources:
+        line = f"{s.source}: {s.status}, {s.rows:,} rows, {s.requests:,} requests in {s.duration_s:.1f}s (run {result.run_id})"
+        typer.echo(line)
+        if s.error_message:
+            typer.echo(f"  {s.error_message}", err=True)
+    if result.status == "failed":
+        raise typer.Exit(1)
+    if result.status == "partial":
+        raise typer.Exit(2)

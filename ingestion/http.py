@@ -219,11 +219,12 @@ class RateLimitedClient(Client):
     """dlt's `Client` with the rate-limit rules above and per-resource counters."""
 
     def __init__(self, integration: Integration, resource: str, stats: HttpStats, runtime: Runtime,
-                 adapter: HTTPAdapter | None = None, session_attrs: dict | None = None):
+                 adapter: HTTPAdapter | None = None, headers: dict[str, str] | None = None):
         super().__init__(request_timeout=runtime.request_timeout, raise_for_status=False,
-                         request_max_attempts=runtime.max_attempts, session_attrs=session_attrs)
+                         request_max_attempts=runtime.max_attempts)
         if adapter is not None:
             self._adapter = adapter
+        self._headers = dict(headers or {})
         self.integration, self.resource, self.stats, self.runtime = integration, resource, stats, runtime
         self._last_kind = ""
 
@@ -243,8 +244,10 @@ class RateLimitedClient(Client):
         resp = _get_retry_response(state)
         attempt = state.attempt_number
         kind, secs = "backoff", self._backoff(attempt)
-        if resp is not None and self.integration.is_rate_limited(resp):
-            ra = _retry_after(resp)
+        ra = _retry_after(resp) if resp is not None else None
+        if ra is not None and not self.integration.is_rate_limited(resp):
+            secs = ra  # a 503 with Retry-After: as the server asks
+        elif resp is not None and self.integration.is_rate_limited(resp):
             remaining = resp.headers.get("x-ratelimit-remaining")
             if ra is not None:
                 kind, secs = "ratelimit", ra
@@ -272,8 +275,7 @@ class RateLimitedClient(Client):
     # ---- session
     def _make_session(self) -> Session:
         session = Session(**self._session_kwargs)  # type: ignore[arg-type]
-        for key, value in self._session_attrs.items():
-            setattr(session, key, value)
+        session.headers.update(self._headers)  # keep requests' defaults (gzip, keep-alive)
         session.mount("http://", self._adapter)
         session.mount("https://", self._adapter)
         raw_send = session.send
@@ -397,6 +399,7 @@ class Api:
         self.auth, self.headers = auth, {"User-Agent": "sei-warehouse (dlt)", **(headers or {})}
         self._adapter = HTTPAdapter(pool_maxsize=8)
         self._clients: dict[str, RateLimitedClient] = {}
+        self._rest: dict[tuple, RESTClient] = {}
         self._lock = threading.Lock()
 
     def client(self, resource: str) -> RateLimitedClient:
@@ -404,13 +407,19 @@ class Api:
             c = self._clients.get(resource)
             if c is None:
                 c = self._clients[resource] = RateLimitedClient(
-                    self.integration, resource, self.stats, self.runtime, self._adapter,
-                    session_attrs={"headers": requests.structures.CaseInsensitiveDict(self.headers)})
+                    self.integration, resource, self.stats, self.runtime, self._adapter, self.headers)
             return c
 
     def rest(self, resource: str, paginator: BasePaginator | None = None) -> RESTClient:
-        return RESTClient(base_url=self.base_url, headers=self.headers, auth=self.auth,
-                          paginator=paginator or HeaderLinkPaginator(), session=self.client(resource).session)
+        """dlt's RESTClient on this resource's session (one per resource; `paginate` copies
+        the paginator per call, so sharing it is safe)."""
+        key = (resource, type(paginator).__name__ if paginator else None)
+        rc = self._rest.get(key)
+        if rc is None or rc.auth is not self.auth:
+            rc = self._rest[key] = RESTClient(base_url=self.base_url, headers=self.headers, auth=self.auth,
+                                              paginator=paginator or HeaderLinkPaginator(),
+                                              session=self.client(resource).session)
+        return rc
 
     def request(self, resource: str, method: str, url: str, **kw) -> requests.Response:
         if not url.startswith(("http://", "https://")):

@@ -1,0 +1,115 @@
+"""Run figures in the warehouse: `ops.ingest_runs` and `ops.ingest_resources`.
+
+Append-only, one row per (run, source) and per (run, source, resource); written after dlt
+has finished with the file (DuckDB has one writer), in the same DuckDB file. The health
+views and Dagster metadata read them.
+
+ops.ingest_runs:      run_id, source, started_at, finished_at, status, duration_s, error_message
+ops.ingest_resources: run_id, source, resource, status, rows, requests, retries, wait_seconds,
+                      ratelimit_waits, min_ratelimit_remaining, error_message, cursor_value,
+                      started_at, finished_at
+
+status: `success`, `partial` (some repositories/scopes failed, the rest loaded), `failed`
+(nothing loaded for the source), `skipped`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+
+RUNS_DDL = """
+CREATE TABLE IF NOT EXISTS ops.ingest_runs (
+    run_id VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    started_at TIMESTAMPTZ,
+    finished_at TIMESTAMPTZ,
+    status VARCHAR,
+    duration_s DOUBLE,
+    error_message VARCHAR
+)"""
+
+RESOURCES_DDL = """
+CREATE TABLE IF NOT EXISTS ops.ingest_resources (
+    run_id VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    resource VARCHAR NOT NULL,
+    status VARCHAR,
+    rows BIGINT,
+    requests BIGINT,
+    retries BIGINT,
+    wait_seconds DOUBLE,
+    ratelimit_waits BIGINT,
+    min_ratelimit_remaining BIGINT,
+    error_message VARCHAR,
+    cursor_value VARCHAR,
+    started_at TIMESTAMPTZ,
+    finished_at TIMESTAMPTZ
+)"""
+
+
+@dataclass
+class ResourceResult:
+    resource: str
+    status: str = "success"
+    rows: int = 0
+    requests: int = 0
+    retries: int = 0
+    wait_seconds: float = 0.0
+    ratelimit_waits: int = 0
+    min_ratelimit_remaining: int | None = None
+    error_message: str | None = None
+    cursor_value: str | None = None
+
+
+@dataclass
+class SourceResult:
+    source: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None = None
+    status: str = "success"
+    error_message: str | None = None
+    resources: list[ResourceResult] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float:
+        end = self.finished_at or dt.datetime.now(dt.timezone.utc)
+        return (end - self.started_at).total_seconds()
+
+    @property
+    def rows(self) -> int:
+        return sum(r.rows for r in self.resources)
+
+    @property
+    def requests(self) -> int:
+        return sum(r.requests for r in self.resources)
+
+
+def write(db_path: Path | str, run_id: str, results: list[SourceResult]) -> None:
+    """Append the run's rows. Call only when no other process writes the file."""
+    con = duckdb.connect(str(db_path))
+    try:
+        con.execute("CREATE SCHEMA IF NOT EXISTS ops")
+        con.execute(RUNS_DDL)
+        con.execute(RESOURCES_DDL)
+        con.execute("BEGIN")
+        for s in results:
+            con.execute("INSERT INTO ops.ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [run_id, s.source, s.started_at, s.finished_at, s.status, round(s.duration_s, 3),
+                         s.error_message])
+            for r in s.resources:
+                con.execute("INSERT INTO ops.ingest_resources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            [run_id, s.source, r.resource, r.status, r.rows, r.requests, r.retries,
+                             round(r.wait_seconds, 3), r.ratelimit_waits, r.min_ratelimit_remaining,
+                             r.error_message, r.cursor_value, s.started_at, s.finished_at])
+        con.execute("COMMIT")
+    finally:
+        con.close()
+
+
+def as_dict(s: SourceResult) -> dict:
+    d = asdict(s)
+    d["duration_s"] = s.duration_s
+    return d

@@ -1,0 +1,265 @@
+"""Run the dlt pipelines that load the configured sources into the warehouse.
+
+One dlt pipeline per source (`sei_github`, ...), destination DuckDB at
+`sei.settings.warehouse_path()`, dataset `raw_<source>`. Pipeline working folders (dlt
+state, pending load packages) live next to the warehouse (`<warehouse dir>/.dlt_pipelines`)
+so the cursors travel with the warehouse file; dlt also keeps its state inside the
+warehouse (`raw_<source>._dlt_pipeline_state`) and restores it from there when the folder
+is missing.
+
+After dlt has finished with the file, the run's figures go to `ops.ingest_runs` and
+`ops.ingest_resources` (see ingestion/ops.py).
+
+`run(["github"], full_refresh=True)` drops the source's tables and cursors first
+(dlt `refresh="drop_sources"`) and reloads everything since `start_date`.
+`plan(["github"])` estimates a first sync's cost without loading anything.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import dlt
+
+from ingestion import config as cfgmod
+from ingestion import ops
+from ingestion.http import ApiError, AuthError, HttpStats
+
+KNOWN_SOURCES = ("github", "jira", "harness", "events")
+BUILT_SOURCES = ("github",)
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    sources: list[ops.SourceResult] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        st = {s.status for s in self.sources}
+        if "failed" in st:
+            return "failed"
+        if "partial" in st:
+            return "partial"
+        return "success"
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "success"
+
+    def source(self, name: str) -> ops.SourceResult:
+        return next(s for s in self.sources if s.source == name)
+
+
+def _echo(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def warehouse_path() -> Path:
+    from sei.settings import warehouse_path as wp
+    return Path(wp())
+
+
+def pipelines_dir(warehouse: Path | None = None) -> Path:
+    return (warehouse or warehouse_path()).resolve().parent / ".dlt_pipelines"
+
+
+def make_pipeline(source: str, warehouse: Path | None = None, memory_limit: str | None = "2GB") -> dlt.Pipeline:
+    wh = warehouse or warehouse_path()
+    wh.parent.mkdir(parents=True, exist_ok=True)
+    creds: dict = {"database": str(wh)}
+    if memory_limit:
+        creds["global_config"] = {"memory_limit": memory_limit}
+    return dlt.pipeline(pipeline_name=f"sei_{source}", destination=dlt.destinations.duckdb(credentials=creds),
+                        dataset_name=f"raw_{source}", pipelines_dir=str(pipelines_dir(wh)))
+
+
+def _root_error(e: BaseException) -> BaseException:
+    """The innermost ApiError in dlt's wrapping (PipelineStepFailed -> ResourceExtractionError -> ...)."""
+    seen, stack = set(), [e]
+    found: BaseException | None = None
+    while stack:
+        x = stack.pop()
+        if x is None or id(x) in seen:
+            continue
+        seen.add(id(x))
+        if isinstance(x, ApiError):
+            found = x
+        stack += [getattr(x, "exception", None), x.__cause__, x.__context__]
+    return found or e
+
+
+def _cursor(state: dict, resource: str) -> str | None:
+    r = (((state.get("sources") or {}).get("github") or {}).get("resources") or {}).get(resource) or {}
+    if r.get("summary"):
+        return str(r["summary"])
+    heads = r.get("heads")
+    if heads:
+        return "; ".join(f"{repo}@{h['oid'][:12]}" for repo, h in sorted(heads.items()))[:2000]
+    curs = r.get("cursors")
+    if curs:
+        vals = [c["value"] for c in curs.values()]
+        return max(vals) if len(set(vals)) == 1 else f"{min(vals)}..{max(vals)} ({len(vals)} repositories)"
+    return None
+
+
+def github_dlt_source(cfg: cfgmod.SourcesConfig, stats: HttpStats):
+    """The configured GitHub dlt source (used by `run` and by the Dagster assets)."""
+    from ingestion.github import github_source
+    gh = cfg.github()
+    creds = cfgmod.github_credentials()
+    projects = {s.value: {"project_id": s.project, "organisation_id": s.organisation, "account_id": s.account}
+                for s in cfg.scopes if s.integration == "github"}
+    return github_source(repos=cfg.github_repos(), start_date=cfg.start_date, base_url=gh.base_url,
+                         graphql_url=gh.graphql_url, access_token=creds.access_token, page_size=gh.page_size,
+                         app_id=creds.app_id, private_key=creds.private_key, installation_id=creds.installation_id,
+                         projects=projects, jira_projects=cfg.jira_project_keys(),
+                         review_comment_counts=bool(gh.options.get("review_comment_counts", False)),
+                         runtime=cfg.runtime, stats=stats)
+
+
+def run(sources: list[str] | tuple[str, ...] = ("github",), full_refresh: bool = False, progress: bool = True,
+        config_path: str | Path | None = None, echo: Callable[[str], None] | None = None) -> RunResult:
+    """Load each source; write ops rows; return the figures (never raises for a source
+    that failed: its status and message are in the result)."""
+    say = (echo or _echo) if progress else (lambda _line: None)
+    run_id = uuid.uuid4().hex[:16]
+    result = RunResult(run_id)
+    cfg = cfgmod.load(config_path, required=False)
+    wh = warehouse_path()
+    for name in sources:
+        started = dt.datetime.now(dt.timezone.utc)
+        res = ops.SourceResult(name, started)
+        result.sources.append(res)
+        if name not in BUILT_SOURCES:
+            res.status, res.error_message = "skipped", f"the {name} connector is not built yet"
+            res.finished_at = dt.datetime.now(dt.timezone.utc)
+            say(f"{name}: skipped ({res.error_message})")
+            continue
+        stats = HttpStats(progress=say)
+        t0 = time.monotonic()
+        say(f"{name}: loading into {wh} (dataset raw_{name}{', full refresh' if full_refresh else ''})")
+        pipeline = make_pipeline(name, wh, cfg.runtime.duckdb_memory_limit)
+        row_counts: dict[str, int] = {}
+        try:
+            if name == "github" and not cfg.github_repos():
+                raise cfgmod.ConfigError(f"{cfgmod.sources_path(config_path)}: no GitHub repositories configured. "
+                                         f"Fix: list them under a project's `github: repos:` (see sources.example.yml).")
+            src = github_dlt_source(cfg, stats)
+            info = pipeline.run(src, refresh="drop_sources" if full_refresh else None)
+            info.raise_on_failed_jobs()
+            norm = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
+            row_counts = dict(norm.row_counts) if norm else {}
+        except Exception as e:  # noqa: BLE001 - a failed source is a result, not a crash
+            root = _root_error(e)
+            res.status = "failed"
+            res.error_message = str(root) if isinstance(root, (ApiError, cfgmod.ConfigError)) else \
+                f"{type(root).__name__}: {root}"
+            say(f"{name}: FAILED: {res.error_message}")
+        res.finished_at = dt.datetime.now(dt.timezone.utc)
+        state = pipeline.state if res.status != "failed" else {}
+        resource_names = [r for r in _resource_names(name)]
+        for rname in resource_names:
+            c = stats.get(name, rname)
+            rr = ops.ResourceResult(rname, rows=int(row_counts.get(rname, 0)), requests=c.requests,
+                                    retries=c.retries, wait_seconds=c.wait_seconds, ratelimit_waits=c.ratelimit_waits,
+                                    min_ratelimit_remaining=c.min_ratelimit_remaining,
+                                    cursor_value=_cursor(state, rname) if state else None)
+            if res.status == "failed":
+                rr.status, rr.error_message = "failed", res.error_message
+            elif c.errors:
+                rr.status, rr.error_message = "partial", " | ".join(c.errors)[:4000]
+            res.resources.append(rr)
+        extra = [k for k, _ in stats.items() if k[0] == name and k[1] not in resource_names]
+        for _, rname in extra:  # helper requests (plan, app token, ...)
+            c = stats.get(name, rname)
+            res.resources.append(ops.ResourceResult(rname, requests=c.requests, retries=c.retries,
+                                                    wait_seconds=c.wait_seconds, ratelimit_waits=c.ratelimit_waits,
+                                                    min_ratelimit_remaining=c.min_ratelimit_remaining,
+                                                    status="partial" if c.errors else "success",
+                                                    error_message=" | ".join(c.errors)[:4000] or None))
+        if res.status != "failed" and any(r.status == "partial" for r in res.resources):
+            res.status = "partial"
+            res.error_message = "; ".join(f"{r.resource}: {r.error_message}" for r in res.resources
+                                          if r.error_message)[:4000]
+        for r in res.resources:
+            say(f"  {name}.{r.resource:<24} {r.status:<8} rows {r.rows:>7}  requests {r.requests:>5}  "
+                f"retries {r.retries:>3}  waited {r.wait_seconds:6.1f}s"
+                + (f"  cursor {r.cursor_value}" if r.cursor_value else ""))
+        say(f"{name}: {res.status} in {time.monotonic() - t0:.1f}s, {res.rows} rows, {res.requests} requests")
+    ops.write(wh, run_id, result.sources)
+    return result
+
+
+def _resource_names(source: str) -> list[str]:
+    if source == "github":
+        return ["repositories", "pull_requests", "pull_request_jira_keys", "commits", "deployments",
+                "deployment_statuses", "releases", "workflow_runs"]
+    return []
+
+
+# --------------------------------------------------------------------------- plan
+def plan(sources: list[str] | tuple[str, ...] = ("github",), config_path: str | Path | None = None) -> dict:
+    """First-sync estimate per source (GitHub: counts from GraphQL totalCount fields and the
+    workflow-run listing, and the current rate limits)."""
+    cfg = cfgmod.load(config_path, required=False)
+    out: dict = {}
+    for name in sources:
+        if name != "github":
+            out[name] = {"error": f"the {name} connector is not built yet"}
+            continue
+        from ingestion.github import plan as gh_plan
+        gh = cfg.github()
+        creds = cfgmod.github_credentials()
+        stats = HttpStats()
+        try:
+            out[name] = gh_plan(cfg.github_repos(), cfg.start_date, gh.base_url, gh.graphql_url, cfg.runtime,
+                                creds.access_token, {"app_id": creds.app_id, "private_key": creds.private_key,
+                                                     "installation_id": creds.installation_id},
+                                gh.page_size, bool(gh.options.get("review_comment_counts", False)), stats)
+            out[name]["start_date"] = cfg.start_date.isoformat()
+            out[name]["plan_requests"] = stats.totals().requests
+        except (ApiError, AuthError) as e:
+            out[name] = {"error": str(e)}
+    return out
+
+
+def format_plan(p: dict) -> str:
+    lines = []
+    for name, est in p.items():
+        if "error" in est:
+            lines.append(f"{name}: cannot plan: {est['error']}")
+            continue
+        lines.append(f"{name}: first sync since {est['start_date'][:10]}")
+        hdr = f"  {'repository':<40} {'PRs':>8} {'commits':>8} {'deploys':>8} {'releases':>8} {'runs':>8}"
+        lines.append(hdr)
+        for r in est["repositories"]:
+            if "error" in r:
+                lines.append(f"  {r['repository']:<40} {r['error']}")
+                continue
+            lines.append(f"  {r['repository']:<40} {r['pull_requests']:>8,} {r['commits']:>8,} {r['deployments']:>8,} "
+                         f"{r['releases']:>8,} {r.get('workflow_runs', 0):>8,}")
+        t = est["totals"]
+        lines.append(f"  {'total':<40} {t['pull_requests']:>8,} {t['commits']:>8,} {t['deployments']:>8,} "
+                     f"{t['releases']:>8,} {t['workflow_runs']:>8,}")
+        lines.append("  (pull requests, deployments and releases are all-time counts, since GitHub's totalCount "
+                     "cannot filter by date: an upper bound for a later start_date)")
+        lines.append(f"  GraphQL: {est['graphql_points']:,} points in {est['graphql_requests']:,} requests "
+                     f"(limit {est['graphql_points_per_hour']:,}/h, {est['graphql_remaining']} left now)")
+        lines.append(f"  REST:    {est['rest_requests']:,} requests (limit {est['rest_requests_per_hour']:,}/h, "
+                     f"{est['rest_remaining']} left now)")
+        lines.append(f"  time:    about {est['hours']:.2f} h (rate limits alone {est['hours_rate_limit']:.2f} h, "
+                     f"request latency alone {est['hours_latency']:.2f} h); the plan itself used "
+                     f"{est['plan_requests']} requests")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    r = run(os.environ.get("SEI_SOURCES_TO_RUN", "github").split(","))
+    sys.exit(0 if r.ok else 1)

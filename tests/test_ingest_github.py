@@ -1,0 +1,458 @@
+"""GitHub ingestion end to end: dlt over HTTP against the simulator, into a real DuckDB.
+
+Every test gets its own warehouse (SEI_WAREHOUSE in a temp dir) and sources file
+(SEI_SOURCES), and talks to a simulator through the base URL in that file. Waits run at
+`wait_scale` 0.001 against simulators whose clock runs 1,000x fast.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from simulator.server import GITHUB_TOKEN, _Handler
+
+pytestmark = pytest.mark.xdist_group("ingest_github")
+
+START = "2024-01-01"  # before the tiny world's history: a full sync loads everything
+RESOURCES = ("pull_requests", "commits", "deployments", "releases", "workflow_runs")
+URL_COLUMNS = {"url", "base_url", "target_url", "log_url", "environment_url"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _simulator_nodelay():
+    # The simulator's HTTP handler writes headers and body in two sends without
+    # TCP_NODELAY, so on a keep-alive connection (what any real client uses) every answer
+    # waits ~40 ms for a delayed ACK. Transport only, no API behaviour changes; reported to
+    # the simulator's owners (simulator/server.py: `disable_nagle_algorithm = True`).
+    old = _Handler.disable_nagle_algorithm
+    _Handler.disable_nagle_algorithm = True
+    yield
+    _Handler.disable_nagle_algorithm = old
+
+
+# --------------------------------------------------------------------------- helpers
+@contextlib.contextmanager
+def environ(**kv):
+    old = {k: os.environ.get(k) for k in kv}
+    os.environ.update({k: str(v) for k, v in kv.items() if v is not None})
+    for k, v in kv.items():
+        if v is None:
+            os.environ.pop(k, None)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def write_sources(path: Path, base_url: str, repos: list[str], start: str = START, extra: str = "") -> Path:
+    repos_yaml = "\n".join(f"            - {r}" for r in repos)
+    path.write_text(f"""
+account: acme
+start_date: {start}
+integrations:
+  github:
+    base_url: {base_url}
+    page_size: 50
+runtime:
+  wait_scale: 0.001
+  backoff_seconds: 1
+{extra}
+organisations:
+  - id: payments
+    projects:
+      - id: prj-payments
+        github:
+          repos:
+{repos_yaml}
+        jira:
+          projects: [PAY]
+""")
+    return path
+
+
+def sync(tmp: Path, base_url: str, repos=("acme-payments/*",), token=GITHUB_TOKEN, full_refresh=False,
+         start=START, extra="", **env):
+    """One `pipeline.run(["github"])` with its own warehouse under `tmp`."""
+    from ingestion import pipeline
+    tmp.mkdir(parents=True, exist_ok=True)
+    src = write_sources(tmp / "sources.yml", base_url, list(repos), start, extra)
+    with environ(SEI_WAREHOUSE=str(tmp / "sei.duckdb"), SEI_SOURCES=str(src), SOURCES__GITHUB__ACCESS_TOKEN=token,
+                 SEI_WAIT_SCALE="0.001", SOURCES__GITHUB__BASE_URL=None, SOURCES__GITHUB__GRAPHQL_URL=None, **env):
+        return pipeline.run(["github"], full_refresh=full_refresh, progress=False)
+
+
+def sim_get(sim, path: str):
+    with urllib.request.urlopen(sim.url + path) as r:
+        body = r.read()
+    if path.startswith("/_sim/truth/"):
+        return pd.read_json(io.StringIO(body.decode()), lines=True) if body.strip() else pd.DataFrame()
+    return json.loads(body)
+
+
+def sim_stats(sim) -> dict:
+    return sim_get(sim, "/_sim/stats")
+
+
+def delta(after: dict, before: dict) -> dict[str, int]:
+    out = {}
+    for ep, codes in after["by_endpoint"].items():
+        n = sum(codes.values()) - sum(before["by_endpoint"].get(ep, {}).values())
+        if n:
+            out[ep] = n
+    return out
+
+
+def query(db: Path, sql: str) -> pd.DataFrame:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
+SNAPSHOT = {
+    "pull_requests": "SELECT * EXCLUDE (_dlt_load_id, _dlt_id) FROM raw_github.pull_requests",
+    "reviews": "SELECT p.id AS pr, r.* EXCLUDE (_dlt_root_id, _dlt_parent_id, _dlt_list_idx, _dlt_id) "
+               "FROM raw_github.pull_requests__reviews r JOIN raw_github.pull_requests p ON r._dlt_root_id = p._dlt_id",
+    "labels": "SELECT p.id AS pr, l.name FROM raw_github.pull_requests__labels l "
+              "JOIN raw_github.pull_requests p ON l._dlt_root_id = p._dlt_id",
+    "jira_keys": "SELECT * EXCLUDE (_dlt_load_id, _dlt_id) FROM raw_github.pull_request_jira_keys",
+    "commits": "SELECT * EXCLUDE (_dlt_load_id, _dlt_id) FROM raw_github.commits",
+    "parents": "SELECT c.repository, c.sha, p.value, p._dlt_list_idx AS idx FROM raw_github.commits__parents p "
+               "JOIN raw_github.commits c ON p._dlt_root_id = c._dlt_id",
+    "deployments": "SELECT * EXCLUDE (_dlt_load_id, _dlt_id) FROM raw_github.deployments",
+    "deployment_statuses": "SELECT * EXCLUDE (_dlt_load_id, _dlt_id) FROM raw_github.deployment_statuses",
+    "releases": "SELECT * EXCLUDE (_dlt_load_id, _dlt_id) FROM raw_github.releases",
+    "workflow_runs": "SELECT * EXCLUDE (_dlt_load_id, _dlt_id) FROM raw_github.workflow_runs",
+    "repositories": "SELECT * EXCLUDE (_dlt_load_id, _dlt_id) FROM raw_github.repositories",
+}
+
+
+def snapshot(db: Path) -> dict[str, list[tuple]]:
+    """Every loaded table as a sorted list of rows (columns by name; dlt ids and URLs that
+    embed the simulator's port left out), so two warehouses compare by content."""
+    out = {}
+    for name, sql in SNAPSHOT.items():
+        df = query(db, sql)
+        cols = sorted(c for c in df.columns if c not in URL_COLUMNS)
+        rows = [tuple("" if pd.isna(v) else str(v) for v in r) for r in df[cols].itertuples(index=False)]
+        out[name] = (cols, sorted(rows))
+    return out
+
+
+def assert_same(a: dict, b: dict) -> None:
+    for name in SNAPSHOT:
+        ca, ra = a[name]
+        cb, rb = b[name]
+        assert ca == cb, f"{name}: columns differ: {set(ca) ^ set(cb)}"
+        if ra != rb:
+            sa, sb = set(ra), set(rb)
+            raise AssertionError(f"{name}: {len(ra)} vs {len(rb)} rows; only left {sorted(sa - sb)[:3]}, "
+                                 f"only right {sorted(sb - sa)[:3]}")
+
+
+def pr_checksum(rows) -> str:
+    h = hashlib.sha256()
+    for r in sorted(rows):
+        h.update("|".join("" if v is None else str(v) for v in r).encode() + b"\n")
+    return h.hexdigest()
+
+
+def iso_or_none(v) -> str | None:
+    if v is None or (not isinstance(v, str) and pd.isna(v)):
+        return None
+    if isinstance(v, str):
+        return v
+    return pd.Timestamp(v).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def ops_resources(db: Path, run_id: str) -> pd.DataFrame:
+    return query(db, f"SELECT * FROM ops.ingest_resources WHERE run_id = '{run_id}'").set_index("resource")
+
+
+# --------------------------------------------------------------------------- a baseline full sync
+@pytest.fixture(scope="module")
+def baseline(sim, tmp_path_factory):
+    """A full sync of the tiny organisation (session simulator, clock never moved)."""
+    tmp = tmp_path_factory.mktemp("baseline")
+    before = sim_stats(sim)
+    result = sync(tmp, sim.url)
+    after = sim_stats(sim)
+    return {"db": tmp / "sei.duckdb", "tmp": tmp, "result": result, "requests": delta(after, before),
+            "points": after["graphql_points"] - before["graphql_points"]}
+
+
+@pytest.mark.slow
+def test_full_sync_loads_exactly_the_truth(sim, baseline):
+    r = baseline["result"]
+    assert r.status == "success", r.source("github").error_message
+    truth = sim_get(sim, "/_sim/truth/pull_requests")
+    got = query(baseline["db"], "SELECT repository, number, state, merged_at, merge_commit_sha, author_login "
+                                "FROM raw_github.pull_requests")
+    assert len(got) == len(truth) > 500
+    want = [(t.repository, int(t.number), t.state, iso_or_none(t.merged_at)) for t in truth.itertuples()]
+    have = [(g.repository, int(g.number), g.state, iso_or_none(g.merged_at)) for g in got.itertuples()]
+    assert pr_checksum(have) == pr_checksum(want)
+    # merge commit SHAs, and every merged PR's merge commit is on the loaded default branch
+    t_sha = {(t.repository, int(t.number)): t.merge_commit_sha for t in truth.itertuples() if t.state == "MERGED"}
+    g_sha = {(g.repository, int(g.number)): g.merge_commit_sha for g in got.itertuples() if g.state == "MERGED"}
+    assert g_sha == t_sha
+    on_branch = set(query(baseline["db"], "SELECT sha FROM raw_github.commits").sha)
+    assert set(t_sha.values()) <= on_branch
+    # parents keep their order (first parent first): the chain links up per repository
+    chain = query(baseline["db"], "SELECT repository, sha, first_parent_sha, parent_count FROM raw_github.commits")
+    assert (chain.parent_count >= 1).mean() > 0.95
+    # Jira keys: every PR the simulator linked to an issue yields its key
+    keys = query(baseline["db"], "SELECT repository, number, jira_key FROM raw_github.pull_request_jira_keys")
+    found = set(zip(keys.repository, keys.number.astype(int), keys.jira_key))
+    linked = {(t.repository, int(t.number), t.jira_key) for t in truth.itertuples() if isinstance(t.jira_key, str)}
+    assert linked <= found
+    assert keys.jira_key.str.startswith("PAY-").all()
+    # deployments: GitHub-deployed production/staging deployments, each with its statuses
+    tdep = sim_get(sim, "/_sim/truth/deployments")
+    tdep = tdep[tdep.tool == "github"]
+    dep = query(baseline["db"], "SELECT id, sha FROM raw_github.deployments")
+    assert set(dep.id) == set(tdep.gh_deployment_id)
+    assert dict(zip(dep.id, dep.sha)) == dict(zip(tdep.gh_deployment_id, tdep.sha))
+    st = query(baseline["db"], "SELECT deployment_id, state FROM raw_github.deployment_statuses")
+    assert set(st.deployment_id) == set(dep.id)
+    # the run's figures are in ops, per resource
+    ops = ops_resources(baseline["db"], r.run_id)
+    for res in RESOURCES:
+        assert ops.loc[res, "status"] == "success"
+        assert ops.loc[res, "requests"] > 0 and ops.loc[res, "rows"] > 0
+        assert ops.loc[res, "min_ratelimit_remaining"] > 0
+        assert ops.loc[res, "cursor_value"]
+    assert ops.loc["pull_requests", "rows"] == len(truth)
+    runs = query(baseline["db"], f"SELECT * FROM ops.ingest_runs WHERE run_id = '{r.run_id}'")
+    assert runs.status.tolist() == ["success"] and runs.duration_s.iloc[0] > 0
+
+
+@pytest.mark.slow
+def test_graphql_cost_per_thousand_prs(sim, baseline, tmp_path):
+    """The pull-request query alone, by GitHub's formula as the simulator charges it."""
+    import dlt
+    from ingestion.github import github_source
+    from ingestion.http import HttpStats
+    before = sim_stats(sim)
+    src = github_source(repos=["acme-payments/*"], start_date=START, base_url=sim.url, access_token=GITHUB_TOKEN,
+                        page_size=50, stats=HttpStats()).with_resources("pull_requests")
+    p = dlt.pipeline(pipeline_name="cost_probe", destination=dlt.destinations.duckdb(str(tmp_path / "c.duckdb")),
+                     dataset_name="raw_github", pipelines_dir=str(tmp_path / "p"))
+    p.run(src)
+    points = sim_stats(sim)["graphql_points"] - before["graphql_points"]
+    prs = int(query(tmp_path / "c.duckdb", "SELECT count(*) n FROM raw_github.pull_requests").n.iloc[0])
+    per_1000 = points / prs * 1000
+    print(f"\nGraphQL: {points} points for {prs} PRs = {per_1000:.1f} per 1,000 PRs; "
+          f"full sync (PRs + history): {baseline['points']} points")
+    assert per_1000 <= 50
+    # the whole GitHub sync (pull requests and default-branch history) stays cheap too
+    assert baseline["points"] / prs * 1000 <= 80
+
+
+@pytest.mark.slow
+def test_second_sync_adds_nothing_and_costs_one_request_per_cursor(sim, baseline):
+    db = baseline["db"]
+    counts = {t: len(query(db, sql)) for t, sql in SNAPSHOT.items()}
+    before = sim_stats(sim)
+    r = sync(baseline["tmp"], sim.url)
+    d = delta(sim_stats(sim), before)
+    assert r.status == "success"
+    assert {t: len(query(db, sql)) for t, sql in SNAPSHOT.items()} == counts
+    repos = len(sim_get(sim, "/_sim/truth/repositories"))
+    # one request per (resource, repository) cursor; one org listing for `acme-payments/*`
+    assert d.get("github.graphql", 0) <= 2 * repos            # pull_requests + commits
+    for ep in ("github.rest.deployments", "github.rest.releases", "github.rest.workflow_runs"):
+        assert d.get(ep, 0) <= repos, (ep, d)
+    assert d.get("github.rest.deployment_statuses", 0) == 0
+    assert d.get("github.rest.org_repos", 0) <= 1
+    ops = ops_resources(db, r.run_id)
+    assert ops.loc["pull_requests", "rows"] == 0 and ops.loc["commits", "rows"] == 0
+    print(f"\nsecond sync: {sum(d.values())} requests for {repos} repositories: {d}")
+
+
+@pytest.mark.slow
+def test_incremental_after_72_hours_equals_a_fresh_full_sync(fresh_sim, tmp_path):
+    s = fresh_sim()
+    r1 = sync(tmp_path / "inc", s.url)
+    assert r1.status == "success"
+    db = tmp_path / "inc" / "sei.duckdb"
+    prs_before = query(db, "SELECT id, updated_at FROM raw_github.pull_requests")
+    req = urllib.request.Request(s.url + "/_sim/advance?hours=72", method="POST")
+    urllib.request.urlopen(req).read()
+    before = sim_stats(s)
+    r2 = sync(tmp_path / "inc", s.url)
+    inc_requests = delta(sim_stats(s), before)
+    assert r2.status == "success"
+    # only what changed was fetched: new PRs and PRs whose updated_at moved
+    prs_after = query(db, "SELECT id, updated_at FROM raw_github.pull_requests")
+    old = dict(zip(prs_before.id, prs_before.updated_at))
+    changed = sum(1 for i, u in zip(prs_after.id, prs_after.updated_at) if old.get(i) != u)
+    ops = ops_resources(db, r2.run_id)
+    assert 0 < changed == ops.loc["pull_requests", "rows"]
+    assert ops.loc["commits", "rows"] > 0 and ops.loc["workflow_runs", "rows"] > 0
+    # and the result equals a fresh full sync of the same state
+    r3 = sync(tmp_path / "full", s.url)
+    assert r3.status == "success"
+    assert_same(snapshot(db), snapshot(tmp_path / "full" / "sei.duckdb"))
+    full = ops_resources(tmp_path / "full" / "sei.duckdb", r3.run_id)
+    print(f"\nincremental after 72 h: {int(ops.requests.sum())} requests ({inc_requests}), "
+          f"{int(ops.rows.sum())} rows; a fresh full sync: {int(full.requests.sum())} requests")
+
+
+@pytest.mark.slow
+def test_faults_and_retries_give_the_same_warehouse(fresh_sim, baseline, tmp_path):
+    s = fresh_sim(faults="429:0.1,500:0.05,reset:0.02,secondary:0.02")
+    r = sync(tmp_path, s.url)
+    assert r.status == "success", r.source("github").error_message
+    stats = sim_stats(s)
+    assert stats["faults"].get("429", 0) > 0 and stats["faults"].get("secondary", 0) > 0
+    assert_same(snapshot(tmp_path / "sei.duckdb"), snapshot(baseline["db"]))
+    ops = ops_resources(tmp_path / "sei.duckdb", r.run_id)
+    assert ops.retries.sum() > 0 and ops.wait_seconds.sum() > 0 and ops.ratelimit_waits.sum() > 0
+    # every injected fault was retried, and nothing else was
+    injected = sum(v for k, v in stats["faults"].items() if k != "slow")
+    repeats = sum(c for ep in stats["by_endpoint"].values() for code, c in ep.items() if code in ("403", "429"))
+    assert ops.retries.sum() >= injected
+    print(f"\nfaults injected {stats['faults']}, throttled answers {repeats}, retries {int(ops.retries.sum())}, "
+          f"waited {ops.wait_seconds.sum():.2f}s (scaled)")
+
+
+@pytest.mark.slow
+def test_primary_rate_limit_waits_for_the_reset(fresh_sim, tmp_path):
+    """A GraphQL budget of 12 points an hour: the run spends it, waits for the window to
+    reset (by the server's Date and x-ratelimit-reset, scaled) and completes."""
+    s = fresh_sim(github_points_per_hour=12)
+    r = sync(tmp_path, s.url, repos=("acme-payments/atlas-api", "acme-payments/beacon-api"),
+             SEI_MIN_RATELIMIT_REMAINING="0")
+    assert r.status == "success", r.source("github").error_message
+    ops = ops_resources(tmp_path / "sei.duckdb", r.run_id)
+    assert ops.loc["pull_requests", "ratelimit_waits"] + ops.loc["commits", "ratelimit_waits"] > 0
+    truth = sim_get(s, "/_sim/truth/pull_requests")
+    want = truth[truth.repository.isin(["acme-payments/atlas-api", "acme-payments/beacon-api"])]
+    assert ops.loc["pull_requests", "rows"] == len(want)
+
+
+def test_bad_token_says_how_to_fix_it(sim, tmp_path):
+    from typer.testing import CliRunner
+    from sei.cli import app
+    src = write_sources(tmp_path / "sources.yml", sim.url, ["acme-payments/atlas-api"])
+    with environ(SEI_WAREHOUSE=str(tmp_path / "sei.duckdb"), SEI_SOURCES=str(src),
+                 SOURCES__GITHUB__ACCESS_TOKEN="ghp_wrong", SEI_WAIT_SCALE="0.001"):
+        res = CliRunner().invoke(app, ["ingest", "--source", "github"])
+    assert res.exit_code == 1
+    out = res.output + (res.stderr if hasattr(res, "stderr") else "")
+    assert "GitHub token invalid" in out and "SOURCES__GITHUB__ACCESS_TOKEN" in out
+    runs = query(tmp_path / "sei.duckdb", "SELECT status, error_message FROM ops.ingest_runs")
+    assert runs.status.tolist() == ["failed"] and "GitHub token invalid" in runs.error_message.iloc[0]
+
+
+def test_unknown_repository_is_reported_and_the_others_load(sim, tmp_path):
+    r = sync(tmp_path, sim.url, repos=("acme-payments/atlas-api", "acme-payments/no-such-repo"))
+    assert r.status == "partial"
+    ops = ops_resources(tmp_path / "sei.duckdb", r.run_id)
+    for res in RESOURCES:
+        assert ops.loc[res, "status"] == "partial"
+        assert "acme-payments/no-such-repo" in ops.loc[res, "error_message"]
+        assert "not found" in ops.loc[res, "error_message"]
+    truth = sim_get(sim, "/_sim/truth/pull_requests")
+    assert ops.loc["pull_requests", "rows"] == (truth.repository == "acme-payments/atlas-api").sum() > 0
+    assert ops.loc["commits", "rows"] > 0
+    assert r.source("github").error_message and "no-such-repo" in r.source("github").error_message
+
+
+def test_plan_counts_what_a_first_sync_reads(sim, tmp_path):
+    from ingestion import pipeline
+    src = write_sources(tmp_path / "sources.yml", sim.url, ["acme-payments/*"])
+    with environ(SEI_SOURCES=str(src), SOURCES__GITHUB__ACCESS_TOKEN=GITHUB_TOKEN, SEI_WAIT_SCALE="0.001"):
+        p = pipeline.plan(["github"])
+    est = p["github"]
+    truth = sim_get(sim, "/_sim/truth/pull_requests")
+    assert est["totals"]["pull_requests"] == len(truth)
+    assert est["graphql_points"] > 0 and est["rest_requests"] > est["totals"]["deployments"]
+    assert est["graphql_points_per_hour"] == 5000
+    text = pipeline.format_plan(p)
+    assert "GraphQL:" in text and "acme-payments/atlas-api" in text
+
+
+# --------------------------------------------------------------------------- configuration and helpers
+def test_sources_file_rejects_a_scope_in_two_projects(tmp_path):
+    from ingestion.config import ConfigError, load
+    f = tmp_path / "sources.yml"
+    f.write_text("""account: acme
+organisations:
+  - id: o1
+    projects:
+      - id: a
+        github: {repos: [acme/api, acme/web]}
+      - id: b
+        github:
+          repos:
+            - acme/tools
+            - ACME/api
+""")
+    with pytest.raises(ConfigError) as e:
+        load(f)
+    msg = str(e.value)
+    assert f"{f}:11" in msg and "'a'" in msg and "line 6" in msg and "Fix:" in msg
+    f.write_text(f.read_text().replace("ACME/api", "acme/*"))
+    cfg = load(f)  # a wildcard does not clash with named repositories
+    assert cfg.project_of("github", "acme/api").project == "a"
+    assert cfg.project_of("github", "acme/other").project == "b"
+    f.write_text(f.read_text().replace("acme/tools", "acme/*"))
+    with pytest.raises(ConfigError, match="acme/\\*"):
+        load(f)
+
+
+def test_start_date_and_runtime_from_file_and_env(tmp_path, monkeypatch):
+    from ingestion.config import load
+    f = tmp_path / "s.yml"
+    f.write_text("start_date: 2025-03-01\nruntime: {wait_scale: 0.5}\nintegrations: {github: {base_url: "
+                 "'https://ghe.acme.example/api/v3'}}\n")
+    cfg = load(f)
+    assert cfg.start_date == dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)
+    assert cfg.runtime.wait_scale == 0.5
+    assert cfg.github().graphql_url == "https://ghe.acme.example/api/graphql"
+    monkeypatch.setenv("SEI_WAIT_SCALE", "0.001")
+    monkeypatch.setenv("SOURCES__GITHUB__BASE_URL", "http://127.0.0.1:9")
+    cfg = load(f)
+    assert cfg.runtime.wait_scale == 0.001 and cfg.github().graphql_url == "http://127.0.0.1:9/graphql"
+
+
+def test_github_app_jwt_is_rs256_signed_by_the_app_key():
+    import base64
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from ingestion.github import app_jwt
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    token = app_jwt("12345", pem, now=1_700_000_000)
+    h, p, sig = token.split(".")
+    pad = lambda s: base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))  # noqa: E731
+    assert json.loads(pad(h)) == {"alg": "RS256", "typ": "JWT"}
+    assert json.loads(pad(p)) == {"iat": 1_700_000_000 - 60, "exp": 1_700_000_000 + 540, "iss": "12345"}
+    key.public_key().verify(pad(sig), f"{h}.{p}".encode(), padding.PKCS1v15(), hashes.SHA256())
+
+
+def test_jira_keys_from_title_body_and_branch():
+    from ingestion.github import jira_keys
+    assert jira_keys("PAY-12: fix", "Closes PAY-13.", "feature/pay-14-thing", ["PAY"]) == \
+        {"PAY-12": ["title"], "PAY-13": ["body"], "PAY-14": ["branch"]}
+    # without known projects: upper-case keys only; lower-case branch words are not keys
+    assert jira_keys("Bump lodash", "", "dependabot/npm_and_yarn/lodash-4.17.21", None) == {}
+    assert jira_keys("UTF-8 handling for OPS-7", "", "x", ["OPS"]) == {"OPS-7": ["title"]}
