@@ -89,3 +89,29 @@ def _write(path: Path, rows: list[dict], header: list[str] | None = None) -> Pat
         wr.writeheader()
         wr.writerows(rows)
     return path
+
+
+def export_sources(w: World, path: Path, base_url: str) -> Path:
+    """A sources file (see sources.example.yml) that reads the whole simulated org from a
+    simulator at `base_url`."""
+    import yaml
+    repos, services = w["repos"], w["services"]
+    orgs = []
+    for o in w["organisations"].itertuples():
+        projects = []
+        for p in w["projects"][w["projects"].org_id == o.org_id].itertuples():
+            svc = services[services.project_id == p.project_id]
+            projects.append({"id": p.project_id, "name": p.name,
+                             "github": {"repos": sorted(repos[repos.project_id == p.project_id].full_name)},
+                             "jira": {"projects": [p.jira_key]},
+                             "harness": [{"org": o.harness_org, "project": p.harness_project,
+                                          "services": sorted(svc[svc.deploy_tool == "harness"].harness_service_id)}]})
+        orgs.append({"id": o.org_id, "name": o.name, "projects": projects})
+    doc = {"account": "acme", "start_date": iso(w.start)[:10],
+           "integrations": {"github": {"base_url": base_url, "graphql_url": f"{base_url}/graphql"},
+                            "jira": {"base_url": base_url, "flavor": "cloud"},
+                            "harness": {"base_url": base_url, "account_id": "acmeAccount"}},
+           "organisations": orgs}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("# Written by the simulator for `sei demo`.\n" + yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
