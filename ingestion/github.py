@@ -30,7 +30,21 @@ where each repository stands, and `merge` makes the overlap harmless. The record
 cursor's exact timestamp are remembered by id so a re-run does not re-emit them.
 
 A second run with no upstream change costs one request per (resource, repository):
-the first page of each listing shows nothing newer than the cursor and paging stops.
+the first page of each listing shows nothing newer than the cursor and paging stops (the
+first pull-request page of a known repository asks for 20 PRs, which costs 1 point).
+
+Default-branch history: `history()` lists every commit reachable from the head (merged
+branches' commits too), newest first; it is not the first-parent chain. Each commit keeps
+its parents in order (`first_parent_sha`, nested `commits__parents` with
+`_dlt_list_idx`), and deployments' change sets walk first parents downstream. A run reads
+from the head back to the head it saw last time (every new first-parent commit comes
+before it in that order); a force-pushed branch is re-read at most 30 days back.
+
+Deployments: REST lists them newest first with no `since` filter, and a status change
+(in_progress -> success, success -> inactive when a later one succeeds) moves the
+deployment's `updated_at`. Each run lists back to the oldest deployment that can still
+change (the latest successful one per environment, unfinished ones) and fetches the
+statuses of those whose `updated_at` moved.
 
 GraphQL cost (GitHub's formula: one request per connection per possible parent node,
 /100, rounded): the pull-request page selects four nested connections (reviews(first:50),
@@ -65,6 +79,7 @@ JIRA_KEY_RX = re.compile(r"[A-Z][A-Z0-9]+-\d+")
 JIRA_KEY_RX_ANYCASE = re.compile(r"(?<![A-Za-z0-9])([A-Za-z][A-Za-z0-9]+-\d+)")
 COMMIT_WINDOW = 100          # commits(last: N) per PR
 REVIEWS_PAGE = 50
+INCREMENTAL_FIRST_PAGE = 20  # PRs on the first page of an incremental run (1 point)
 LABELS_PAGE = 10
 HISTORY_REWRITE_DAYS = 30    # a force-pushed branch is re-read this far back
 RUNS_CAP = 1000              # GitHub serves at most 1,000 runs per filtered listing
@@ -175,19 +190,46 @@ def make_api(base_url: str, runtime: Runtime, stats: HttpStats, access_token: st
     elif access_token:
         api.auth = BearerToken(access_token)
     else:
-        raise AuthError(INTEGRATION, "-", f"GitHub credentials missing: {TOKEN_HINT}.")
+        api.auth = _MissingCredentials()
     return api
 
 
+class _MissingCredentials(AuthBase):
+    """Fails the first request, not the source's construction (Dagster builds the assets
+    from the source without secrets)."""
+
+    def __call__(self, r):
+        raise AuthError(INTEGRATION, "-", f"GitHub credentials missing: {TOKEN_HINT}.")
+
+
 # --------------------------------------------------------------------------- GraphQL
+TRANSIENT_GRAPHQL = ("something went wrong", "timeout", "timedout", "try again")
+
+
 def graphql(api: Api, url: str, resource: str, query: str, variables: dict, repo: str | None = None) -> dict:
-    resp = api.request(resource, "POST", url, json={"query": query, "variables": variables})
-    try:
-        body = resp.json()
-    except ValueError:
-        raise ApiError(INTEGRATION, "POST /graphql", f"GitHub GraphQL answered something that is not JSON: "
-                       f"{resp.text[:200]!r}", resp.status_code, resp) from None
-    errors = body.get("errors") or []
+    """POST a query; HTTP-level retries are the client's. GitHub also answers 200 with an
+    error when a query timed out on its side ("Something went wrong while executing your
+    query..."): such answers are retried here with the same backoff, a few times."""
+    for attempt in range(1, 4):
+        resp = api.request(resource, "POST", url, json={"query": query, "variables": variables})
+        try:
+            body = resp.json()
+        except ValueError:
+            raise ApiError(INTEGRATION, "POST /graphql", f"GitHub GraphQL answered something that is not JSON: "
+                           f"{resp.text[:200]!r}", resp.status_code, resp) from None
+        errors = body.get("errors") or []
+        transient = errors and body.get("data") is None and all(
+            not e.get("type") and any(t in str(e.get("message", "")).lower() for t in TRANSIENT_GRAPHQL)
+            for e in errors)
+        if not transient or attempt == 3:
+            break
+        secs = api.runtime.backoff_seconds * 2 ** attempt * api.runtime.wait_scale
+        time.sleep(secs)
+
+        def upd(c, secs=secs):
+            c.retries += 1
+            c.wait_seconds += secs
+        api.stats.update(INTEGRATION, resource, upd)
     data = body.get("data")
     if errors:
         types = {e.get("type") for e in errors}
@@ -512,9 +554,13 @@ def github_source(repos: list[str] = dlt.config.value,
         owner, name = split_repo(repo)
         since = cursors.start(repo)
         after, n_rows, n_pages = None, 0, 0
+        # An incremental run usually finds a few changes: its first page asks for at most
+        # 20 PRs, which GitHub prices at 1 point ((1 + 4 x 20) / 100 rounds to 1) instead of 2.
+        first_page = min(page_size, INCREMENTAL_FIRST_PAGE) if cursors.known(repo) else page_size
         while True:
             data = graphql(api, gql_url, "pull_requests", PRS_QUERY,
-                           {"owner": owner, "name": name, "first": page_size, "after": after}, repo)
+                           {"owner": owner, "name": name, "first": first_page if n_pages == 0 else page_size,
+                            "after": after}, repo)
             n_pages += 1
             conn = data["repository"]["pullRequests"]
             nodes = conn["nodes"] or []
@@ -532,7 +578,8 @@ def github_source(repos: list[str] = dlt.config.value,
                 break
             after = conn["pageInfo"]["endCursor"]
         cursors.commit(repo)
-        stats.say(f"  github.pull_requests {repo}: {n_rows} changed in {n_pages} page(s)")
+        if n_rows:
+            stats.say(f"  github.pull_requests {repo}: {n_rows} changed in {n_pages} page(s)")
 
     def _follow_ups(repo: str, nodes: list[dict], rows: list[dict]) -> None:
         owner, name = split_repo(repo)
@@ -625,7 +672,8 @@ def github_source(repos: list[str] = dlt.config.value,
             if new_head["committed_at"] is None:  # head unchanged (or not in the window): keep the old date
                 new_head["committed_at"] = prev["committed_at"] if prev else _iso(start)
             heads[repo.lower()] = new_head
-        stats.say(f"  github.commits {repo}: {n_rows} new in {n_pages} page(s)")
+        if n_rows:
+            stats.say(f"  github.commits {repo}: {n_rows} new in {n_pages} page(s)")
 
     # ---------------------------------------------------------------- deployments
     @dlt.resource(name="deployments", write_disposition="merge", primary_key="id", columns=DEPLOYMENT_COLUMNS)
@@ -662,7 +710,8 @@ def github_source(repos: list[str] = dlt.config.value,
             if not page or page[-1]["created_at"] < floor:
                 break
         cursors.commit(repo)
-        stats.say(f"  github.deployments {repo}: {n} changed")
+        if n:
+            stats.say(f"  github.deployments {repo}: {n} changed")
 
     @dlt.transformer(name="deployment_statuses", data_from=deployments, write_disposition="merge", primary_key="id",
                      columns=STATUS_COLUMNS)
@@ -721,7 +770,8 @@ def github_source(repos: list[str] = dlt.config.value,
             if not page or page[-1]["created_at"] < since:
                 break
         cursors.commit(repo)
-        stats.say(f"  github.releases {repo}: {n} new")
+        if n:
+            stats.say(f"  github.releases {repo}: {n} new")
 
     # ---------------------------------------------------------------- workflow runs
     @dlt.resource(name="workflow_runs", write_disposition="merge", primary_key="id", columns=RUN_COLUMNS)
@@ -754,7 +804,8 @@ def github_source(repos: list[str] = dlt.config.value,
             open_since[repo.lower()] = min(still_open)
         else:
             open_since.pop(repo.lower(), None)
-        stats.say(f"  github.workflow_runs {repo}: {n} changed")
+        if n:
+            stats.say(f"  github.workflow_runs {repo}: {n} changed")
 
     def _runs_windows(repo: str, lo: str, hi: str | None) -> Iterator[list[dict]]:
         """List runs created in [lo, hi] (hi None: open-ended). GitHub serves at most 1,000

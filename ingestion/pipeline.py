@@ -131,7 +131,13 @@ def run(sources: list[str] | tuple[str, ...] = ("github",), full_refresh: bool =
     say = (echo or _echo) if progress else (lambda _line: None)
     run_id = uuid.uuid4().hex[:16]
     result = RunResult(run_id)
-    cfg = cfgmod.load(config_path, required=False)
+    try:
+        cfg = cfgmod.load(config_path)
+    except cfgmod.ConfigError as e:
+        now = dt.datetime.now(dt.timezone.utc)
+        for name in sources:  # nothing is written: there is no run to record
+            result.sources.append(ops.SourceResult(name, now, now, "failed", str(e)))
+        return result
     wh = warehouse_path()
     for name in sources:
         started = dt.datetime.now(dt.timezone.utc)
@@ -208,7 +214,10 @@ def _resource_names(source: str) -> list[str]:
 def plan(sources: list[str] | tuple[str, ...] = ("github",), config_path: str | Path | None = None) -> dict:
     """First-sync estimate per source (GitHub: counts from GraphQL totalCount fields and the
     workflow-run listing, and the current rate limits)."""
-    cfg = cfgmod.load(config_path, required=False)
+    try:
+        cfg = cfgmod.load(config_path)
+    except cfgmod.ConfigError as e:
+        return {name: {"error": str(e)} for name in sources}
     out: dict = {}
     for name in sources:
         if name != "github":

@@ -19,25 +19,13 @@ import duckdb
 import pandas as pd
 import pytest
 
-from simulator.server import GITHUB_TOKEN, _Handler
+from simulator.server import GITHUB_TOKEN
 
 pytestmark = pytest.mark.xdist_group("ingest_github")
 
 START = "2024-01-01"  # before the tiny world's history: a full sync loads everything
 RESOURCES = ("pull_requests", "commits", "deployments", "releases", "workflow_runs")
 URL_COLUMNS = {"url", "base_url", "target_url", "log_url", "environment_url"}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _simulator_nodelay():
-    # The simulator's HTTP handler writes headers and body in two sends without
-    # TCP_NODELAY, so on a keep-alive connection (what any real client uses) every answer
-    # waits ~40 ms for a delayed ACK. Transport only, no API behaviour changes; reported to
-    # the simulator's owners (simulator/server.py: `disable_nagle_algorithm = True`).
-    old = _Handler.disable_nagle_algorithm
-    _Handler.disable_nagle_algorithm = True
-    yield
-    _Handler.disable_nagle_algorithm = old
 
 
 # --------------------------------------------------------------------------- helpers
@@ -282,7 +270,9 @@ def test_second_sync_adds_nothing_and_costs_one_request_per_cursor(sim, baseline
     assert d.get("github.rest.org_repos", 0) <= 1
     ops = ops_resources(db, r.run_id)
     assert ops.loc["pull_requests", "rows"] == 0 and ops.loc["commits", "rows"] == 0
-    print(f"\nsecond sync: {sum(d.values())} requests for {repos} repositories: {d}")
+    points = sim_stats(sim)["graphql_points"] - before["graphql_points"]
+    assert points <= 2 * repos  # an incremental first page of 20 PRs costs 1 point, history 1
+    print(f"\nsecond sync: {sum(d.values())} requests, {points} GraphQL points for {repos} repositories: {d}")
 
 
 @pytest.mark.slow
@@ -345,6 +335,23 @@ def test_primary_rate_limit_waits_for_the_reset(fresh_sim, tmp_path):
     truth = sim_get(s, "/_sim/truth/pull_requests")
     want = truth[truth.repository.isin(["acme-payments/atlas-api", "acme-payments/beacon-api"])]
     assert ops.loc["pull_requests", "rows"] == len(want)
+
+
+@pytest.mark.slow
+def test_workflow_runs_windows_split_when_a_listing_hits_the_cap(sim, baseline, tmp_path, monkeypatch):
+    """GitHub serves at most 1,000 runs per filtered listing; the connector splits the
+    `created` window until each fits. With the cap set to 40 the tiny world must split."""
+    import ingestion.github as gh
+    monkeypatch.setattr(gh, "RUNS_CAP", 40)
+    before = sim_stats(sim)
+    r = sync(tmp_path, sim.url, repos=("acme-payments/atlas-api",))
+    assert r.status == "success"
+    d = delta(sim_stats(sim), before)
+    got = query(tmp_path / "sei.duckdb", "SELECT id, status, updated_at FROM raw_github.workflow_runs ORDER BY id")
+    want = query(baseline["db"], "SELECT id, status, updated_at FROM raw_github.workflow_runs "
+                                 "WHERE repository = 'acme-payments/atlas-api' ORDER BY id")
+    assert len(got) == len(want) > 40 and got.equals(want)
+    assert d["github.rest.workflow_runs"] > len(want) / 40
 
 
 def test_bad_token_says_how_to_fix_it(sim, tmp_path):
@@ -456,3 +463,19 @@ def test_jira_keys_from_title_body_and_branch():
     # without known projects: upper-case keys only; lower-case branch words are not keys
     assert jira_keys("Bump lodash", "", "dependabot/npm_and_yarn/lodash-4.17.21", None) == {}
     assert jira_keys("UTF-8 handling for OPS-7", "", "x", ["OPS"]) == {"OPS-7": ["title"]}
+
+
+def test_forbidden_names_the_missing_permission():
+    """GitHub's 403 (not a rate limit) names the permission, from its header or the endpoint."""
+    import requests
+    from ingestion.github import GITHUB, describe_error
+    r = requests.Response()
+    r.status_code = 403
+    r._content = b'{"message": "Resource not accessible by personal access token"}'
+    r.headers["X-Accepted-GitHub-Permissions"] = "actions=read"
+    assert not GITHUB.is_rate_limited(r)
+    assert "actions: read" in describe_error(r, "GET /repos/a/b/actions/runs")
+    del r.headers["X-Accepted-GitHub-Permissions"]
+    assert "deployments: read" in describe_error(r, "GET /repos/a/b/deployments")
+    r._content = b'{"message": "You have exceeded a secondary rate limit."}'
+    assert GITHUB.is_rate_limited(r)
