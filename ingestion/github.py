@@ -1065,3 +1065,25 @@ def estimate(rows: list[dict], page_size: int, limit: dict, review_comment_count
             "graphql_points_per_hour": gql_per_h, "rest_requests_per_hour": rest_per_h,
             "graphql_remaining": g.get("remaining"), "rest_remaining": c.get("remaining"),
             "hours": max(hours_rate, hours_latency), "hours_rate_limit": hours_rate, "hours_latency": hours_latency}
+
+
+RESOURCES = ["repositories", "pull_requests", "pull_request_jira_keys", "commits", "deployments",
+             "deployment_statuses", "releases", "workflow_runs"]
+
+
+def build_source(cfg, stats):
+    """The GitHub source as `sources.yml` and the dlt secrets configure it."""
+    from ingestion import config as cfgmod
+    if not cfg.github_repos():
+        raise cfgmod.ConfigError(f"{cfgmod.sources_path(cfg.path)}: no GitHub repositories configured. "
+                                 f"Fix: list them under a project's `github: repos:` (see sources.example.yml).")
+    gh = cfg.github()
+    creds = cfgmod.github_credentials()
+    projects = {s.value: {"project_id": s.project, "organisation_id": s.organisation, "account_id": s.account}
+                for s in cfg.scopes if s.integration == "github"}
+    return github_source(repos=cfg.github_repos(), start_date=cfg.start_date, base_url=gh.base_url,
+                         graphql_url=gh.graphql_url, access_token=creds.access_token, page_size=gh.page_size,
+                         app_id=creds.app_id, private_key=creds.private_key, installation_id=creds.installation_id,
+                         projects=projects, jira_projects=cfg.jira_project_keys(),
+                         review_comment_counts=bool(gh.options.get("review_comment_counts", False)),
+                         runtime=cfg.runtime, stats=stats)

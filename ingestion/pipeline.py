@@ -17,6 +17,7 @@ After dlt has finished with the file, the run's figures go to `ops.ingest_runs` 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import os
 import sys
 import time
@@ -32,7 +33,20 @@ from ingestion import ops
 from ingestion.http import ApiError, AuthError, HttpStats
 
 KNOWN_SOURCES = ("github", "jira", "harness", "events")
-BUILT_SOURCES = ("github",)
+# Each source module exposes RESOURCES (its dlt resource names, in load order) and
+# build_source(cfg, stats) -> a dlt source, raising ConfigError when nothing is configured.
+SOURCE_MODULES = {"github": "ingestion.github", "jira": "ingestion.jira", "harness": "ingestion.harness",
+                  "events": "ingestion.events"}
+
+
+def _module(name: str):
+    try:
+        return importlib.import_module(SOURCE_MODULES[name])
+    except ModuleNotFoundError:
+        return None
+
+
+BUILT_SOURCES = tuple(n for n in SOURCE_MODULES if _module(n) is not None)
 
 
 @dataclass
@@ -109,19 +123,9 @@ def _cursor(state: dict, resource: str) -> str | None:
     return None
 
 
-def github_dlt_source(cfg: cfgmod.SourcesConfig, stats: HttpStats):
-    """The configured GitHub dlt source (used by `run` and by the Dagster assets)."""
-    from ingestion.github import github_source
-    gh = cfg.github()
-    creds = cfgmod.github_credentials()
-    projects = {s.value: {"project_id": s.project, "organisation_id": s.organisation, "account_id": s.account}
-                for s in cfg.scopes if s.integration == "github"}
-    return github_source(repos=cfg.github_repos(), start_date=cfg.start_date, base_url=gh.base_url,
-                         graphql_url=gh.graphql_url, access_token=creds.access_token, page_size=gh.page_size,
-                         app_id=creds.app_id, private_key=creds.private_key, installation_id=creds.installation_id,
-                         projects=projects, jira_projects=cfg.jira_project_keys(),
-                         review_comment_counts=bool(gh.options.get("review_comment_counts", False)),
-                         runtime=cfg.runtime, stats=stats)
+def dlt_source(name: str, cfg: cfgmod.SourcesConfig, stats: HttpStats):
+    """The configured dlt source of one integration (used by `run` and by the Dagster assets)."""
+    return _module(name).build_source(cfg, stats)
 
 
 def run(sources: list[str] | tuple[str, ...] = ("github",), full_refresh: bool = False, progress: bool = True,
@@ -154,10 +158,7 @@ def run(sources: list[str] | tuple[str, ...] = ("github",), full_refresh: bool =
         pipeline = make_pipeline(name, wh, cfg.runtime.duckdb_memory_limit)
         row_counts: dict[str, int] = {}
         try:
-            if name == "github" and not cfg.github_repos():
-                raise cfgmod.ConfigError(f"{cfgmod.sources_path(config_path)}: no GitHub repositories configured. "
-                                         f"Fix: list them under a project's `github: repos:` (see sources.example.yml).")
-            src = github_dlt_source(cfg, stats)
+            src = dlt_source(name, cfg, stats)
             info = pipeline.run(src, refresh="drop_sources" if full_refresh else None)
             info.raise_on_failed_jobs()
             norm = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
@@ -204,10 +205,8 @@ def run(sources: list[str] | tuple[str, ...] = ("github",), full_refresh: bool =
 
 
 def _resource_names(source: str) -> list[str]:
-    if source == "github":
-        return ["repositories", "pull_requests", "pull_request_jira_keys", "commits", "deployments",
-                "deployment_statuses", "releases", "workflow_runs"]
-    return []
+    mod = _module(source)
+    return list(getattr(mod, "RESOURCES", [])) if mod else []
 
 
 # --------------------------------------------------------------------------- plan

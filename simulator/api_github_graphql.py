@@ -2,9 +2,10 @@
 
 `simulator.github_graphql_schema` parses, validates and prices each query on GitHub's own
 schema; this module charges the points, answers GitHub's rate-limit errors and supplies the
-data: plain dict nodes (connections as callables that page by cursor), built once per
-repository and clock position and shared by every query, so a crawler paging through
-pull requests costs a slice and graphql-core's walk over the selected fields.
+data as plain dict nodes whose connections are callables that page by cursor. Each
+repository's records are cut into lists once per clock position; nodes are made only for
+the records a query reaches; and a rendered page is kept per clock position, so a crawler
+that pages again through unchanged state costs a lookup.
 
 Cursors carry the sort key and the record id (`cursor:v2:` + msgpack, base64, the way
 GitHub's look), so a page boundary stays put when records are added or re-sorted.
@@ -77,7 +78,7 @@ def handle(req: Request, sim) -> Response:
     return Response(200, _render(ctx, prepared, body, rate).encode(), headers)
 
 
-PAGE_CACHE_SIZE = 256
+PAGE_CACHE_BYTES = 256 << 20  # per clock position; a medium org's PR crawl is ~60 MB
 _page_lock = threading.Lock()
 
 
@@ -87,7 +88,7 @@ def _render(ctx: "Ctx", prepared, body: dict, rate: dict) -> str:
     that changes between identical requests, so it is spliced in per request."""
     spots = _rate_spots(prepared.operation)
     key = (body.get("query"), json.dumps(prepared.variables, sort_keys=True), body.get("operationName"))
-    pages = ctx.cached("gql.pages", OrderedDict)
+    pages = ctx.cached("gql.pages", _PageCache)
     with _page_lock:
         text = pages.get(key) if spots is not None else None
         if text is not None:
@@ -101,13 +102,27 @@ def _render(ctx: "Ctx", prepared, body: dict, rate: dict) -> str:
             result["data"] = {k: (_SENTINEL + k if k in spots else v) for k, v in data.items()}
         text = json.dumps(result, separators=(",", ":"))
         with _page_lock:
-            pages[key] = text
-            while len(pages) > PAGE_CACHE_SIZE:
-                pages.popitem(last=False)
+            pages.put(key, text)
     for k, fields in spots.items():
         value = {name: ("RateLimit" if field == "__typename" else rate[field]) for name, field in fields}
         text = text.replace(json.dumps(_SENTINEL + k), json.dumps(value, separators=(",", ":")), 1)
     return text
+
+
+class _PageCache(OrderedDict):
+    """Rendered pages, least recently used evicted first once over PAGE_CACHE_BYTES."""
+
+    def __init__(self):
+        super().__init__()
+        self.size = 0
+
+    def put(self, key, text: str) -> None:
+        if key in self:
+            self.size -= len(self.pop(key))
+        self[key] = text
+        self.size += len(text)
+        while self.size > PAGE_CACHE_BYTES:
+            self.size -= len(self.popitem(last=False)[1])
 
 
 _SENTINEL = "\u0000rateLimit:"
@@ -225,12 +240,23 @@ class Listing:
         nodes, keys = self.items[lo:hi], self.keys[lo:hi]
         return {"totalCount": n, "nodes": nodes,
                 "pageInfo": {"hasNextPage": hi < n, "hasPreviousPage": lo > 0,
-                             "startCursor": encode_cursor(keys[0]) if keys else None,
-                             "endCursor": encode_cursor(keys[-1]) if keys else None},
+                             "startCursor": _Cursor(keys[0]) if keys else None,
+                             "endCursor": _Cursor(keys[-1]) if keys else None},
                 "edges": partial(_edges, keys, nodes)}
 
     def __call__(self, info=None, **args) -> dict:
         return self.page(**args)
+
+
+class _Cursor:
+    """A page boundary's cursor, encoded only if the query asks for it."""
+    __slots__ = ("key",)
+
+    def __init__(self, key):
+        self.key = key
+
+    def __call__(self, info=None, **_):
+        return encode_cursor(self.key)
 
 
 def _edges(keys, nodes, info=None, **_):
@@ -240,19 +266,19 @@ def _edges(keys, nodes, info=None, **_):
 EMPTY = Listing([], [])
 
 
-def _ts(value, arg: str) -> int:
+def _ts(value, arg: str, field: str = "history") -> int:
     try:
         t = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
-        raise GitHubError(f"Argument '{arg}' on Field 'history' has an invalid value ({value}). "
+        raise GitHubError(f"Argument '{arg}' on Field '{field}' has an invalid value ({value}). "
                           f"Expected type 'GitTimestamp'.", None) from None
     return int((t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)).timestamp())
 
 
 # --------------------------------------------------------------------------- the graph
 class Lazy:
-    """A sequence whose elements are made on first use: a crawler that reads one page of
-    a repository's pull requests builds those hundred nodes, not the repository's history."""
+    """A sequence whose elements are made when read: a crawler that reads one page of a
+    repository's pull requests builds those hundred nodes, not the repository's history."""
     __slots__ = ("make", "idx")
 
     def __init__(self, make, idx):
@@ -270,11 +296,15 @@ class Lazy:
         return (self.make(j) for j in self.idx)
 
 
-def _memo(store: list | dict, key, build):
-    v = store[key]
-    if v is None:
-        v = store[key] = build(key)
-    return v
+class _Id:
+    """A node id worked out only if a query asks for it."""
+    __slots__ = ("parts",)
+
+    def __init__(self, *parts):
+        self.parts = parts
+
+    def __call__(self, info=None, **_):
+        return node_id(*self.parts)
 
 
 class Ctx:
@@ -316,6 +346,22 @@ class Ctx:
         v = dict(self.actor(VIEWER_LOGIN))
         v.update(name=VIEWER_NAME, company="Acme", createdAt=iso(self.w.start - 400 * 86400))
         return v
+
+    def rows(self, name: str, view, order: list[str], repo_id: int):
+        """One repository's rows of a view, sorted by `order`; the view is sorted by
+        repository once per clock position rather than scanned once per repository."""
+        def build():
+            frame = view(self.w)
+            repo = frame.repo_id.to_numpy() if "repo_id" in frame else \
+                self.w["prs"].repo_id.to_numpy()[frame.pr_ix.to_numpy()]
+            frame = frame.assign(_repo=repo).sort_values(["_repo", *order], kind="stable")
+            r = frame._repo.to_numpy()
+            starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]]) if len(r) else np.array([], dtype=np.int64)
+            ends = np.r_[starts[1:], len(r)] if len(r) else starts
+            return frame, {int(r[a]): (int(a), int(b)) for a, b in zip(starts, ends)}
+        frame, bounds = self.w.cached(("gql.rows", name), build)
+        a, b = bounds.get(repo_id, (0, 0))
+        return frame.iloc[a:b]
 
     def graph(self, repo_id: int) -> "RepoGraph":
         return self.cached(("gql.repo", int(repo_id)), partial(RepoGraph, self, int(repo_id)))
@@ -419,16 +465,20 @@ class Ctx:
         def build():
             rp = repos_now(self.w)
             rp = rp[rp.github_org == login]
-            col = {"NAME": "name", "UPDATED_AT": "pushed_at", "PUSHED_AT": "pushed_at"}.get(field, "created_at")
-            rp = rp.sort_values([col, "repo_id"], ascending=not desc, kind="stable")
-            keys = [(0 if field == "STARGAZERS" else k, i) for k, i in zip(rp[col].tolist(), rp.repo_id.tolist())]
+            col = {"NAME": "name", "UPDATED_AT": "pushed_at", "PUSHED_AT": "pushed_at",
+                   "STARGAZERS": "stars"}.get(field, "created_at")
+            rp = rp.assign(stars=0).sort_values([col, "repo_id"], ascending=not desc, kind="stable")
+            keys = list(zip(rp[col].tolist(), rp.repo_id.tolist()))
             return Listing(Lazy(lambda i: self.graph(i).node, rp.repo_id.tolist()), keys, desc)
         return self.cached(("gql.org_repos", login, field, desc), build).page(**args)
 
 
 class RepoGraph:
-    """One repository as of the clock: its records cut into plain lists once, and each
-    node (a dict; connections are callables) made the first time a query reaches it."""
+    """One repository as of the clock: its records cut into plain lists once per clock
+    position; nodes (dicts whose connections are callables) are made when a query
+    reaches them and dropped with the response. Keeping them would save little (the page
+    cache already answers repeated queries) and would grow the heap the cyclic garbage
+    collector walks: that cost more than building them."""
 
     def __init__(self, ctx: Ctx, repo_id: int):
         w = ctx.w
@@ -451,11 +501,9 @@ class RepoGraph:
         self.mc["date"] = isos(mc.authored_at)
         self.main_pos = {sha: k for k, sha in enumerate(self.mc["sha"])}
         self.main_keys = list(zip(self.mc["authored_at"], self.mc["seq"]))
-        self.main_memo: list = [None] * len(mc)
 
     def _cut_prs(self) -> None:
-        vis = views.pull_requests(self.w)
-        sub = vis[vis.repo_id.to_numpy() == self.repo_id].sort_values(["created_at", "pr_id"], kind="stable")
+        sub = self.ctx.rows("prs", views.pull_requests, ["created_at", "pr_id"], self.repo_id)
         self.pr = {c: sub[c].to_numpy() for c in ("pr_id", "created_at", "updated_at", "state", "labels", "head_ref")}
         self.pr_list = {c: sub[c].tolist() for c in (
             "pr_id", "number", "title", "body", "state", "is_draft", "ready_at_now", "merged_at_now", "closed_at_now",
@@ -466,15 +514,13 @@ class RepoGraph:
             self.pr_list[c + "_iso"] = isos(sub[c])
         self.pr_pos = {ix: j for j, ix in enumerate(self.pr_list["ix"])}
         self.pr_by_number = {n: j for j, n in enumerate(self.pr_list["number"])}
-        self.pr_memo: list = [None] * len(sub)
         # the default branch's head when each PR was opened (its base)
         ts = np.asarray(self.mc["authored_at"][::-1], dtype=np.int64)
         self.pr_base = (len(ts) - np.searchsorted(ts, sub.created_at.to_numpy(), side="right")).tolist()
 
-    def _group(self, frame, order: list[str], cols: list[str]) -> tuple[dict, dict]:
-        """Rows of `frame` (already this repository's) as column lists sorted by `order`,
-        and pr_ix -> (start, end) bounds."""
-        frame = frame.sort_values(order, kind="stable")
+    def _group(self, frame, cols: list[str]) -> tuple[dict, dict]:
+        """This repository's rows (sorted by pr_ix first) as column lists, and
+        pr_ix -> (start, end) bounds."""
         data = {c: frame[c].tolist() for c in cols}
         ix = frame.pr_ix.to_numpy()
         starts = np.flatnonzero(np.r_[True, ix[1:] != ix[:-1]]) if len(ix) else np.array([], dtype=np.int64)
@@ -482,23 +528,15 @@ class RepoGraph:
         return data, {int(ix[a]): (int(a), int(b)) for a, b in zip(starts, ends)}
 
     def _cut_reviews(self) -> None:
-        rv = views.reviews(self.w)
-        rv = rv[self._repo_of(rv.pr_ix) == self.repo_id]
-        self.rv, self.rv_bounds = self._group(rv, ["pr_ix", "submitted_at", "review_id"],
-                                              ["review_id", "reviewer_login", "state", "submitted_at", "comments"])
+        rv = self.ctx.rows("reviews", views.reviews, ["pr_ix", "submitted_at", "review_id"], self.repo_id)
+        self.rv, self.rv_bounds = self._group(rv, ["review_id", "reviewer_login", "state", "submitted_at", "comments"])
         self.rv["date"] = isos(self.rv["submitted_at"])
-        self.rv_memo: dict = {}
 
     def _cut_pr_commits(self) -> None:
-        pc = views.pr_commits(self.w)
-        pc = pc[self._repo_of(pc.pr_ix) == self.repo_id]
-        self.pc, self.pc_bounds = self._group(pc, ["pr_ix", "seq"], ["sha", "message", "authored_at", "pr_ix"])
+        pc = self.ctx.rows("pr_commits", views.pr_commits, ["pr_ix", "seq"], self.repo_id)
+        self.pc, self.pc_bounds = self._group(pc, ["sha", "message", "authored_at", "pr_ix"])
         self.pc["date"] = isos(self.pc["authored_at"])
         self.pc_pos = {sha: k for k, sha in enumerate(self.pc["sha"])}
-        self.pc_memo: dict = {}
-
-    def _repo_of(self, pr_ix):
-        return self.w["prs"].repo_id.to_numpy()[pr_ix.to_numpy()]
 
     # ---- the repository
     def _repo_node(self) -> dict:
@@ -521,7 +559,7 @@ class RepoGraph:
     def default_ref(self) -> dict:
         return {"__typename": "Ref", "id": node_id("REF", self.repo_id, f"refs/heads/{self.branch}"),
                 "name": self.branch, "prefix": "refs/heads/",
-                "target": self.main_node(0) if self.main_memo else None}
+                "target": self.main_node(0) if self.mc["sha"] else None}
 
     def ref(self, info, qualifiedName, **_):
         return self.default_ref() if qualifiedName in (self.branch, f"refs/heads/{self.branch}") else None
@@ -538,14 +576,13 @@ class RepoGraph:
         k = self.pc_pos.get(sha)
         if k is None:
             return None
-        ix = self.pc["pr_ix"][k]
-        return self.pr_commits_of(ix)[k - self.pc_bounds[ix][0]]["commit"]
+        return self.pr_commit(k)["commit"]
 
     def _commit_stub(self, sha: str) -> dict:
         return self.commit(sha) or {"__typename": "Commit", "oid": sha, "abbreviatedOid": sha[:7]}
 
     def main_node(self, k: int) -> dict:
-        return _memo(self.main_memo, k, self._make_main)
+        return self._make_main(k)
 
     def _make_main(self, k: int) -> dict:
         c, full = self.mc, self.full
@@ -553,7 +590,7 @@ class RepoGraph:
         via_web = pr_ix >= 0
         head, _, rest = msg.partition("\n")
         adds, dels, files = self.sizes
-        return {"__typename": "Commit", "id": node_id("C", self.repo_id, sha), "oid": sha, "abbreviatedOid": sha[:7],
+        return {"__typename": "Commit", "id": _Id("C", self.repo_id, sha), "oid": sha, "abbreviatedOid": sha[:7],
                 "message": msg, "messageHeadline": head, "messageBody": rest.lstrip("\n"),
                 "committedDate": date, "authoredDate": date, "pushedDate": date,
                 "author": self.ctx.git_actor(login, date),
@@ -592,35 +629,34 @@ class RepoGraph:
 
     def pr_commits_of(self, ix: int) -> list[dict]:
         """A pull request's PullRequestCommit nodes, oldest first."""
-        nodes = self.pc_memo.get(ix)
-        if nodes is None:
-            nodes = self.pc_memo[ix] = self._make_pr_commits(ix)
-        return nodes
-
-    def _make_pr_commits(self, ix: int) -> list[dict]:
         a, b = self.pc_bounds.get(ix, (0, 0))
+        return [self.pr_commit(k) for k in range(a, b)]
+
+    def pr_commit(self, k: int) -> dict:
+        return self._make_pr_commit(k)
+
+    def _make_pr_commit(self, k: int) -> dict:
         c, full = self.pc, self.full
+        ix = c["pr_ix"][k]
+        a = self.pc_bounds[ix][0]
         j = self.pr_pos[ix]
         login, number, pr_id = self.pr_list["author_login"][j], self.pr_list["number"][j], self.pr_list["pr_id"][j]
+        sha, msg, date = c["sha"][k], c["message"][k], c["date"][k]
+        who = self.ctx.git_actor(login, date)
         base = self.mc["sha"][self.pr_base[j]] if self.pr_base[j] < len(self.mc["sha"]) else None
-        out = []
-        for k in range(a, b):
-            sha, msg, date = c["sha"][k], c["message"][k], c["date"][k]
-            who = self.ctx.git_actor(login, date)
-            parent = [c["sha"][k - 1]] if k > a else ([base] if base else [])
-            commit = {"__typename": "Commit", "id": node_id("C", self.repo_id, sha), "oid": sha,
-                      "abbreviatedOid": sha[:7], "message": msg, "messageHeadline": msg, "messageBody": "",
-                      "committedDate": date, "authoredDate": date, "pushedDate": date, "author": who, "committer": who,
-                      "committedViaWeb": False, "authoredByCommitter": True,
-                      "url": f"{self.web}/{full}/commit/{sha}", "resourcePath": f"/{full}/commit/{sha}",
-                      "additions": 0, "deletions": 0, "changedFilesIfAvailable": None, "signature": None,
-                      "status": None, "parents": partial(self._parents, parent),
-                      "history": partial(self._branch_history, ix, k - a),
-                      "associatedPullRequests": partial(self._associated, ix)}
-            out.append({"__typename": "PullRequestCommit", "id": node_id("PURC", pr_id, sha), "commit": commit,
-                        "url": f"{self.web}/{full}/pull/{number}/commits/{sha}",
-                        "resourcePath": f"/{full}/pull/{number}/commits/{sha}"})
-        return out
+        parent = [c["sha"][k - 1]] if k > a else ([base] if base else [])
+        commit = {"__typename": "Commit", "id": _Id("C", self.repo_id, sha), "oid": sha,
+                  "abbreviatedOid": sha[:7], "message": msg, "messageHeadline": msg, "messageBody": "",
+                  "committedDate": date, "authoredDate": date, "pushedDate": date, "author": who, "committer": who,
+                  "committedViaWeb": False, "authoredByCommitter": True,
+                  "url": f"{self.web}/{full}/commit/{sha}", "resourcePath": f"/{full}/commit/{sha}",
+                  "additions": 0, "deletions": 0, "changedFilesIfAvailable": None, "signature": None,
+                  "status": None, "parents": partial(self._parents, parent),
+                  "history": partial(self._branch_history, ix, k - a),
+                  "associatedPullRequests": partial(self._associated, ix)}
+        return {"__typename": "PullRequestCommit", "id": _Id("PURC", pr_id, sha), "commit": commit,
+                "url": f"{self.web}/{full}/pull/{number}/commits/{sha}",
+                "resourcePath": f"/{full}/pull/{number}/commits/{sha}"}
 
     def _branch_history(self, ix: int, pos: int, info=None, **args):
         """A PR commit's first-parent history: its branch back to the first commit, then
@@ -633,7 +669,7 @@ class RepoGraph:
 
     # ---- pull requests
     def pr_node(self, j: int) -> dict:
-        return _memo(self.pr_memo, j, self._make_pr)
+        return self._make_pr(j)
 
     def _make_pr(self, j: int) -> dict:
         p, full = self.pr_list, self.full
@@ -704,10 +740,7 @@ class RepoGraph:
 
     # ---- reviews, commits, timeline of one pull request
     def reviews_of(self, ix: int) -> list[dict]:
-        nodes = self.rv_memo.get(ix)
-        if nodes is None:
-            nodes = self.rv_memo[ix] = self._make_reviews(ix)
-        return nodes
+        return self._make_reviews(ix)
 
     def _make_reviews(self, ix: int) -> list[dict]:
         a, b = self.rv_bounds.get(ix, (0, 0))
@@ -734,8 +767,8 @@ class RepoGraph:
         return Listing(reviews, [r["_key"] for r in reviews]).page(**args)
 
     def _commits_page(self, ix: int, info=None, **args):
-        nodes = self.pr_commits_of(ix)
-        return Listing(nodes, [(k, k) for k in range(len(nodes))]).page(**args)
+        a, b = self.pc_bounds.get(ix, (0, 0))
+        return Listing(Lazy(self.pr_commit, range(a, b)), [(k, k) for k in range(b - a)]).page(**args)
 
     def _threads(self, ix: int, info=None, **args):
         """One resolved thread per inline review comment."""
@@ -753,36 +786,38 @@ class RepoGraph:
 
     def _timeline(self, j: int, info=None, itemTypes=None, since=None, skip=None, **args):
         p = self.pr_list
-        node, ix = self.pr_node(j), p["ix"][j]
-        actor, url, path = node["author"], node["url"], node["resourcePath"]
+        ix, pr_id = p["ix"][j], p["pr_id"][j]
         ready, merged, closed = p["ready_at_now"][j], p["merged_at_now"][j], p["closed_at_now"][j]
-        pr_id = p["pr_id"][j]
-        events = [(r["_key"][0], 2, r) for r in self.reviews_of(ix)]
-        if ready >= 0:
-            events.append((ready, 1, {"__typename": "ReadyForReviewEvent", "id": node_id("RFRE", pr_id),
+        a, b = self.rv_bounds.get(ix, (0, 0))
+        total = (b - a) + (ready >= 0) + (merged >= 0) + (closed >= 0)
+        wanted = {TIMELINE_TYPES[t] for t in itemTypes if t in TIMELINE_TYPES} if itemTypes else set(TIMELINE_TYPES.values())
+        actor = self.ctx.actor(p["author_login"][j])
+        path = f"/{self.full}/pull/{p['number'][j]}"
+        url, node = self.web + path, (lambda info, **_: self.pr_node(j))
+        events = []
+        if "PullRequestReview" in wanted:
+            events += [(r["_key"][0], 2, r) for r in self.reviews_of(ix)]
+        if ready >= 0 and "ReadyForReviewEvent" in wanted:
+            events.append((ready, 1, {"__typename": "ReadyForReviewEvent", "id": _Id("RFRE", pr_id),
                                       "createdAt": iso(ready), "actor": actor, "pullRequest": node, "url": url,
                                       "resourcePath": path}))
-        if merged >= 0:
-            events.append((merged, 3, {"__typename": "MergedEvent", "id": node_id("ME", pr_id),
+        if merged >= 0 and "MergedEvent" in wanted:
+            events.append((merged, 3, {"__typename": "MergedEvent", "id": _Id("ME", pr_id),
                                        "createdAt": iso(merged), "actor": actor, "pullRequest": node,
                                        "commit": self.commit(p["merge_commit_sha"][j]), "mergeRefName": self.branch,
                                        "url": url, "resourcePath": path}))
-        if closed >= 0:
-            events.append((closed, 4, {"__typename": "ClosedEvent", "id": node_id("CE", pr_id),
+        if closed >= 0 and "ClosedEvent" in wanted:
+            events.append((closed, 4, {"__typename": "ClosedEvent", "id": _Id("CE", pr_id),
                                        "createdAt": iso(closed), "actor": actor, "closer": None,
                                        "stateReason": None, "url": url, "resourcePath": path}))
         events.sort(key=lambda e: (e[0], e[1]))
-        total = len(events)
-        if itemTypes:  # item types the simulator never generates simply match nothing
-            wanted = {TIMELINE_TYPES[t] for t in itemTypes if t in TIMELINE_TYPES}
-            events = [e for e in events if e[2]["__typename"] in wanted]
         if since is not None:
-            t0 = _ts(since, "since")
+            t0 = _ts(since, "since", "timelineItems")
             events = [e for e in events if e[0] >= t0]
         events = events[skip or 0:]
         page = Listing([e[2] for e in events], [(e[0], e[1]) for e in events]).page(**args)
         page.update(filteredCount=len(events), pageCount=len(page["nodes"]), totalCount=total,
-                    updatedAt=node["updatedAt"])
+                    updatedAt=p["updated_at_iso"][j])
         return page
 
     # ---- deployments and releases

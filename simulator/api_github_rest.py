@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from simulator import views
-from simulator.server import Request, Response, Router
+from simulator.server import GITHUB_TOKEN, Request, Response, Router
 from simulator.world import World, iso
 
 DOCS = "https://docs.github.com/rest"
@@ -28,16 +28,18 @@ WEB_FLOW_LOGIN, WEB_FLOW_ID = "web-flow", 19_864_447
 ORG_ID_BASE = 120_000_000
 WORKFLOW_ID_BASE = 160_000_000
 CHECK_SUITE_BASE = 20_000_000_000
+RUN_ID_BASE = 9_000_000_000  # the world's first workflow run id
 STATUS_ID_BASE = 4_000_000_000
 RUNS_RESULT_CAP = 1000
 # The listing filters after which GitHub serves at most 1,000 workflow runs.
 RUNS_CAPPED_BY = ("actor", "branch", "check_suite_id", "created", "event", "head_sha", "status")
+GRAPHQL_AUTH_DOCS = "https://docs.github.com/graphql/guides/forming-calls-with-graphql#authenticating-with-graphql"
+RUNS_DOCS = "https://docs.github.com/rest/actions/workflow-runs#list-workflow-runs-for-a-repository"
 RUN_STATUSES = {"completed", "in_progress", "queued", "requested", "waiting", "pending", "action_required"}
 
 
 # --------------------------------------------------------------------------- auth
 def check_auth(req, headers, sim):
-    from simulator.server import GITHUB_TOKEN
     auth = headers.get("authorization", "")
     scheme, _, token = auth.partition(" ")
     graphql = req.path in ("/graphql", "/api/graphql")
@@ -45,7 +47,7 @@ def check_auth(req, headers, sim):
     if not auth:
         if graphql:
             return Response.json(401, {"message": "This endpoint requires you to be authenticated.",
-                                       "documentation_url": "https://docs.github.com/graphql/guides/forming-calls-with-graphql#authenticating-with-graphql"})
+                                       "documentation_url": GRAPHQL_AUTH_DOCS})
         return Response.json(401, {"message": "Requires authentication",
                                    "documentation_url": "https://docs.github.com/rest", "status": "401"}, denied)
     if scheme.lower() not in ("bearer", "token") or token != GITHUB_TOKEN:
@@ -265,7 +267,7 @@ def deployment_ref(row, default_branch: str) -> str:
 
 def deployment_statuses(row) -> list[tuple[int, str, int]]:
     """(status id, state, created_at) newest first: in_progress, then success/failure, then inactive."""
-    base = STATUS_ID_BASE + (int(row.gh_deployment_id) - 3_000_000_000) * 3
+    base = STATUS_ID_BASE + int(row.deployment_id) * 3
     out = [(base, "in_progress", int(row.started_at))]
     if row.finished_at_now >= 0:
         out.append((base + 1, str(row.status_now), int(row.finished_at_now)))
@@ -295,29 +297,24 @@ def repo_runs(w: World, repo_id: int) -> pd.DataFrame:
         r = views.workflow_runs(w)
         r = r[r.repo_id == repo_id].sort_values(["created_at", "run_id"], ascending=False, kind="stable").copy()
         info = _commit_info(w, repo_id)
-        r["actor"] = [info.get(s, (None, None, None, None))[0] for s in r.head_sha]
+        r["actor"] = [info.get(s, (None,))[0] for s in r.head_sha]
         return r
     return w.cached(("gh.runs", repo_id), build)
 
 
 def _commit_info(w: World, repo_id: int) -> dict[str, tuple]:
-    """sha -> (author login, message, authored_at, PR row or None) for a repository's commits."""
+    """sha -> (author login, message, authored_at, PR row or None, committed via the web UI)."""
     def build():
         prs = w["prs"]
-        mine = prs[prs.repo_id == repo_id]
-        out: dict[str, tuple] = {}
-        pc = w["pr_commits"]
-        pc = pc[pc.pr_ix.isin(mine.index)]
         login = prs.author_login.to_numpy()
-        for sha, msg, ts, ix in zip(pc.sha, pc.message, pc.authored_at, pc.pr_ix):
-            out[sha] = (login[ix], msg, int(ts), None)
-        for ix, sha in zip(mine.index, mine.head_sha):
-            if isinstance(sha, str) and sha in out:
-                out[sha] = (*out[sha][:3], ix)
+        pc = w["pr_commits"]
+        pc = pc[pc.pr_ix.isin(prs.index[prs.repo_id == repo_id])]
+        out = {sha: (login[ix], msg, ts, ix, False)
+               for sha, msg, ts, ix in zip(pc.sha, pc.message, pc.authored_at.tolist(), pc.pr_ix.tolist())}
         mc = w["main_commits"]
         mc = mc[mc.repo_id == repo_id]
-        for sha, lg, msg, ts in zip(mc.sha, mc.author_login, mc.message, mc.authored_at):
-            out[sha] = (lg, msg, int(ts), None)
+        out.update({sha: (lg, msg, ts, None, ix >= 0) for sha, lg, msg, ts, ix in zip(
+            mc.sha, mc.author_login, mc.message, mc.authored_at.tolist(), mc.pr_ix.tolist())})
         return out
     return w.cached(("gh.commit_info", repo_id), build)
 
@@ -461,7 +458,7 @@ def created_window(q: str) -> tuple[int, int]:
         else:
             lo, hi = _interval(q)
     except ValueError:
-        raise ApiError(422, "Validation Failed", "https://docs.github.com/rest/actions/workflow-runs#list-workflow-runs-for-a-repository",
+        raise ApiError(422, "Validation Failed", RUNS_DOCS,
                        errors=[{"resource": "WorkflowRun", "field": "created", "code": "invalid",
                                 "message": f"Invalid created filter: {q}"}]) from None
     return lo, hi
@@ -590,6 +587,8 @@ def _filter_runs(req: Request, runs: pd.DataFrame) -> pd.DataFrame:
         runs = runs[runs.head_sha == req.arg("head_sha")]
     if req.arg("actor"):
         runs = runs[runs.actor == req.arg("actor")]
+    if req.arg("check_suite_id"):
+        runs = runs[runs.run_id == _int_arg(req, "check_suite_id", 0) - CHECK_SUITE_BASE + RUN_ID_BASE]
     status = req.arg("status")
     if status:
         runs = runs[(runs.status_now == status) if status in RUN_STATUSES else (runs.conclusion_now == status)]
@@ -599,45 +598,47 @@ def _filter_runs(req: Request, runs: pd.DataFrame) -> pd.DataFrame:
     return runs
 
 
-def run_json(w: World, row, rp, r: Roots) -> dict:
+def run_json(w: World, row, rp, r: Roots, with_prs: bool = True) -> dict:
     a = f"{r.api}/repos/{rp.full_name}"
     rid, wid = int(row.run_id), WORKFLOW_ID_BASE + int(rp.repo_id)
-    info = _commit_info(w, rp.repo_id)
-    login, message, ts, pr_ix = info.get(row.head_sha, (None, "", int(row.created_at), None))
+    login, message, ts, pr_ix, via_web = _commit_info(w, rp.repo_id).get(
+        row.head_sha, (None, "", int(row.created_at), None, False))
     acct = accounts(w).get(login, (0, login, None))
     actor = user_json(w, login, r)
-    prs = []
-    if row.event == "pull_request" and pr_ix is not None:
-        p = w["prs"].loc[pr_ix]
-        repo_ref = {"id": int(rp.repo_id), "url": a, "name": rp.name}
-        prs = [{"url": f"{a}/pulls/{p.number}", "id": int(p.pr_id), "number": int(p.number),
-                "head": {"ref": p.head_ref, "sha": p.head_sha, "repo": repo_ref},
-                "base": {"ref": rp.default_branch, "sha": _main_head_at(w, rp.repo_id, int(row.created_at)),
-                         "repo": repo_ref}}]
-        title = p.title
-    else:
-        title = message.split("\n", 1)[0]
+    for_pr = row.event == "pull_request" and pr_ix is not None
+    title = w["prs"].title.iat[pr_ix] if for_pr else message.split("\n", 1)[0]
+    prs = _run_pull_requests(w, row, rp, a, pr_ix) if for_pr and with_prs else []
+    committer = {"name": "GitHub", "email": "noreply@github.com"} if via_web else {"name": acct[1], "email": acct[2]}
     done = row.status_now == "completed"
     repo_min = repo_min_json(w, rp, r)
     return {"id": rid, "name": "CI", "node_id": node_id("WFR", rid), "head_branch": row.head_branch,
             "head_sha": row.head_sha, "path": ".github/workflows/ci.yml", "display_title": title,
             "run_number": int(row.run_number), "event": row.event, "status": row.status_now,
             "conclusion": row.conclusion_now if done else None, "workflow_id": wid,
-            "check_suite_id": CHECK_SUITE_BASE + rid - 9_000_000_000,
-            "check_suite_node_id": node_id("CS", CHECK_SUITE_BASE + rid - 9_000_000_000),
+            "check_suite_id": CHECK_SUITE_BASE + rid - RUN_ID_BASE,
+            "check_suite_node_id": node_id("CS", CHECK_SUITE_BASE + rid - RUN_ID_BASE),
             "url": f"{a}/actions/runs/{rid}", "html_url": f"{r.web}/{rp.full_name}/actions/runs/{rid}",
             "pull_requests": prs, "created_at": iso(row.created_at), "updated_at": iso(row.updated_at),
             "actor": actor, "run_attempt": 1, "referenced_workflows": [], "run_started_at": iso(row.created_at),
             "triggering_actor": actor, "jobs_url": f"{a}/actions/runs/{rid}/jobs",
             "logs_url": f"{a}/actions/runs/{rid}/logs",
-            "check_suite_url": f"{a}/check-suites/{CHECK_SUITE_BASE + rid - 9_000_000_000}",
+            "check_suite_url": f"{a}/check-suites/{CHECK_SUITE_BASE + rid - RUN_ID_BASE}",
             "artifacts_url": f"{a}/actions/runs/{rid}/artifacts", "cancel_url": f"{a}/actions/runs/{rid}/cancel",
             "rerun_url": f"{a}/actions/runs/{rid}/rerun", "previous_attempt_url": None,
             "workflow_url": f"{a}/actions/workflows/{wid}",
             "head_commit": {"id": row.head_sha, "tree_id": tree_sha(row.head_sha), "message": message,
                             "timestamp": iso(ts), "author": {"name": acct[1], "email": acct[2]},
-                            "committer": {"name": acct[1], "email": acct[2]}},
+                            "committer": committer},
             "repository": repo_min, "head_repository": repo_min}
+
+
+def _run_pull_requests(w: World, row, rp, a: str, pr_ix: int) -> list[dict]:
+    p = w["prs"].loc[pr_ix]
+    repo_ref = {"id": int(rp.repo_id), "url": a, "name": rp.name}
+    return [{"url": f"{a}/pulls/{p.number}", "id": int(p.pr_id), "number": int(p.number),
+             "head": {"ref": p.head_ref, "sha": p.head_sha, "repo": repo_ref},
+             "base": {"ref": rp.default_branch, "sha": _main_head_at(w, rp.repo_id, int(row.created_at)),
+                      "repo": repo_ref}}]
 
 
 def _main_head_at(w: World, repo_id: int, ts: int) -> str | None:
@@ -649,11 +650,12 @@ def _main_head_at(w: World, repo_id: int, ts: int) -> str | None:
 
 def list_runs(req: Request, sim, r: Roots) -> Response:
     w = sim.world
-    rp = _repo_or_404(w, req, "https://docs.github.com/rest/actions/workflow-runs#list-workflow-runs-for-a-repository")
+    rp = _repo_or_404(w, req, RUNS_DOCS)
     runs = _filter_runs(req, repo_runs(w, rp.repo_id))
     capped = any(req.arg(k) for k in RUNS_CAPPED_BY)
     total = len(runs)
-    return paged(req, r, runs, lambda row: run_json(w, row, rp, r), RUNS_RESULT_CAP if capped else None,
+    with_prs = req.arg("exclude_pull_requests", "false").lower() != "true"
+    return paged(req, r, runs, lambda row: run_json(w, row, rp, r, with_prs), RUNS_RESULT_CAP if capped else None,
                  wrap=lambda items: {"total_count": total, "workflow_runs": items}, path=repo_path(req, rp))
 
 

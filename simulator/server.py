@@ -9,6 +9,7 @@ API shapes live in the `api_*` modules; each registers routes on a `Router`.
 from __future__ import annotations
 
 import email.utils
+import gc
 import hashlib
 import json
 import re
@@ -42,6 +43,7 @@ class Request:
     api: str = ""
     token: str = ""
     params: dict[str, str] = field(default_factory=dict)  # named groups of the route pattern
+    prefix: str = ""  # "/api/v3" when GitHub Enterprise Server's REST prefix was stripped
 
     def arg(self, name: str, default=None):
         v = self.query.get(name)
@@ -136,6 +138,9 @@ class SimServer:
         from simulator import api_control, api_github_graphql, api_github_rest, api_harness, api_jira
         for mod in (api_control, api_github_graphql, api_github_rest, api_jira, api_harness):
             mod.register(self.router)
+        from simulator.github_graphql_schema import get_schema
+        get_schema()  # ~1 s: pay it at start, not on the first GraphQL request
+        gc.set_threshold(50_000, 20, 20)  # a GraphQL page allocates ~50k short-lived objects
         self.httpd = _HTTPServer((host, port), _Handler)
         self.httpd.sim = self
         self.thread: threading.Thread | None = None
@@ -322,9 +327,11 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         path = parts.path
+        prefix = ""
         if path.startswith("/api/v3/"):  # GitHub Enterprise Server's REST prefix
-            path = path[len("/api/v3"):]
-        req = Request(self.command, path, parse_qs(parts.query, keep_blank_values=True), dict(self.headers.items()), body)
+            path, prefix = path[len("/api/v3"):], "/api/v3"
+        req = Request(self.command, path, parse_qs(parts.query, keep_blank_values=True), dict(self.headers.items()), body,
+                      prefix=prefix)
         try:
             resp = sim.handle(req)
         except Exception as e:  # a simulator bug must not look like a network fault

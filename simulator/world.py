@@ -97,7 +97,7 @@ def _deployment_sources(rng, t) -> pd.DataFrame:
     d["team_id"] = d.service_id.map(svc.team_id)
     d["project_id"] = d.service_id.map(svc.project_id)
     n = len(d)
-    d["gh_deployment_id"] = 3_000_000_000 + np.arange(n)
+    d["gh_deployment_id"] = 1_900_000_000 + np.arange(n)  # GitHub's Deployment.databaseId is a 32-bit Int
     d["plan_execution_id"] = _hex(rng, n, 22)
     r = rng.random(n)
     d["harness_commit_via"] = np.where(r < 0.6, "ci", np.where(r < 0.95, "tag_sha", "tag_semver"))

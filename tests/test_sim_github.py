@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 
+from simulator.api_github_rest import GRAPHQL_AUTH_DOCS
 from simulator.server import GITHUB_TOKEN
 
 HOST = "github.sim.test"  # a fixed Host header: URLs in bodies do not depend on the port
@@ -360,7 +361,8 @@ def test_missing_or_wrong_token_is_401(sim, path):
     wrong = json.loads(raw)
     if path == "/graphql":
         assert missing == {"message": "This endpoint requires you to be authenticated.",
-                           "documentation_url": "https://docs.github.com/graphql/guides/forming-calls-with-graphql#authenticating-with-graphql"}
+                           "documentation_url": GRAPHQL_AUTH_DOCS}
+        assert GRAPHQL_AUTH_DOCS.endswith("forming-calls-with-graphql#authenticating-with-graphql")
         assert wrong == {"message": "Bad credentials", "documentation_url": "https://docs.github.com/graphql"}
     else:
         assert missing == {"message": "Requires authentication", "documentation_url": "https://docs.github.com/rest",
@@ -572,6 +574,10 @@ def test_repository_and_org_listing(sim, tiny_world):
     assert sorted(r["full_name"] for r in items) == sorted(w["repos"][w["repos"].github_org == org].full_name)
     status, _, repo = rest(sim, f"/repos/{items[0]['full_name']}")
     assert status == 200 and repo["id"] == items[0]["id"] and repo["owner"]["type"] == "Organization"
+    status, _, same = rest(sim, f"/api/v3/repos/{items[0]['full_name']}")  # GitHub Enterprise Server's prefix
+    # Enterprise Server answers the same repository, with its URLs under the /api/v3 prefix.
+    assert status == 200 and same["id"] == repo["id"]
+    assert same["deployments_url"].replace("/api/v3/", "/") == repo["deployments_url"] != same["deployments_url"]
     status, _, body = rest(sim, f"/repos/{org}/no-such-repo")
     assert status == 404
     assert body == {"message": "Not Found", "documentation_url": "https://docs.github.com/rest/repos/repos#get-a-repository",
