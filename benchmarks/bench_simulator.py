@@ -52,14 +52,28 @@ def generation(sizes=("tiny", "small", "medium", "large")) -> list[dict]:
     return out
 
 
-def graphql_pages(size: str = "medium", pages: int = 200) -> dict:
+def graphql_pages(size: str = "medium", pages: int = 300) -> dict:
     """Pages of 100 PRs with the nested fields a connector asks for, fresh pages only
-    (no page is requested twice, so a rendered-page cache cannot help)."""
+    (no page is requested twice, so the rendered-page cache cannot help). The simulator
+    runs in its own process, as `sei sim serve`, so client and server each have a core."""
+    import socket
+
     from simulator import generate
-    from simulator.server import GITHUB_TOKEN, SimServer
-    w = generate(size, seed=1)
-    repos = w["repos"].full_name.tolist()
-    with SimServer(w, time_scale=0.001, github_points_per_hour=10**9) as sim:
+    from simulator.server import GITHUB_TOKEN
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "sei.cli", "sim", "serve", "--size", size, "--seed", "1",
+                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                requests.get(f"{url}/_sim/health", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        repos = generate(size, seed=1)["repos"].full_name.tolist()
         s = requests.Session()
         s.headers["Authorization"] = f"Bearer {GITHUB_TOKEN}"
         done, prs, t = 0, 0, time.perf_counter()
@@ -67,7 +81,7 @@ def graphql_pages(size: str = "medium", pages: int = 200) -> dict:
             owner, name = full.split("/")
             after = None
             while done < pages:
-                r = s.post(f"{sim.url}/graphql", json={"query": PR_QUERY, "variables": {"owner": owner, "name": name, "after": after}})
+                r = s.post(f"{url}/graphql", json={"query": PR_QUERY, "variables": {"owner": owner, "name": name, "after": after}})
                 r.raise_for_status()
                 conn = r.json()["data"]["repository"]["pullRequests"]
                 done += 1
@@ -78,6 +92,9 @@ def graphql_pages(size: str = "medium", pages: int = 200) -> dict:
             if done >= pages:
                 break
         dt = time.perf_counter() - t
+    finally:
+        server.terminate()
+        server.wait(30)
     res = {"size": size, "pages": done, "prs": prs, "seconds": dt, "pages_per_s": done / dt}
     print(f"graphql {size}: {done} pages ({prs:,} PRs) in {dt:.1f} s = {done / dt:.1f} pages/s", flush=True)
     return res
