@@ -4,6 +4,7 @@
     sei ingest --source github      # one source
     sei ingest --full-refresh       # drop the source's tables and cursors, reload since start_date
     sei ingest --plan               # estimate a first sync's API cost and duration, load nothing
+    sei ingest --reconcile-deletes  # also run the deletion pass (soft deletes; see ingestion/reconcile.py)
 
 What to read comes from the sources file (`sources.yml`, or `SEI_SOURCES`; see
 sources.example.yml), credentials from `.dlt/secrets.toml` or `SOURCES__<SOURCE>__...`
@@ -35,7 +36,10 @@ def _sources(source: str) -> list[str]:
 
 def ingest(source: str = typer.Option("all", help="github, jira, harness, events or all"),
            full_refresh: bool = typer.Option(False, "--full-refresh", help="drop cursors and reload everything"),
-           plan: bool = typer.Option(False, "--plan", help="estimate the first sync's API cost and duration only")) -> None:
+           plan: bool = typer.Option(False, "--plan", help="estimate the first sync's API cost and duration only"),
+           reconcile_deletes: bool = typer.Option(False, "--reconcile-deletes",
+                                                  help="after loading, mark records deleted upstream as soft deletes "
+                                                       "(the nightly pass)")) -> None:
     """Load the configured sources into the warehouse's raw_* datasets."""
     from ingestion import pipeline
 
@@ -61,6 +65,11 @@ def ingest(source: str = typer.Option("all", help="github, jira, harness, events
         typer.echo(line)
         if s.error_message:
             typer.echo(f"  {s.error_message}", err=True)
+    if reconcile_deletes:
+        from ingestion.reconcile import reconcile
+        for r in reconcile([n for n in built if n in ("github", "jira")]):
+            typer.echo(f"{r.source}: reconciled {r.checked:,} scopes/records, {len(r.deleted)} deleted upstream"
+                       + (f": {', '.join(r.deleted[:10])}" if r.deleted else "") + (f"  ERROR {r.error}" if r.error else ""))
     if result.status == "failed":
         raise typer.Exit(1)
     if result.status == "partial":

@@ -12,6 +12,7 @@ def register(r: Router) -> None:
     r.add("POST", r"/_sim/stats/reset", "sim.stats_reset", stats_reset)
     r.add("POST", r"/_sim/advance", "sim.advance", advance)
     r.add("POST", r"/_sim/faults", "sim.faults", set_faults)
+    r.add("POST", r"/_sim/delete", "sim.delete", delete)
     r.add("GET", r"/_sim/truth", "sim.truth", truth_index)
     r.add("GET", r"/_sim/truth/(?P<table>[a-z_]+)", "sim.truth_table", truth_table)
 
@@ -67,3 +68,12 @@ def truth_table(req: Request, sim) -> Response:
     df = truth_frame(sim.world, table)
     return Response(200, df.to_json(orient="records", lines=True, date_format="iso").encode(),
                     {"Content-Type": "application/x-ndjson"})
+
+
+def delete(req: Request, sim) -> Response:
+    """`?repository=owner/name` or `?issue=KEY-1`: delete upstream."""
+    try:
+        sim.world.delete(repository=req.arg("repository"), issue=req.arg("issue"))
+    except ValueError as e:
+        return Response.json(404, {"error": str(e)})
+    return Response.json(200, {"deleted_repos": len(sim.world.deleted_repos), "deleted_issues": len(sim.world.deleted_issues)})

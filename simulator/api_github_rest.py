@@ -172,7 +172,7 @@ def repos_now(w: World) -> pd.DataFrame:
     """Repositories that exist now, with pushed_at (last commit on any branch so far)."""
     def build():
         rp = w["repos"]
-        rp = rp[rp.created_at <= w.now].copy()
+        rp = rp[(rp.created_at <= w.now) & ~rp.repo_id.isin(w.deleted_repos)].copy()
         mc = views.main_commits(w)
         pc = views.pr_commits(w)
         pc_repo = w["prs"].repo_id.to_numpy()[pc.pr_ix.to_numpy()]

@@ -74,6 +74,7 @@ def _services(w):
 
 def _pull_requests(w):
     p = views.pull_requests(w)
+    p = p[~p.repo_id.isin(w.deleted_repos)]
     full = p.repo_id.map(w["repos"].set_index("repo_id").full_name)
     out = pd.DataFrame({"repository": full, "number": p.number, "author_login": p.author_login,
                         "author_dev_id": p.author_dev, "team_id_at_creation": p.team_id, "kind": p.kind,

@@ -106,7 +106,7 @@ def issues(w: World) -> pd.DataFrame:
     def build():
         now = w.now
         iss = w["issues"]
-        vis = iss[iss.created_at <= now].copy()
+        vis = iss[(iss.created_at <= now) & ~iss.key.isin(w.deleted_issues)].copy()
         log = changelog(w)
         st = log[log.field == "status"].groupby("issue_ix")["to_string"].last()
         vis["status"] = st.reindex(vis.index).fillna("To Do").to_numpy()

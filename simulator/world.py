@@ -37,6 +37,8 @@ class World:
     now: int
     end: int
     t: dict[str, pd.DataFrame]
+    deleted_repos: set = field(default_factory=set)   # repo_id deleted upstream (GitHub answers 404)
+    deleted_issues: set = field(default_factory=set)  # Jira keys deleted upstream
     _cache: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -50,6 +52,21 @@ class World:
             self.now = new
             self._cache.clear()
         return self.now
+
+    def delete(self, repository: str | None = None, issue: str | None = None) -> None:
+        """Delete a repository or a Jira issue upstream, as an admin would: from now on the
+        APIs no longer list it (nightly reconciliation must notice)."""
+        with self._lock:
+            if repository:
+                ids = self.t["repos"].repo_id[self.t["repos"].full_name.str.lower() == repository.lower()]
+                if ids.empty:
+                    raise ValueError(f"unknown repository {repository!r}")
+                self.deleted_repos.update(int(i) for i in ids)
+            if issue:
+                if not (self.t["issues"].key == issue).any():
+                    raise ValueError(f"unknown issue {issue!r}")
+                self.deleted_issues.add(issue)
+            self._cache.clear()
 
     def cached(self, key, build):
         """Per-clock cache of derived views (cleared when the clock moves)."""
