@@ -65,6 +65,7 @@ class Project:
     jira_projects: list[str] = field(default_factory=list)
     jira_jql: str | None = None
     harness: list[dict] = field(default_factory=list)  # {org, project, services: [...]}
+    events: list[dict] = field(default_factory=list)   # {path, source_tool?, timezone?, kind?, line} (docs/events.md)
 
 
 @dataclass
@@ -345,10 +346,35 @@ def parse(data: dict, path: Path | None) -> SourcesConfig:
                         scopes.append(Scope("harness", f"{horg}/{hproj}/{s}", account, oid, pid, line))
                 else:
                     scopes.append(Scope("harness", f"{horg}/{hproj}", account, oid, pid, _line(h)))
+            _project_events(pr.get("events"), proj, scopes, account, oid, pid, path)
             projects.append(proj)
     _check_unique(scopes, path)
     return SourcesConfig(path=path, account=account, start_date=start, runtime=_runtime(data, path),
                          integrations=_integrations(data, path), projects=projects, scopes=scopes)
+
+
+def _project_events(ev, proj: Project, scopes: list[Scope], account: str, oid: str, pid: str, path) -> None:
+    """A project's event files (docs/events.md): `events: {paths: [...], source_tool: .., timezone: ..}`
+    or `events: [...]`; each entry a path / glob or a mapping with `path` and per-file settings."""
+    if not ev:
+        return
+    entries = ev.get("paths") if isinstance(ev, dict) else ev
+    if isinstance(entries, str):
+        entries = [entries]
+    if not isinstance(entries, list):
+        raise _err(path, _line(ev), f"project {pid!r}: `events` must list files",
+                   "write `events: {paths: [exports/deployments.csv]}` (see docs/events.md)")
+    defaults = {k: v for k, v in (ev.items() if isinstance(ev, dict) else []) if k != "paths"}
+    for i, e in enumerate(entries):
+        line = entries.item_lines[i] if isinstance(entries, _LinedList) else _line(ev)
+        item = {**defaults, **(dict(e) if isinstance(e, dict) else {"path": e})}
+        if not item.get("path"):
+            raise _err(path, line, f"project {pid!r}: an events entry has no `path`",
+                       "give each entry a file path or glob, e.g. `- exports/jenkins/*.csv`")
+        item["path"] = str(item["path"])
+        item["line"] = line
+        proj.events.append(item)
+        scopes.append(Scope("events", item["path"], account, oid, pid, line))
 
 
 def _check_unique(scopes: list[Scope], path) -> None:

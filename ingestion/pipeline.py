@@ -34,7 +34,8 @@ from ingestion.http import ApiError, AuthError, HttpStats
 
 KNOWN_SOURCES = ("github", "jira", "harness", "events")
 # Each source module exposes RESOURCES (its dlt resource names, in load order) and
-# build_source(cfg, stats) -> a dlt source, raising ConfigError when nothing is configured.
+# build_source(cfg, stats) -> a dlt source, raising ConfigError when nothing is configured;
+# optionally configured(cfg) -> bool: False makes a run skip the source instead.
 SOURCE_MODULES = {"github": "ingestion.github", "jira": "ingestion.jira", "harness": "ingestion.harness",
                   "events": "ingestion.events"}
 
@@ -109,8 +110,8 @@ def _root_error(e: BaseException) -> BaseException:
     return found or e
 
 
-def _cursor(state: dict, resource: str) -> str | None:
-    r = (((state.get("sources") or {}).get("github") or {}).get("resources") or {}).get(resource) or {}
+def _cursor(state: dict, resource: str, source: str = "github") -> str | None:
+    r = (((state.get("sources") or {}).get(source) or {}).get("resources") or {}).get(resource) or {}
     if r.get("summary"):
         return str(r["summary"])
     heads = r.get("heads")
@@ -152,6 +153,12 @@ def run(sources: list[str] | tuple[str, ...] = ("github",), full_refresh: bool =
             res.finished_at = dt.datetime.now(dt.timezone.utc)
             say(f"{name}: skipped ({res.error_message})")
             continue
+        configured = getattr(_module(name), "configured", None)  # optional: sources that may be unused
+        if configured is not None and not configured(cfg):
+            res.status, res.error_message = "skipped", f"nothing configured for {name} in the sources file"
+            res.finished_at = dt.datetime.now(dt.timezone.utc)
+            say(f"{name}: skipped ({res.error_message})")
+            continue
         stats = HttpStats(progress=say)
         t0 = time.monotonic()
         say(f"{name}: loading into {wh} (dataset raw_{name}{', full refresh' if full_refresh else ''})")
@@ -177,7 +184,7 @@ def run(sources: list[str] | tuple[str, ...] = ("github",), full_refresh: bool =
             rr = ops.ResourceResult(rname, rows=int(row_counts.get(rname, 0)), requests=c.requests,
                                     retries=c.retries, wait_seconds=c.wait_seconds, ratelimit_waits=c.ratelimit_waits,
                                     min_ratelimit_remaining=c.min_ratelimit_remaining,
-                                    cursor_value=_cursor(state, rname) if state else None)
+                                    cursor_value=_cursor(state, rname, name) if state else None)
             if res.status == "failed":
                 rr.status, rr.error_message = "failed", res.error_message
             elif c.errors:

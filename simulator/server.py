@@ -29,7 +29,7 @@ from simulator.world import World, iso
 # Credentials the simulator accepts (documented in the README's simulator section).
 GITHUB_TOKEN = "ghp_simulator_token"
 JIRA_EMAIL, JIRA_TOKEN = "sei@acme.example", "jira-simulator-token"
-HARNESS_API_KEY = "pat.simulator.harness.key"
+HARNESS_API_KEY = "pat.acmeAccount.SimToken01.simulatorsecret"
 HARNESS_ACCOUNT = "acmeAccount"
 
 
