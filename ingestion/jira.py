@@ -1,0 +1,1011 @@
+"""Jira as a dlt source: issues (JQL search with their changelog), boards and sprints
+(agile 1.0), and the users seen on them.
+
+Same code for Jira Cloud (`https://<site>.atlassian.net`, `integrations.jira.flavor:
+cloud`), Jira Data Center / Server (`flavor: data_center`) and the simulator.
+
+| | Jira Cloud | Jira Data Center |
+|---|---|---|
+| auth | basic: `SOURCES__JIRA__EMAIL` + `SOURCES__JIRA__API_TOKEN` | `SOURCES__JIRA__API_TOKEN` (a personal access token) as `Authorization: Bearer`; `integrations.jira.auth: basic` for user name + password |
+| search | `POST /rest/api/3/search/jql`, `nextPageToken` paging, only ids unless `fields` are listed | `GET /rest/api/2/search`, `startAt` / `maxResults` / `total` |
+| changelog | embedded (`expand=changelog`) truncated to the latest 40 histories; the rest from `POST /rest/api/3/changelog/bulkfetch` (fallback `GET /rest/api/3/issue/{key}/changelog`, `startAt` / `isLast`) | embedded whole; when not, `GET /rest/api/2/issue/{key}?expand=changelog` |
+| users | `accountId` | no `accountId`: the user `key` (`JIRAUSER10100`, stable across renames) takes its place, `name` is kept as `user_name` |
+
+Resources (dagster-dlt names them `dlt_jira_<resource>`), all `merge`:
+
+| resource | API | primary key | incremental |
+|---|---|---|---|
+| issues (+ nested `__sprints`, `__labels`, `__components`) | JQL search | id | `updated` cursor per scope |
+| issue_changelogs | the changelog of each loaded issue (one row per history item) | history_id, item_index | (its parent's) |
+| users | assignees, reporters and changelog authors of the loaded issues | jira_account_id | (its parent's) |
+| boards | `GET /rest/agile/1.0/board?projectKeyOrId=KEY` | id | full listing per project (one page) |
+| sprints | `GET /rest/agile/1.0/board/{id}/sprint` for each listed board (paged on `isLast`: Jira Cloud leaves `total` out) | id | full listing per board |
+
+No `sprint_issues` resource (`/rest/agile/1.0/sprint/{id}/issue`): it would cost a listing
+per sprint on every run and only says which issues are in a sprint *now*. The issues carry
+the Sprint field (every sprint the issue has been in, `issues__sprints`) and their changelog
+carries every Sprint change with sprint ids (`from_value` / `to_value`, "11, 12"), which is
+what committed / added / removed scope needs (replay the Sprint items against the sprint's
+start and complete dates from `sprints`).
+
+Incremental cursors. One cursor per scope (a project key, or a JQL from the sources file)
+in dlt resource state, so a project added to the sources file later is read from
+`start_date`, and a scope that failed keeps its cursor while the others move. JQL's
+`updated` has minute precision and is read in the *user's* time zone (`GET /myself`
+says which): each run asks for `updated >= "<cursor - overlap, in that zone, yyyy-MM-dd
+HH:mm>"` (overlap `integrations.jira.cursor_overlap_minutes`, default 5, which also
+absorbs issues indexed a little late), `ORDER BY updated ASC, key ASC`. The issues of the
+overlap that were already loaded with the same `updated` are remembered (id -> updated) and
+not emitted again, so a run with no change upstream loads nothing and costs one search
+request per scope. A scope's cursor moves only when all its pages were read.
+
+Data Center's offset paging over a result ordered by `updated` shifts when an issue is
+updated while the pages are read (the issue moves to the end, the others move up one): the
+next page starts a few issues early (`DC_PAGE_OVERLAP`) and duplicates are dropped.
+
+Custom fields are per site: story points ("Story point estimate",
+`com.pyxis.greenhopper.jira:jsw-story-points`, or "Story Points"), Sprint
+(`com.pyxis.greenhopper.jira:gh-sprint`), Epic Link (company-managed / Data Center) and
+Severity are found by type, then by name, in `GET /rest/api/{2,3}/field` once per run
+(`integrations.jira.story_points_field` / `sprint_field` / `severity_field` override).
+Their values are flattened into typed columns; the raw values of the custom fields read
+are kept as one JSON text column, `custom_fields`.
+
+Epic: the parent when the parent is an epic (hierarchy level 1 or type "Epic", team- and
+company-managed projects on current Cloud), else the Epic Link field. A sub-task's epic is
+its parent's epic: staging resolves it by joining on `parent_id`.
+
+Errors: 401 stops the source with what to set (SOURCES__JIRA__EMAIL and
+SOURCES__JIRA__API_TOKEN); a base URL of the other flavour (Cloud answering 410 to the old
+search or 403 to a bearer token, Data Center answering 404 to REST v3) stops it with the
+flavour to set. A scope Jira refuses (invalid JQL: 400 with Jira's `errorMessages`; an
+unknown project: 400 "does not exist for the field 'project'" from search, 400/404 from
+agile) is recorded in ops with the scope and its line in the sources file, and the other
+scopes still load.
+
+Every row carries the SEI `project_id`, `organisation_id`, `account_id` of its scope (users
+and boards: the scope they were last seen in) and `scope` (the project key or `jql:...`).
+"""
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import hashlib
+import json
+import re
+import threading
+import zoneinfo
+from typing import Any, Iterable, Iterator
+
+import dlt
+import requests
+from requests.auth import AuthBase, HTTPBasicAuth
+
+from ingestion.config import Runtime
+from ingestion.http import Api, ApiError, AuthError, BearerToken, HttpStats, Integration, NotFound
+
+INTEGRATION = "jira"
+CLOUD, DATA_CENTER = "cloud", "data_center"
+FLAVORS = {"cloud": CLOUD, "data_center": DATA_CENTER, "datacenter": DATA_CENTER, "server": DATA_CENTER,
+           "dc": DATA_CENTER}
+DEFAULT_OVERLAP_MINUTES = 5
+UNKNOWN_TZ_OVERLAP_MINUTES = 26 * 60  # no user time zone known: cover every UTC offset
+DC_PAGE_OVERLAP = 5
+AGILE_PAGE = 50
+CHANGELOG_PAGE = 100
+BULK_CHANGELOG_ISSUES = 1000
+RECENT_CAP = 20_000  # issue ids remembered at the end of a cursor's overlap
+
+SP_TYPES = ("com.pyxis.greenhopper.jira:jsw-story-points",)
+SP_NAMES = ("story points", "story point estimate")
+SPRINT_TYPES = ("com.pyxis.greenhopper.jira:gh-sprint",)
+EPIC_LINK_TYPES = ("com.pyxis.greenhopper.jira:gh-epic-link",)
+SYSTEM_FIELDS = ["summary", "issuetype", "status", "resolution", "resolutiondate", "created", "updated", "labels",
+                 "components", "assignee", "reporter", "parent", "priority", "project"]
+
+CLOUD_HINT = ("set SOURCES__JIRA__EMAIL and SOURCES__JIRA__API_TOKEN (or email / api_token under [sources.jira] in "
+              ".dlt/secrets.toml) to the Atlassian account's e-mail and an API token "
+              "(https://id.atlassian.com/manage-profile/security/api-tokens); a scoped API token only works with "
+              "base_url https://api.atlassian.com/ex/jira/<cloudId>")
+DC_HINT = ("set SOURCES__JIRA__API_TOKEN (or api_token under [sources.jira] in .dlt/secrets.toml) to a personal "
+           "access token of a Jira Data Center user who can browse the projects (Profile > Personal Access Tokens)")
+DC_BASIC_HINT = ("set SOURCES__JIRA__EMAIL (the Jira user name) and SOURCES__JIRA__API_TOKEN (its password), or "
+                 "drop `auth: basic` to use a personal access token")
+
+
+# --------------------------------------------------------------------------- errors in Jira's words
+def _said(resp: requests.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return (resp.text or resp.reason or "").strip()[:300]
+    if isinstance(body, dict):
+        msgs = list(body.get("errorMessages") or [])
+        errs = body.get("errors")
+        if isinstance(errs, dict):
+            msgs += [f"{k}: {v}" for k, v in errs.items()]
+        for k in ("message", "error", "detail"):
+            if not msgs and body.get(k):
+                msgs.append(str(body[k]))
+        return "; ".join(map(str, msgs))[:500] or str(body)[:300]
+    return str(body)[:300]
+
+
+def error_messages(resp: requests.Response | None) -> list[str]:
+    """Jira's `errorMessages` (plus `errors` values) of an error answer."""
+    if resp is None:
+        return []
+    try:
+        body = resp.json()
+    except ValueError:
+        return [resp.text.strip()[:300]] if resp.text else []
+    if not isinstance(body, dict):
+        return [str(body)[:300]]
+    out = [str(m) for m in body.get("errorMessages") or []]
+    if isinstance(body.get("errors"), dict):
+        out += [f"{k}: {v}" for k, v in body["errors"].items()]
+    return out
+
+
+def make_integration(base_url: str, flavor: str, basic_on_dc: bool = False) -> Integration:
+    hint = CLOUD_HINT if flavor == CLOUD else (DC_BASIC_HINT if basic_on_dc else DC_HINT)
+
+    def describe(resp: requests.Response, endpoint: str) -> str | None:
+        code, said = resp.status_code, _said(resp)
+        if code == 401:
+            return f"Jira credentials invalid: {hint} (Jira said: {said or 'unauthorized'})"
+        if code == 403 and "connect session auth token" in said.lower():
+            return (f"Jira at {base_url} refused the bearer token the way Jira Cloud does, but "
+                    f"integrations.jira.flavor is data_center. What to do: set flavor: cloud and "
+                    f"{CLOUD_HINT} (Jira said: {said})")
+        if code == 403:
+            return (f"Jira: {endpoint} is forbidden for this account (Jira said: {said}). What to do: give the "
+                    f"account the Browse projects permission (and Jira Software access for boards and sprints).")
+        if code == 410:
+            return (f"Jira: {endpoint} answered 410 Gone: Atlassian removed it from Jira Cloud, so {base_url} is a "
+                    f"Jira Cloud site but integrations.jira.flavor is data_center. What to do: set flavor: cloud "
+                    f"(Cloud searches with /rest/api/3/search/jql) (Jira said: {said})")
+        if code == 404 and flavor == CLOUD and "/rest/api/3/" in endpoint and (
+                endpoint.endswith(("/myself", "/field", "/search/jql"))):
+            return (f"Jira: {endpoint} not found: {base_url} does not serve Jira Cloud's REST API v3 (Jira Data "
+                    f"Center and Server answer like this). What to do: set integrations.jira.flavor: data_center "
+                    f"for a Data Center / Server base URL, or correct base_url (Jira said: {said})")
+        if code == 404:
+            return f"Jira: {endpoint} not found (Jira said: {said})."
+        return None
+
+    return Integration(INTEGRATION, "Jira", hint, describe)
+
+
+class _MissingCredentials(AuthBase):
+    """Fails the first request, not the source's construction (Dagster builds the assets
+    from the source without secrets)."""
+
+    def __init__(self, hint: str):
+        self.hint = hint
+
+    def __call__(self, r):
+        raise AuthError(INTEGRATION, "-", f"Jira credentials missing: {self.hint}.")
+
+
+def make_api(base_url: str, flavor: str, runtime: Runtime, stats: HttpStats, email: str | None = None,
+             api_token: str | None = None, auth: str | None = None) -> Api:
+    """The Jira `Api`: basic auth (Cloud: e-mail + API token), or a Data Center personal
+    access token as a bearer token (`auth="basic"` for Data Center user name + password)."""
+    flavor = normalise_flavor(flavor)
+    basic_on_dc = flavor == DATA_CENTER and (auth or "").lower() == "basic"
+    api = Api(make_integration(base_url.rstrip("/"), flavor, basic_on_dc), base_url, runtime, stats,
+              headers={"Accept": "application/json"})
+    if flavor == CLOUD or basic_on_dc:
+        api.auth = HTTPBasicAuth(str(email), str(api_token)) if email and api_token else \
+            _MissingCredentials(api.integration.credentials_hint)
+    else:
+        api.auth = BearerToken(str(api_token)) if api_token else _MissingCredentials(api.integration.credentials_hint)
+    return api
+
+
+def normalise_flavor(flavor: str | None) -> str:
+    f = FLAVORS.get(str(flavor or CLOUD).strip().lower().replace("-", "_"))
+    if f is None:
+        raise ValueError(f"unknown Jira flavor {flavor!r}: use cloud or data_center")
+    return f
+
+
+# --------------------------------------------------------------------------- time
+def jira_ts(s: str | None) -> dt.datetime | None:
+    """Jira's `2024-01-02T10:11:12.345+0000` (and the agile API's `...+10:00` / `Z`) -> aware datetime."""
+    if not s:
+        return None
+    try:
+        d = dt.datetime.fromisoformat(str(s).replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            d = dt.datetime.strptime(str(s), "%Y-%m-%dT%H:%M:%S.%f%z")
+        except ValueError:
+            return None
+    return d if d.tzinfo else d.replace(tzinfo=dt.timezone.utc)
+
+
+def canon(d: dt.datetime) -> str:
+    """UTC, millisecond ISO string: compares in time order."""
+    return d.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def jql_time(d: dt.datetime, tz: dt.tzinfo) -> str:
+    """JQL's date-time literal (minute precision) in the searching user's zone."""
+    return d.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+# --------------------------------------------------------------------------- JQL
+_ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
+
+
+def strip_order_by(jql: str) -> str:
+    """The JQL without its ORDER BY clause (one outside quoted strings)."""
+    quote, cut = None, None
+    i = 0
+    while i < len(jql):
+        ch = jql[i]
+        if quote:
+            if ch == "\\":
+                i += 2
+                continue
+            if ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        else:
+            m = _ORDER_BY.match(jql, i)
+            if m and (i == 0 or not (jql[i - 1].isalnum() or jql[i - 1] == "_")):
+                cut = i
+                break
+        i += 1
+    return (jql[:cut] if cut is not None else jql).strip()
+
+
+def _jql_quote(v: str) -> str:
+    return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def scope_jql(scope: str, since: str) -> str:
+    """The search for one scope: a project key or `jql:<JQL>`, from `since` (a JQL time)."""
+    bound = f'updated >= "{since}" ORDER BY updated ASC, key ASC'
+    if scope.startswith("jql:"):
+        return f"({strip_order_by(scope[4:])}) AND {bound}"
+    return f"project = {_jql_quote(scope)} AND {bound}"
+
+
+def scope_key(scope: str) -> str:
+    """Cursor key of a scope in resource state: the project key, or a hash of the JQL (a
+    changed JQL is a new scope and is read from start_date)."""
+    if scope.startswith("jql:"):
+        return "jql:" + hashlib.sha1(scope[4:].strip().encode()).hexdigest()[:12]
+    return scope.upper()
+
+
+# --------------------------------------------------------------------------- fields
+class FieldMap:
+    """Ids of the site's custom fields the marts need, found by type then name."""
+
+    def __init__(self, story_points: list[str] | None = None, sprint: str | None = None,
+                 epic_link: str | None = None, severity: str | None = None):
+        self.story_points = story_points or []
+        self.sprint, self.epic_link, self.severity = sprint, epic_link, severity
+
+    @classmethod
+    def discover(cls, fields: list[dict], overrides: dict | None = None) -> "FieldMap":
+        overrides = overrides or {}
+        custom = [f for f in fields if str(f.get("id", "")).startswith("customfield_") or f.get("custom")]
+
+        def typ(f):
+            return ((f.get("schema") or {}).get("custom") or "").lower()
+
+        def name(f):
+            return str(f.get("name") or f.get("untranslatedName") or "").strip().lower()
+
+        sp = [f["id"] for f in custom if typ(f) in SP_TYPES]
+        sp += [f["id"] for n in SP_NAMES for f in custom if name(f) == n and f["id"] not in sp]
+        sprint = next((f["id"] for f in custom if typ(f) in SPRINT_TYPES), None) or \
+            next((f["id"] for f in custom if name(f) == "sprint"), None)
+        epic = next((f["id"] for f in custom if typ(f) in EPIC_LINK_TYPES), None) or \
+            next((f["id"] for f in custom if name(f) == "epic link"), None)
+        sev = next((f["id"] for f in custom if name(f) == "severity"), None)
+        if overrides.get("story_points_field"):
+            sp = [str(overrides["story_points_field"])]
+        return cls(sp[:3], overrides.get("sprint_field") or sprint, overrides.get("epic_link_field") or epic,
+                   overrides.get("severity_field") or sev)
+
+    def custom_ids(self) -> list[str]:
+        return list(dict.fromkeys([*self.story_points, *(x for x in (self.sprint, self.epic_link, self.severity) if x)]))
+
+    def request_fields(self) -> list[str]:
+        return SYSTEM_FIELDS + self.custom_ids()
+
+
+# --------------------------------------------------------------------------- rows
+_T, _TS, _I, _B, _D = "text", "timestamp", "bigint", "bool", "double"
+
+
+def _cols(**types: str) -> dict:
+    return {name: {"data_type": t} for name, t in types.items()}
+
+
+SCOPE_COLS = dict(project_id=_T, organisation_id=_T, account_id=_T, scope=_T)
+ISSUE_COLUMNS = _cols(id=_T, key=_T, project_key=_T, project_jira_id=_T, summary=_T, issue_type=_T,
+                      issue_type_id=_T, is_subtask=_B, hierarchy_level=_I, status=_T, status_id=_T,
+                      status_category=_T, status_category_name=_T, resolution=_T, resolved_at=_TS, created_at=_TS,
+                      updated_at=_TS, priority=_T, assignee_account_id=_T, reporter_account_id=_T, parent_id=_T,
+                      parent_key=_T, parent_issue_type=_T, epic_id=_T, epic_key=_T, story_points=_D, severity=_T,
+                      changelog_total=_I, custom_fields=_T, url=_T, **SCOPE_COLS)
+CHANGELOG_COLUMNS = _cols(history_id=_T, item_index=_I, issue_id=_T, issue_key=_T, author_account_id=_T,
+                          created_at=_TS, field=_T, field_type=_T, field_id=_T, from_value=_T, from_string=_T,
+                          to_value=_T, to_string=_T, from_account_id=_T, to_account_id=_T, **SCOPE_COLS)
+USER_COLUMNS = _cols(jira_account_id=_T, display_name=_T, email_address=_T, account_type=_T, active=_B,
+                     time_zone=_T, user_name=_T, **SCOPE_COLS)
+BOARD_COLUMNS = _cols(id=_I, name=_T, type=_T, project_key=_T, project_jira_id=_T, location_name=_T, **SCOPE_COLS)
+SPRINT_COLUMNS = _cols(id=_I, board_id=_I, origin_board_id=_I, name=_T, state=_T, goal=_T, start_at=_TS, end_at=_TS,
+                       complete_at=_TS, created_at=_TS, **SCOPE_COLS)
+
+
+def user_id(u: dict | None) -> str | None:
+    """Cloud: accountId. Data Center: the user key (stable), else the name."""
+    if not u:
+        return None
+    return u.get("accountId") or u.get("key") or u.get("name")
+
+
+def user_row(u: dict, scope: dict) -> dict:
+    return {"jira_account_id": user_id(u), "display_name": u.get("displayName"),
+            "email_address": u.get("emailAddress") or None, "account_type": u.get("accountType"),
+            "active": u.get("active"), "time_zone": u.get("timeZone"), "user_name": u.get("name"), **scope}
+
+
+_DC_SPRINT = re.compile(r"\[(.*)\]\s*$", re.S)
+
+
+def parse_sprint(v) -> dict | None:
+    """A Sprint field value: an object (Cloud, recent Data Center) or Data Center's
+    `com.atlassian.greenhopper.service.sprint.Sprint@1f[id=48,rapidViewId=58,state=CLOSED,name=...]`."""
+    if isinstance(v, dict):
+        sid = v.get("id")
+        return {"sprint_id": int(sid), "board_id": _int(v.get("boardId") or v.get("rapidViewId"))} \
+            if sid is not None else None
+    if isinstance(v, str):
+        m = _DC_SPRINT.search(v)
+        if not m:
+            return None
+        kv = dict(re.findall(r"(\w+)=([^,]*)", m.group(1)))
+        if not kv.get("id", "").isdigit():
+            return None
+        return {"sprint_id": int(kv["id"]), "board_id": _int(kv.get("rapidViewId"))}
+    return None
+
+
+def _int(v) -> int | None:
+    try:
+        return int(v) if v not in (None, "", "<null>") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _float(v) -> float | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            return None
+    return None
+
+
+def _option(v) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, dict):
+        return v.get("value") or v.get("name")
+    if isinstance(v, list):
+        return ", ".join(filter(None, (_option(x) for x in v))) or None
+    return str(v)
+
+
+_NOISE = {"self", "iconUrl", "avatarUrls"}
+
+
+def _lean(v):
+    """A raw field value without its links (self URLs, icons)."""
+    if isinstance(v, dict):
+        return {k: _lean(x) for k, x in v.items() if k not in _NOISE}
+    if isinstance(v, list):
+        return [_lean(x) for x in v]
+    return v
+
+
+def issue_row(issue: dict, fm: FieldMap, scope: dict, base_url: str) -> dict:
+    f = issue.get("fields") or {}
+    itype = f.get("issuetype") or {}
+    status = f.get("status") or {}
+    cat = status.get("statusCategory") or {}
+    parent = f.get("parent") or {}
+    ptype = (parent.get("fields") or {}).get("issuetype") or {}
+    project = f.get("project") or {}
+    epic_id = epic_key = None
+    if parent and (ptype.get("hierarchyLevel") == 1 or str(ptype.get("name", "")).lower() == "epic"):
+        epic_id, epic_key = parent.get("id"), parent.get("key")
+    elif fm.epic_link and isinstance(f.get(fm.epic_link), str):
+        epic_key = f.get(fm.epic_link)
+    points = next((p for p in (_float(f.get(x)) for x in fm.story_points) if p is not None), None)
+    sprints = []
+    if fm.sprint:
+        seen = set()
+        for v in f.get(fm.sprint) or []:
+            s = parse_sprint(v)
+            if s and s["sprint_id"] not in seen:
+                seen.add(s["sprint_id"])
+                sprints.append(s)
+    comps = [{"id": c.get("id"), "name": c.get("name")} for c in f.get("components") or [] if isinstance(c, dict)]
+    cl = issue.get("changelog") or {}
+    # raw values of the custom fields read, minus Sprint: flattened into `sprints`, and its
+    # embedded sprint state goes stale (closing a sprint does not update its issues)
+    custom = {k: _lean(f.get(k)) for k in fm.custom_ids() if k in f and k != fm.sprint}
+    key = issue.get("key")
+    return {
+        "id": str(issue["id"]), "key": key, "project_key": project.get("key") or (key or "").rsplit("-", 1)[0] or None,
+        "project_jira_id": project.get("id"), "summary": f.get("summary"),
+        "issue_type": itype.get("name"), "issue_type_id": itype.get("id"), "is_subtask": bool(itype.get("subtask")),
+        "hierarchy_level": itype.get("hierarchyLevel"),
+        "status": status.get("name"), "status_id": status.get("id"), "status_category": cat.get("key"),
+        "status_category_name": cat.get("name"),
+        "resolution": (f.get("resolution") or {}).get("name"), "resolved_at": jira_ts(f.get("resolutiondate")),
+        "created_at": jira_ts(f.get("created")), "updated_at": jira_ts(f.get("updated")),
+        "priority": (f.get("priority") or {}).get("name"),
+        "assignee_account_id": user_id(f.get("assignee")), "reporter_account_id": user_id(f.get("reporter")),
+        "parent_id": parent.get("id"), "parent_key": parent.get("key"), "parent_issue_type": ptype.get("name"),
+        "epic_id": epic_id, "epic_key": epic_key, "story_points": points,
+        "severity": _option(f.get(fm.severity)) if fm.severity else None,
+        "sprints": sprints, "labels": [str(x) for x in f.get("labels") or []], "components": comps,
+        "changelog_total": cl.get("total", len(cl.get("histories") or [])) if cl else None,
+        "custom_fields": json.dumps(custom, sort_keys=True, separators=(",", ":")) if custom else None,
+        "url": f"{base_url}/browse/{key}" if key else None,
+        **scope,
+    }
+
+
+def changelog_rows(issue_id: str, issue_key: str | None, histories: Iterable[dict], scope: dict) -> list[dict]:
+    rows = []
+    for h in histories:
+        author = user_id(h.get("author"))
+        created = jira_ts(h.get("created"))
+        for i, it in enumerate(h.get("items") or []):
+            rows.append({"history_id": str(h["id"]), "item_index": i, "issue_id": issue_id, "issue_key": issue_key,
+                         "author_account_id": author, "created_at": created, "field": it.get("field"),
+                         "field_type": it.get("fieldtype"), "field_id": it.get("fieldId"),
+                         "from_value": _str(it.get("from")), "from_string": _str(it.get("fromString")),
+                         "to_value": _str(it.get("to")), "to_string": _str(it.get("toString")),
+                         "from_account_id": it.get("tmpFromAccountId"), "to_account_id": it.get("tmpToAccountId"),
+                         **scope})
+    return rows
+
+
+def _str(v) -> str | None:
+    return None if v is None else str(v)
+
+
+def board_row(b: dict, scope: dict) -> dict:
+    loc = b.get("location") or {}
+    return {"id": int(b["id"]), "name": b.get("name"), "type": b.get("type"), "project_key": loc.get("projectKey"),
+            "project_jira_id": _str(loc.get("projectId")), "location_name": loc.get("displayName") or loc.get("name"),
+            **scope}
+
+
+def sprint_row(s: dict, listed_on: int, scope: dict) -> dict:
+    """board_id: the sprint's own board (originBoardId), else the board that listed it."""
+    origin = _int(s.get("originBoardId"))
+    return {"id": int(s["id"]), "board_id": origin if origin is not None else listed_on, "origin_board_id": origin,
+            "name": s.get("name"), "state": s.get("state"), "goal": s.get("goal") or None,
+            "start_at": jira_ts(s.get("startDate")), "end_at": jira_ts(s.get("endDate")),
+            "complete_at": jira_ts(s.get("completeDate")), "created_at": jira_ts(s.get("createdDate")), **scope}
+
+
+# --------------------------------------------------------------------------- cursors
+class ScopeCursors:
+    """Per-scope `updated` cursors in dlt resource state:
+    {scope key: {"value": canon ts, "recent": {issue id: canon updated}, "scope": ...}}.
+
+    `since(scope)` is where the next search starts (cursor - overlap, else start_date);
+    `fresh(scope, id, updated)` is false for an issue loaded before with that same
+    `updated` (the overlap re-lists it) or already emitted in this run; `commit(scope)`
+    stores the run's maximum and the ids inside the new overlap once the scope was read."""
+
+    def __init__(self, resource: str, start_date: dt.datetime, overlap: dt.timedelta):
+        self.state: dict = dlt.current.resource_state(resource).setdefault("cursors", {})
+        self.start_date, self.overlap = start_date, overlap
+        self._run: dict[str, dict] = {}
+
+    def since(self, scope: str) -> dt.datetime:
+        c = self.state.get(scope_key(scope))
+        if not c:
+            return self.start_date
+        return max(jira_ts(c["value"]) - self.overlap, self.start_date)
+
+    def known(self, scope: str) -> bool:
+        return scope_key(scope) in self.state
+
+    def fresh(self, scope: str, issue_id: str, updated: str | None) -> bool:
+        run = self._run.setdefault(scope_key(scope), {"max": None, "recent": {}})
+        if updated is None:
+            return issue_id not in run["recent"]
+        if run["recent"].get(issue_id) == updated:
+            return False
+        c = self.state.get(scope_key(scope)) or {}
+        return (c.get("recent") or {}).get(issue_id) != updated
+
+    def seen(self, scope: str, issue_id: str, updated: str | None) -> None:
+        run = self._run.setdefault(scope_key(scope), {"max": None, "recent": {}})
+        if updated is None:
+            return
+        run["recent"][issue_id] = updated
+        if run["max"] is None or updated > run["max"]:
+            run["max"] = updated
+
+    def commit(self, scope: str) -> None:
+        k = scope_key(scope)
+        run = self._run.pop(k, None) or {"max": None, "recent": {}}
+        old = self.state.get(k) or {}
+        value = max(filter(None, [old.get("value"), run["max"]]), default=None)
+        if value is None:
+            value = canon(self.start_date)  # read and empty: later runs start from start_date anyway
+        floor = canon(jira_ts(value) - self.overlap - dt.timedelta(minutes=2))
+        recent = {**(old.get("recent") or {}), **run["recent"]}
+        recent = dict(sorted(((i, u) for i, u in recent.items() if u >= floor), key=lambda x: x[1])[-RECENT_CAP:])
+        self.state[k] = {"value": value, "recent": recent, "scope": scope[:200]}
+
+    def summary(self) -> str | None:
+        vals = [c["value"] for c in self.state.values()]
+        if not vals:
+            return None
+        return max(vals) if len(set(vals)) == 1 else f"{min(vals)}..{max(vals)} ({len(vals)} scopes)"
+
+
+class Signatures:
+    """Content hashes of the rows last emitted, by id, in dlt resource state: full listings
+    emit only what changed (committed with the load, so a failed load re-emits)."""
+
+    def __init__(self, resource: str):
+        self.state: dict = dlt.current.resource_state(resource).setdefault("signatures", {})
+
+    def changed(self, key, row: dict) -> bool:
+        sig = hashlib.sha1(json.dumps(row, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        if self.state.get(str(key)) == sig:
+            return False
+        self.state[str(key)] = sig
+        return True
+
+
+class _Stash:
+    """Rows for the transformers, by issue id, in the order the issues were yielded (dlt
+    runs a transformer a few items behind its parent)."""
+
+    def __init__(self, cap_issues: int = 200_000):
+        self._d: dict[str, collections.deque] = {}
+        self._n, self._cap = 0, cap_issues
+        self._lock = threading.Lock()
+
+    def put(self, issue_id: str, rows: list[dict]) -> None:
+        with self._lock:
+            if self._n >= self._cap:  # the transformer is not running (resource not selected)
+                self._d.clear()
+                self._n = 0
+            self._d.setdefault(issue_id, collections.deque()).append(rows)
+            self._n += 1
+
+    def pop(self, issue_id: str) -> list[dict]:
+        with self._lock:
+            q = self._d.get(issue_id)
+            if not q:
+                return []
+            rows = q.popleft()
+            self._n -= 1
+            if not q:
+                del self._d[issue_id]
+            return rows
+
+
+# --------------------------------------------------------------------------- the source
+@dlt.source(name="jira", section="jira", max_table_nesting=2)
+def jira_source(projects: list[str] = dlt.config.value,
+                start_date: str | dt.datetime = "2025-01-01",
+                base_url: str = dlt.config.value,
+                email: str | None = dlt.secrets.value,
+                api_token: str | None = dlt.secrets.value,
+                flavor: str = CLOUD,
+                auth: str | None = None,
+                page_size: int = 100,
+                cursor_overlap_minutes: int = DEFAULT_OVERLAP_MINUTES,
+                field_overrides: dict | None = None,
+                changelog_bulkfetch: bool = True,
+                scopes: dict[str, dict] | None = None,
+                runtime: Runtime | None = None,
+                stats: HttpStats | None = None):
+    """Jira scopes: project keys (`PAY`) and/or JQLs written `jql:<JQL>`.
+
+    `email` / `api_token` come from `SOURCES__JIRA__EMAIL` / `SOURCES__JIRA__API_TOKEN` (or
+    `[sources.jira]` in `.dlt/secrets.toml`) when not passed. `flavor` is `cloud` or
+    `data_center`. `changelog_bulkfetch=False` completes truncated Cloud changelogs one
+    issue at a time (`/issue/{key}/changelog`) instead of in bulk. `scopes` maps a scope
+    (as written in `projects`) to {"project_id", "organisation_id", "account_id", "where"}
+    (where: `file:line`, for messages). `runtime` (waits, attempts) and `stats` (ops
+    counters) are shared with the pipeline.
+    """
+    runtime = runtime or Runtime()
+    stats = stats or HttpStats()
+    flavor = normalise_flavor(flavor)
+    base = str(base_url).rstrip("/")
+    start = start_date if isinstance(start_date, dt.datetime) else dt.datetime.fromisoformat(
+        str(start_date).replace("Z", "+00:00"))
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=dt.timezone.utc)
+    page_size = max(1, min(int(page_size), 5000 if flavor == CLOUD else 1000))
+    api = make_api(base, flavor, runtime, stats, email, api_token, auth)
+    rest = "/rest/api/3" if flavor == CLOUD else "/rest/api/2"
+    scopes = scopes or {}
+    overlap_minutes = int(cursor_overlap_minutes)
+    cl_stash, user_stash = _Stash(), _Stash()
+    users_seen: dict[str, str] = {}
+    setup_lock = threading.Lock()
+    ctx: dict[str, Any] = {}
+
+    def scope_cols(scope: str) -> dict:
+        s = scopes.get(scope) or {}
+        return {"project_id": s.get("project_id"), "organisation_id": s.get("organisation_id"),
+                "account_id": s.get("account_id"), "scope": scope}
+
+    def where(scope: str) -> str:
+        w = (scopes.get(scope) or {}).get("where")
+        return f" (sources file {w})" if w else ""
+
+    def describe_scope(scope: str) -> str:
+        return f"JQL {scope[4:]!r}" if scope.startswith("jql:") else f"project {scope}"
+
+    def setup() -> dict:
+        """Once per run: who we are (time zone for JQL dates; a clear 401 before any
+        search, which Jira may answer with an empty page for bad credentials) and the
+        site's custom field ids."""
+        with setup_lock:
+            if ctx:
+                return ctx
+            me = api.request("myself", "GET", f"{rest}/myself").json()
+            tz_name = me.get("timeZone")
+            try:
+                tz = zoneinfo.ZoneInfo(tz_name) if tz_name else None
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                tz = None
+            overlap = dt.timedelta(minutes=overlap_minutes)
+            if tz is None:
+                stats.say(f"  jira: the user's time zone ({tz_name!r}) is unknown: searching with a "
+                          f"{UNKNOWN_TZ_OVERLAP_MINUTES // 60} h overlap")
+                tz, overlap = dt.timezone.utc, dt.timedelta(minutes=max(overlap_minutes, UNKNOWN_TZ_OVERLAP_MINUTES))
+            try:
+                fm = FieldMap.discover(api.request("fields", "GET", f"{rest}/field").json(), field_overrides)
+            except AuthError:
+                raise
+            except ApiError as e:
+                stats.error(INTEGRATION, "fields", f"custom fields unknown, story points / sprints not loaded: {e}")
+                fm = FieldMap.discover([], field_overrides)
+            ctx.update(tz=tz, overlap=overlap, fields=fm, bulk_changelog=flavor == CLOUD and changelog_bulkfetch)
+            return ctx
+
+    def scope_error(resource: str, scope: str, e: ApiError) -> None:
+        msgs = error_messages(e.response)
+        said = ("; ".join(m.rstrip(".") for m in msgs) or str(e)).rstrip(".")
+        if e.status in (400, 404) and any("does not exist for the field 'project'" in m or
+                                          "no project could be found" in m.lower() for m in msgs):
+            key = scope if not scope.startswith("jql:") else "in the JQL"
+            msg = (f"Jira project {key} not found, or these credentials cannot see it{where(scope)} "
+                   f"(Jira said: {said}). What to do: check the project key in the sources file and that the "
+                   f"account can browse the project.")
+        elif e.status == 400 and resource == "issues":
+            msg = (f"Jira rejected the search for {describe_scope(scope)}{where(scope)}: {said}. What to do: fix "
+                   f"the {'JQL' if scope.startswith('jql:') else 'project key'} in the sources file "
+                   f"(the search sent was: {getattr(e, 'jql', '')}).")
+        elif isinstance(e, NotFound) and resource == "boards":
+            msg = (f"Jira project {scope} not found by the agile API, or these credentials cannot see it"
+                   f"{where(scope)} ({said}).")
+        else:
+            msg = f"{describe_scope(scope)}{where(scope)}: {e}"
+        stats.error(INTEGRATION, resource, msg)
+        stats.say(f"  jira.{resource} {scope}: ERROR {msg}")
+
+    # ---------------------------------------------------------------- issues
+    def search_pages(jql: str, fields: list[str]) -> Iterator[list[dict]]:
+        if flavor == CLOUD:
+            body: dict[str, Any] = {"jql": jql, "fields": fields, "expand": "changelog", "maxResults": page_size}
+            tokens = set()
+            while True:
+                d = api.request("issues", "POST", f"{rest}/search/jql", json=body).json()
+                yield d.get("issues") or []
+                token = d.get("nextPageToken")
+                if not token or d.get("isLast") is True or token in tokens:
+                    return
+                tokens.add(token)
+                body["nextPageToken"] = token
+        else:
+            start_at, step_back = 0, min(DC_PAGE_OVERLAP, page_size // 4)
+            while True:
+                d = api.request("issues", "GET", f"{rest}/search",
+                                params={"jql": jql, "startAt": start_at, "maxResults": page_size,
+                                        "fields": ",".join(fields), "expand": "changelog"}).json()
+                issues = d.get("issues") or []
+                yield issues
+                total = d.get("total")
+                if not issues or (total is not None and start_at + len(issues) >= total):
+                    return
+                start_at += max(1, len(issues) - step_back)
+
+    @dlt.resource(name="issues", write_disposition="merge", primary_key="id", columns=ISSUE_COLUMNS)
+    def issues():
+        c = setup()
+        cursors = ScopeCursors("issues", start, c["overlap"])
+        for scope in projects:
+            try:
+                yield from _scope_issues(scope, cursors, c)
+            except AuthError:
+                raise
+            except ApiError as e:
+                if e.status in (401, 410) or (e.status == 403 and "bearer token" in str(e)):
+                    raise  # the whole source is misconfigured
+                scope_error("issues", scope, e)
+        dlt.current.resource_state("issues")["summary"] = cursors.summary()
+
+    def _scope_issues(scope: str, cursors: ScopeCursors, c: dict) -> Iterator[list[dict]]:
+        fm: FieldMap = c["fields"]
+        jql = scope_jql(scope, jql_time(cursors.since(scope), c["tz"]))
+        cols = scope_cols(scope)
+        n_rows = n_pages = 0
+        try:
+            for page in search_pages(jql, fm.request_fields()):
+                n_pages += 1
+                fresh = []
+                for it in page:
+                    upd = jira_ts((it.get("fields") or {}).get("updated"))
+                    u = canon(upd) if upd else None
+                    if cursors.fresh(scope, str(it["id"]), u):
+                        fresh.append(it)
+                        cursors.seen(scope, str(it["id"]), u)
+                if not fresh:
+                    continue
+                _complete_changelogs(fresh, c)
+                rows = []
+                for it in fresh:
+                    row = issue_row(it, fm, cols, base)
+                    iid = row["id"]
+                    hist = (it.get("changelog") or {}).get("histories") or []
+                    cl_stash.put(iid, changelog_rows(iid, row["key"], hist, cols))
+                    f = it.get("fields") or {}
+                    users = [u for u in [f.get("assignee"), f.get("reporter")] + [h.get("author") for h in hist]
+                             if isinstance(u, dict) and user_id(u)]
+                    user_stash.put(iid, [user_row(u, cols) for u in users])
+                    rows.append(row)
+                n_rows += len(rows)
+                stats.add_rows(INTEGRATION, "issues", len(rows))
+                yield rows
+        except ApiError as e:
+            e.jql = jql  # type: ignore[attr-defined]
+            raise
+        cursors.commit(scope)
+        if n_rows:
+            stats.say(f"  jira.issues {scope}: {n_rows} changed in {n_pages} page(s)")
+
+    def _complete_changelogs(page: list[dict], c: dict) -> None:
+        """Replace truncated embedded changelogs (total > histories shown) by the whole history."""
+        short = [it for it in page if (it.get("changelog") or {}).get("total", 0) >
+                 len((it.get("changelog") or {}).get("histories") or [])]
+        if not short:
+            return
+        full: dict[str, list[dict]] = {}
+        if c.get("bulk_changelog"):
+            try:
+                full = _bulk_changelogs([str(it["id"]) for it in short])
+            except AuthError:
+                raise
+            except ApiError as e:
+                if e.status not in (400, 403, 404, 405, 501):
+                    raise
+                c["bulk_changelog"] = False  # not on this site: one issue at a time from now on
+                stats.say(f"  jira: changelog bulk fetch unavailable ({e.status}), paging per issue")
+        for it in short:
+            cl = it["changelog"]
+            hist = full.get(str(it["id"]))
+            if hist is None or len(hist) < cl["total"]:
+                hist = _issue_changelog(it)
+            by_id = {str(h["id"]): h for h in hist}
+            for h in cl.get("histories") or []:  # never lose an embedded history
+                by_id.setdefault(str(h["id"]), h)
+            it["changelog"] = {"startAt": 0, "maxResults": len(by_id), "total": max(cl["total"], len(by_id)),
+                               "histories": sorted(by_id.values(), key=lambda h: (h.get("created") or "", str(h["id"])))}
+
+    def _bulk_changelogs(ids: list[str]) -> dict[str, list[dict]]:
+        out: dict[str, list[dict]] = {}
+        for i in range(0, len(ids), BULK_CHANGELOG_ISSUES):
+            body: dict[str, Any] = {"issueIdsOrKeys": ids[i:i + BULK_CHANGELOG_ISSUES], "maxResults": 1000}
+            tokens = set()
+            while True:
+                d = api.request("issue_changelogs", "POST", f"{rest}/changelog/bulkfetch", json=body).json()
+                for log in d.get("issueChangeLogs") or []:
+                    out.setdefault(str(log.get("issueId")), []).extend(log.get("changeHistories") or [])
+                token = d.get("nextPageToken")
+                if not token or token in tokens:
+                    break
+                tokens.add(token)
+                body["nextPageToken"] = token
+        return out
+
+    def _issue_changelog(it: dict) -> list[dict]:
+        key = it.get("key") or it["id"]
+        if flavor != CLOUD:
+            d = api.request("issue_changelogs", "GET", f"{rest}/issue/{key}",
+                            params={"fields": "summary", "expand": "changelog"}).json()
+            return (d.get("changelog") or {}).get("histories") or []
+        out, start_at = [], 0
+        while True:
+            d = api.request("issue_changelogs", "GET", f"{rest}/issue/{key}/changelog",
+                            params={"startAt": start_at, "maxResults": CHANGELOG_PAGE}).json()
+            vals = d.get("values") or []
+            out += vals
+            start_at += len(vals)
+            if not vals or d.get("isLast") is True or (d.get("total") is not None and start_at >= d["total"]):
+                return out
+
+    @dlt.transformer(name="issue_changelogs", data_from=issues, write_disposition="merge",
+                     primary_key=("history_id", "item_index"), columns=CHANGELOG_COLUMNS)
+    def issue_changelogs(rows):
+        out = []
+        for r in rows if isinstance(rows, list) else [rows]:
+            out += cl_stash.pop(r["id"])
+        if out:
+            stats.add_rows(INTEGRATION, "issue_changelogs", len(out))
+            yield out
+
+    @dlt.transformer(name="users", data_from=issues, write_disposition="merge", primary_key="jira_account_id",
+                     columns=USER_COLUMNS)
+    def users(rows):
+        seen = users_seen  # one row per user and run, unless the user's details changed
+        out = []
+        for r in rows if isinstance(rows, list) else [rows]:
+            for u in user_stash.pop(r["id"]):
+                sig = json.dumps(u, sort_keys=True, default=str)
+                if seen.get(u["jira_account_id"]) != sig:
+                    seen[u["jira_account_id"]] = sig
+                    out.append(u)
+        if out:
+            stats.add_rows(INTEGRATION, "users", len(out))
+            yield out
+
+    # ---------------------------------------------------------------- boards and sprints
+    # Boards and sprints are full listings: Jira has no "changed since" filter for them, and
+    # a sprint changes state without touching its issues. Every run lists the boards of each
+    # project (once, shared by both resources) and the sprints of each board; only boards and
+    # sprints whose content changed since they were last loaded are emitted.
+    board_cache: list[dict] = []
+    board_lock = threading.Lock()
+
+    def board_list() -> list[dict]:
+        with board_lock:
+            if not board_cache:
+                board_cache.append({"rows": []})
+                for scope in projects:
+                    if scope.startswith("jql:"):
+                        continue  # boards are listed by project; a JQL scope has its sprint ids on its issues
+                    try:
+                        board_cache[0]["rows"] += _scope_boards(scope)
+                    except AuthError:
+                        raise
+                    except ApiError as e:
+                        scope_error("boards", scope, e)
+            return board_cache[0]["rows"]
+
+    def _scope_boards(scope: str) -> list[dict]:
+        start_at, cols, out = 0, scope_cols(scope), []
+        while True:
+            d = api.request("boards", "GET", "/rest/agile/1.0/board",
+                            params={"projectKeyOrId": scope, "startAt": start_at, "maxResults": AGILE_PAGE}).json()
+            vals = d.get("values") or []
+            out += [board_row(b, cols) for b in vals]
+            start_at += len(vals)
+            if not vals or d.get("isLast") is True or (d.get("total") is not None and start_at >= d["total"]):
+                return out
+
+    @dlt.resource(name="boards", write_disposition="merge", primary_key="id", columns=BOARD_COLUMNS)
+    def boards():
+        sigs = Signatures("boards")
+        seen: set[int] = set()
+        rows = []
+        for r in board_list():
+            if r["id"] not in seen:  # a board whose filter spans projects is listed for each
+                seen.add(r["id"])
+                if sigs.changed(r["id"], r):
+                    rows.append(r)
+        if rows:
+            stats.add_rows(INTEGRATION, "boards", len(rows))
+            yield rows
+
+    @dlt.resource(name="sprints", write_disposition="merge", primary_key="id", columns=SPRINT_COLUMNS)
+    def sprints():
+        sigs = Signatures("sprints")
+        seen_boards: set[int] = set()
+        seen: set[int] = set()
+        for b in board_list():
+            if b["id"] in seen_boards or (b.get("type") or "").lower() == "kanban":
+                continue  # kanban boards have no sprints (Jira answers 400)
+            seen_boards.add(b["id"])
+            cols = {k: b.get(k) for k in ("project_id", "organisation_id", "account_id", "scope")}
+            try:
+                listed = list(_board_sprints(b["id"], cols))
+            except AuthError:
+                raise
+            except ApiError as e:
+                if e.status == 400:  # "The board does not support sprints"
+                    continue
+                scope_error("sprints", b.get("scope") or str(b["id"]), e)
+                continue
+            rows = []
+            for r in listed:  # a board lists sprints of other boards too: the first listing wins
+                if r["id"] not in seen:
+                    seen.add(r["id"])
+                    if sigs.changed(r["id"], r):
+                        rows.append(r)
+            if rows:
+                stats.add_rows(INTEGRATION, "sprints", len(rows))
+                yield rows
+
+    def _board_sprints(board_id: int, cols: dict) -> Iterator[dict]:
+        start_at = 0
+        while True:
+            d = api.request("sprints", "GET", f"/rest/agile/1.0/board/{board_id}/sprint",
+                            params={"startAt": start_at, "maxResults": AGILE_PAGE}).json()
+            vals = d.get("values") or []
+            for s in vals:
+                yield sprint_row(s, board_id, cols)
+            start_at += len(vals)
+            # sprint lists usually carry no `total`: isLast (or an empty page) ends it
+            if not vals or d.get("isLast") is True or (d.get("isLast") is None and d.get("total") is not None
+                                                       and start_at >= d["total"]):
+                return
+
+    return issues, issue_changelogs, users, boards, sprints
+
+
+RESOURCES = ["issues", "issue_changelogs", "users", "boards", "sprints"]
+
+
+def build_source(cfg, stats):
+    """The Jira source as `sources.yml` and the dlt secrets configure it."""
+    from ingestion import config as cfgmod
+    scopes = [s for s in cfg.scopes if s.integration == "jira"]
+    where = cfgmod.sources_path(cfg.path)
+    if not scopes:
+        raise cfgmod.ConfigError(f"{where}: no Jira projects configured. Fix: list them under a project's "
+                                 f"`jira: projects: [KEY]` or give a `jira: jql:` (see sources.example.yml).")
+    j = cfg.integrations["jira"]
+    if not j.base_url:
+        raise cfgmod.ConfigError(f"{where}: integrations.jira.base_url is not set. Fix: set it to the Jira site "
+                                 f"(https://<site>.atlassian.net, or the Data Center URL) or SOURCES__JIRA__BASE_URL.")
+    opts = dict(j.options)
+    try:
+        flavor = normalise_flavor(opts.get("flavor"))
+    except ValueError:
+        raise cfgmod.ConfigError(f"{where}: integrations.jira.flavor {opts.get('flavor')!r} is not known. "
+                                 f"Fix: use cloud (Jira Cloud) or data_center (Jira Data Center / Server).") from None
+    info = {s.value: {"project_id": s.project, "organisation_id": s.organisation, "account_id": s.account,
+                      "where": f"{where}:{s.line}" if s.line else str(where)} for s in scopes}
+    overrides = {k: opts[k] for k in ("story_points_field", "sprint_field", "epic_link_field", "severity_field")
+                 if opts.get(k)}
+    return jira_source(projects=[s.value for s in scopes], start_date=cfg.start_date, base_url=j.base_url,
+                       email=cfgmod._secret("sources.jira.email"), api_token=cfgmod._secret("sources.jira.api_token"),
+                       flavor=flavor, auth=opts.get("auth"), page_size=j.page_size,
+                       cursor_overlap_minutes=int(opts.get("cursor_overlap_minutes", DEFAULT_OVERLAP_MINUTES)),
+                       field_overrides=overrides, scopes=info,
+                       changelog_bulkfetch=str(opts.get("changelog_bulkfetch", True)).lower() not in ("false", "0", "no"),
+                       runtime=cfg.runtime, stats=stats)
