@@ -77,6 +77,35 @@ def github_missing_repositories(cfg: cfgmod.SourcesConfig, repos: list[str], sta
     return missing
 
 
+def jira_existing_ids(cfg: cfgmod.SourcesConfig, project_key: str, stats: HttpStats) -> set[str]:
+    """Ids of every issue of a project that exists now: ids-only search pages (Cloud
+    returns only ids when no fields are asked for, up to 5,000 per page)."""
+    from ingestion.jira import CLOUD, make_api, normalise_flavor
+    j = cfg.integrations["jira"]
+    flavor = normalise_flavor(j.options.get("flavor"))
+    api = make_api(j.base_url, flavor, cfg.runtime, stats, cfgmod._secret("sources.jira.email"),
+                   cfgmod._secret("sources.jira.api_token"), j.options.get("auth"))
+    jql = f'project = "{project_key}"'
+    ids: set[str] = set()
+    if flavor == CLOUD:
+        body: dict = {"jql": jql, "maxResults": 5000}
+        while True:
+            d = api.request("reconcile", "POST", "rest/api/3/search/jql", json=body).json()
+            ids.update(str(i["id"]) for i in d.get("issues") or [])
+            if not d.get("nextPageToken") or d.get("isLast") is True:
+                return ids
+            body["nextPageToken"] = d["nextPageToken"]
+    start_at = 0
+    while True:
+        d = api.request("reconcile", "GET", "rest/api/2/search",
+                        params={"jql": jql, "fields": "id", "startAt": start_at, "maxResults": 1000}).json()
+        page = d.get("issues") or []
+        ids.update(str(i["id"]) for i in page)
+        start_at += len(page)
+        if not page or start_at >= (d.get("total") or 0):
+            return ids
+
+
 def reconcile(sources=("github",), config_path: str | Path | None = None, warehouse: Path | None = None,
               stats: HttpStats | None = None) -> list[ReconcileResult]:
     from sei.settings import warehouse_path
@@ -99,17 +128,37 @@ def reconcile(sources=("github",), config_path: str | Path | None = None, wareho
                         for table in _tables_with(con, "raw_github", "repository"):
                             _mark(con, "raw_github", table, "repository", gone, now)
                 res.deleted = gone
+            elif source == "jira":
+                gone = []
+                for key, held in known.items():
+                    res.checked += len(held)
+                    gone += sorted(set(held) - jira_existing_ids(cfg, key, stats))
+                if gone:
+                    with duckdb.connect(str(wh)) as con:
+                        _mark(con, "raw_jira", "issues", "id", gone, now)
+                        if "issue_changelogs" in _tables_with(con, "raw_jira", "issue_id"):
+                            _mark(con, "raw_jira", "issue_changelogs", "issue_id", gone, now)
+                res.deleted = gone
             res.requests = stats.totals(source).requests
         except Exception as e:  # noqa: BLE001 - one source's failure must not stop the others
             res.error = f"{type(e).__name__}: {e}"
     return results
 
 
-def _known_scopes(con, source: str) -> list[str]:
-    if source == "github":
-        try:
-            rows = con.execute("select distinct repository from raw_github.repositories order by 1").fetchall()
-        except duckdb.CatalogException:
-            return []
-        return [r for (r,) in rows]
-    return []
+def _known_scopes(con, source: str):
+    """What the warehouse holds and the API can confirm: repositories (GitHub), issue ids
+    per project that are not yet marked deleted (Jira)."""
+    try:
+        if source == "github":
+            return [r for (r,) in con.execute("select distinct repository from raw_github.repositories order by 1").fetchall()]
+        if source == "jira":
+            cols = {c for (c,) in con.execute("select column_name from information_schema.columns where "
+                                              "table_schema = 'raw_jira' and table_name = 'issues'").fetchall()}
+            alive = f"where {DELETED_COL} is null" if DELETED_COL in cols else ""
+            out: dict[str, list[str]] = {}
+            for key, i in con.execute(f"select project_key, id from raw_jira.issues {alive}").fetchall():
+                out.setdefault(key, []).append(str(i))
+            return out
+    except duckdb.CatalogException:
+        pass
+    return [] if source == "github" else {}

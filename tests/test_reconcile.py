@@ -40,3 +40,31 @@ def test_deleted_repository_is_soft_deleted_and_nothing_else(fresh_sim, tmp_path
     assert again.status in ("success", "partial")
     pr2 = query(db, "select repository, _sei_deleted_at is not null as deleted from raw_github.pull_requests")
     assert pr2[pr2.repository == gone].deleted.all() and len(pr2) == len(pr)
+
+
+def test_deleted_jira_issue_is_soft_deleted_and_nothing_else(fresh_sim, tmp_path):
+    from ingestion.reconcile import reconcile
+    from tests import test_ingest_jira as tj
+    sim = fresh_sim()
+    sources = tj.sources_for(sim.world, tmp_path, sim.url)
+    assert tj.sync(tmp_path, sources).ok
+    db = tmp_path / "sei.duckdb"
+    issues = query(db, "select id, key from raw_jira.issues order by id")
+    victims = issues.key.iloc[[3, 10]].tolist()
+    for key in victims:
+        urllib.request.urlopen(urllib.request.Request(f"{sim.url}/_sim/delete?issue={key}", method="POST"))
+    with environ(SEI_WAREHOUSE=str(db), SEI_SOURCES=str(sources), SOURCES__JIRA__EMAIL=tj.JIRA_EMAIL,
+                 SOURCES__JIRA__API_TOKEN=tj.JIRA_TOKEN):
+        [res] = reconcile(["jira"])
+    assert res.error is None and res.checked == len(issues)
+    assert sorted(res.deleted) == sorted(issues[issues.key.isin(victims)].id.astype(str))
+    now = query(db, "select key, _sei_deleted_at is not null as deleted from raw_jira.issues")
+    assert sorted(now[now.deleted].key) == sorted(victims)
+    log = query(db, "select issue_key, _sei_deleted_at is not null as deleted from raw_jira.issue_changelogs")
+    assert log[log.deleted].issue_key.isin(victims).all() and not log[~log.issue_key.isin(victims)].deleted.any()
+    # A second pass finds nothing new and the next sync still works.
+    with environ(SEI_WAREHOUSE=str(db), SEI_SOURCES=str(sources), SOURCES__JIRA__EMAIL=tj.JIRA_EMAIL,
+                 SOURCES__JIRA__API_TOKEN=tj.JIRA_TOKEN):
+        [res2] = reconcile(["jira"])
+    assert res2.deleted == [] and res2.checked == len(issues) - 2
+    assert tj.sync(tmp_path, sources).status in ("success", "partial")
