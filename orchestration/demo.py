@@ -51,14 +51,19 @@ def _run_steps(world, sim) -> int:
     """Every stage that exists so far; each later stage plugs in here."""
     from ingestion import pipeline
     from simulator.export import export_sources
+    from simulator.export_events import export_events
 
-    sources = export_sources(world, warehouse_path().parent / "sources.simulator.yml", sim.url)
+    base = warehouse_path().parent
+    events = export_events(world, base / "events")
+    sources = export_sources(world, base / "sources.simulator.yml", sim.url, events)
     os.environ["SEI_SOURCES"] = str(sources)
     t = _step(f"ingest: simulator -> raw_* datasets (sources file {sources})")
-    result = pipeline.run(["github"])
+    result = pipeline.run(["github", "jira", "harness", "events"])
     stats = sim.stats
     requests = sum(sum(v.values()) for k, v in stats.items() if not k.startswith("sim."))
     print(f"   {sum(s.rows for s in result.sources):,} rows in {time.monotonic() - t:.1f}s, "
           f"{requests:,} API requests, {sim.graphql_points} GraphQL points")
-    print("   (Jira, Harness and events connectors, org import, marts and checks land with the next issues)")
+    for s in result.sources:
+        print(f"   {s.source:8s} {s.status:8s} {s.rows:>9,} rows {s.requests:>6,} requests {s.duration_s:6.1f}s")
+    print("   (org import, marts and checks land with the next issues)")
     return 0 if all(s.status in ("success", "partial") for s in result.sources) else 1

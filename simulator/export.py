@@ -1,8 +1,9 @@
 """`sei sim export-org DIR`: the files a customer would upload for the simulated org.
 
-Formats are documented in docs/org-files.md. Like a real HR export, the developer file is
-incomplete on purpose: some people's GitHub logins or Jira ids are missing and nobody
-lists personal second accounts, so identity resolution has real work to do.
+Formats are documented in docs/org-files.md; `sei org import --dir DIR` reads them. Like a
+real HR export, the developer file is incomplete on purpose: some people's GitHub logins
+or Jira ids are missing and nobody lists personal second accounts, so identity resolution
+has real work to do.
 """
 from __future__ import annotations
 
@@ -78,7 +79,11 @@ def export_org(w: World, out: Path) -> dict[str, Path]:
         {"service": s.name, "owning_team_id": s.team_id, "project_id": s.project_id,
          "repositories": repos.full_name[s.repo_id], "harness_service_ids": s.harness_service_id}
         for s in w["services"].itertuples()])
-    files["identity_overrides"] = _write(out / "identity_overrides.csv", [], header=["tool", "account", "developer_id", "note"])
+    # What an admin adds after a first `sei org identities --unmatched`: the release service
+    # account is automation (its login has no [bot] suffix).
+    files["identity_overrides"] = _write(out / "identity_overrides.csv", [
+        {"tool": "github", "account": "acme-release-bot", "developer_id": "bot",
+         "note": "release pipeline service account"}], header=["tool", "account", "developer_id", "note"])
     return files
 
 
@@ -91,9 +96,10 @@ def _write(path: Path, rows: list[dict], header: list[str] | None = None) -> Pat
     return path
 
 
-def export_sources(w: World, path: Path, base_url: str) -> Path:
+def export_sources(w: World, path: Path, base_url: str, events: list[dict] | None = None) -> Path:
     """A sources file (see sources.example.yml) that reads the whole simulated org from a
-    simulator at `base_url`."""
+    simulator at `base_url`; `events` (from `simulator.export_events.export_events`) adds
+    each project's generic event files."""
     import yaml
     repos, services = w["repos"], w["services"]
     orgs = []
@@ -106,6 +112,9 @@ def export_sources(w: World, path: Path, base_url: str) -> Path:
                              "jira": {"projects": [p.jira_key]},
                              "harness": [{"org": o.harness_org, "project": p.harness_project,
                                           "services": sorted(svc[svc.deploy_tool == "harness"].harness_service_id)}]})
+            files = [str(e["path"]) for e in events or [] if e["project_id"] == p.project_id]
+            if files:
+                projects[-1]["events"] = {"paths": files}
         orgs.append({"id": o.org_id, "name": o.name, "projects": projects})
     doc = {"account": "acme", "start_date": iso(w.start)[:10],
            "integrations": {"github": {"base_url": base_url, "graphql_url": f"{base_url}/graphql"},
