@@ -225,9 +225,19 @@ def plan(sources: list[str] | tuple[str, ...] = ("github",), config_path: str | 
     except cfgmod.ConfigError as e:
         return {name: {"error": str(e)} for name in sources}
     out: dict = {}
+    from ingestion.plan import PLANNERS
     for name in sources:
         if name != "github":
-            out[name] = {"error": f"the {name} connector is not built yet"}
+            mod = _module(name)
+            if mod is None or name not in PLANNERS:
+                out[name] = {"error": f"the {name} connector is not built yet"}
+            elif hasattr(mod, "configured") and not mod.configured(cfg):
+                out[name] = {"skipped": f"no {name} scopes in the sources file"}
+            else:
+                try:
+                    out[name] = PLANNERS[name](cfg, HttpStats())
+                except (ApiError, cfgmod.ConfigError) as e:
+                    out[name] = {"error": str(e)}
             continue
         from ingestion.github import plan as gh_plan
         gh = cfg.github()
@@ -250,6 +260,13 @@ def format_plan(p: dict) -> str:
     for name, est in p.items():
         if "error" in est:
             lines.append(f"{name}: cannot plan: {est['error']}")
+            continue
+        if "skipped" in est:
+            lines.append(f"{name}: skipped ({est['skipped']})")
+            continue
+        if "lines" in est:
+            lines.append(f"{name}: first sync since {est['start_date'][:10]}")
+            lines += est["lines"]
             continue
         lines.append(f"{name}: first sync since {est['start_date'][:10]}")
         hdr = f"  {'repository':<40} {'PRs':>8} {'commits':>8} {'deploys':>8} {'releases':>8} {'runs':>8}"
