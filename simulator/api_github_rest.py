@@ -43,6 +43,8 @@ def check_auth(req, headers, sim):
     auth = headers.get("authorization", "")
     scheme, _, token = auth.partition(" ")
     graphql = req.path in ("/graphql", "/api/graphql")
+    if req.path.startswith("/app/"):
+        return None  # the app's JWT is checked by the endpoint itself (simulator.api_github_app)
     denied = _denied_headers(sim) if not graphql else {}
     if not auth:
         if graphql:
@@ -50,7 +52,7 @@ def check_auth(req, headers, sim):
                                        "documentation_url": GRAPHQL_AUTH_DOCS})
         return Response.json(401, {"message": "Requires authentication",
                                    "documentation_url": "https://docs.github.com/rest", "status": "401"}, denied)
-    if scheme.lower() not in ("bearer", "token") or token != GITHUB_TOKEN:
+    if scheme.lower() not in ("bearer", "token") or (token != GITHUB_TOKEN and token not in sim.github_installation_tokens):
         if graphql:
             return Response.json(401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/graphql"})
         return Response.json(401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest",

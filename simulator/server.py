@@ -113,12 +113,15 @@ class SimServer:
     def __init__(self, world: World, host: str = "127.0.0.1", port: int = 0, faults: str | FaultSpec = "",
                  time_scale: float = 1.0, github_points_per_hour: int = 5000, github_rest_per_hour: int = 5000,
                  jira_per_minute: int = 6000, harness_per_minute: int = 6000, slow_seconds: float = 0.25,
-                 data_center: bool = False, quiet: bool = True):
+                 data_center: bool = False, quiet: bool = True, github_app: dict | None = None):
         self.world = world
         self.faults = faults if isinstance(faults, FaultSpec) else FaultSpec.parse(faults)
         self.time_scale = time_scale
         self.slow_seconds = slow_seconds
         self.data_center = data_center
+        # {"app_id", "installation_id", "public_key_pem"}: a GitHub App the simulator trusts
+        self.github_app = github_app
+        self.github_installation_tokens: set[str] = set()
         self.jira_changelog_embed_limit = 40  # Jira Cloud's search/jql embeds at most 40 histories
         self.quiet = quiet
         self.windows = {
@@ -135,8 +138,8 @@ class SimServer:
         self.lock = threading.Lock()
         self.started = time.monotonic()
         self.router = Router()
-        from simulator import api_control, api_github_graphql, api_github_rest, api_harness, api_jira
-        for mod in (api_control, api_github_graphql, api_github_rest, api_jira, api_harness):
+        from simulator import api_control, api_github_app, api_github_graphql, api_github_rest, api_harness, api_jira
+        for mod in (api_control, api_github_app, api_github_graphql, api_github_rest, api_jira, api_harness):
             mod.register(self.router)
         from simulator.github_graphql_schema import get_schema
         get_schema()  # ~1 s: pay it at start, not on the first GraphQL request
