@@ -9,12 +9,14 @@ from pathlib import Path
 import typer
 
 from ingestion.cli import ingest
+from ingestion.org.cli import org_app
 
 app = typer.Typer(help="Self-hosted Software Engineering Insights warehouse.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 sim_app = typer.Typer(help="The built-in simulator of GitHub, Jira and Harness.", no_args_is_help=True)
 app.add_typer(sim_app, name="sim")
 app.command("ingest")(ingest)
+app.add_typer(org_app, name="org")
 
 SIZE_HELP = "Organisation size: tiny (~10 devs), small (~50), medium (~500), large (~5,000)."
 

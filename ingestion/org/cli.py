@@ -1,0 +1,253 @@
+"""`sei org`: import, check and show the org (developers, trees, memberships, services)
+and resolve tool identities. File formats: docs/org-files.md.
+
+    sei org validate --dir org/                        # dry run: every check, nothing written
+    sei org import --developers developers.csv --tree org_tree_reporting.csv \\
+        --tree org_tree_regions.csv --memberships memberships.csv --services services.csv
+    sei org import --dir org/ --effective-date 2026-03-01
+    sei org show --tree reporting --members
+    sei org identities --unmatched
+    sei org history
+
+Exit status: 0 accepted / valid, 1 rejected / invalid (the messages name file, line and
+fix; the current org stays in force), 2 bad usage.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import typer
+
+from ingestion.org.formats import DEFAULT_MAX_FILE_MB, parse_date, write_safe_csv
+
+org_app = typer.Typer(help="Developers, org trees, memberships, services and tool identities (docs/org-files.md).",
+                      no_args_is_help=True)
+
+H_DIR = ("Folder with the files under their standard names: developers.csv, org_tree_*.csv (one tree each), "
+         "memberships.csv, services.csv, identity_overrides.csv (the last three optional). Explicit options win.")
+H_DEV = "Developers CSV: developer_id, full_name, emails, manager_email, role, site, start_date, end_date, " \
+        "github_logins, jira_account_ids, harness_user_ids."
+H_TREE = "Org tree CSV: tree, team_id, team_name, parent_team_id, manager_email. Repeat for several trees."
+H_MGR = "Also build a tree of this name from the developers' manager_email column (one team per manager)."
+H_MEM = "Memberships CSV: developer_id, tree, team_id, valid_from, valid_to. Without it, members come from " \
+        "manager emails."
+H_SVC = "Services CSV: service, owning_team_id, owning_tree, project_id, repositories, harness_service_ids."
+H_OVR = "Identity overrides CSV: tool, account, developer_id (or bot / none), note. Wins over automatic matching."
+H_EFF = "Day (YYYY-MM-DD, UTC) the import takes effect: memberships it ends close and new ones open that day. " \
+        "Default: start of history for the first import, today for later ones."
+H_FORMULA = "Accept cells starting with = + - @ and store them as plain text (exports prefix them with '), " \
+            "instead of rejecting the file."
+H_MAX = "Refuse any file larger than this many MB (default from SEI_ORG_MAX_FILE_MB, else 50)."
+H_WH = "Warehouse DuckDB file (default: SEI_WAREHOUSE, else warehouse/sei.duckdb)."
+
+
+def _date(value: str | None, hint: str) -> dt.date | None:
+    if not value:
+        return None
+    d = parse_date(value)
+    if d is None:
+        raise typer.BadParameter(f"{value!r} is not a date: write YYYY-MM-DD, e.g. 2026-03-01", param_hint=hint)
+    return d
+
+
+def _files(dir_: Path | None, developers, tree, tree_from_managers, memberships, services, overrides):
+    from ingestion.org.validate import OrgFiles
+    explicit = dict(developers=developers, trees=list(tree or []), memberships=memberships, services=services,
+                    overrides=overrides)
+    if dir_ is not None:
+        if not dir_.is_dir():
+            raise typer.BadParameter(f"{dir_} is not a folder", param_hint="--dir")
+        f = OrgFiles.from_dir(dir_, **explicit)
+    else:
+        f = OrgFiles(**explicit)
+    f.trees_from_managers = list(tree_from_managers or [])
+    return f
+
+
+def _report(result) -> None:
+    for w in result.warnings:
+        typer.echo(f"warning: {w}", err=True)
+    for e in result.errors[:200]:
+        typer.echo(f"error: {e}", err=True)
+    if len(result.errors) > 200:
+        typer.echo(f"error: ... and {len(result.errors) - 200} more", err=True)
+
+
+def _run(dir_, developers, tree, tree_from_managers, memberships, services, overrides, effective_date,
+         allow_formula_cells, max_file_mb, warehouse, dry_run: bool):
+    from ingestion.org.store import WarehouseBusy, import_org
+    files = _files(dir_, developers, tree, tree_from_managers, memberships, services, overrides)
+    try:
+        return import_org(files, effective_date=_date(effective_date, "--effective-date"), warehouse=warehouse,
+                          dry_run=dry_run, max_file_mb=max_file_mb, allow_formulas=allow_formula_cells)
+    except WarehouseBusy as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+
+
+@org_app.command("import")
+def import_cmd(
+    dir_: Path = typer.Option(None, "--dir", help=H_DIR),
+    developers: Path = typer.Option(None, "--developers", help=H_DEV),
+    tree: list[Path] = typer.Option(None, "--tree", help=H_TREE),
+    tree_from_managers: list[str] = typer.Option(None, "--tree-from-managers", help=H_MGR),
+    memberships: Path = typer.Option(None, "--memberships", help=H_MEM),
+    services: Path = typer.Option(None, "--services", help=H_SVC),
+    overrides: Path = typer.Option(None, "--overrides", help=H_OVR),
+    effective_date: str = typer.Option(None, "--effective-date", help=H_EFF),
+    allow_formula_cells: bool = typer.Option(False, "--allow-formula-cells", help=H_FORMULA),
+    max_file_mb: float = typer.Option(DEFAULT_MAX_FILE_MB, "--max-file-mb", help=H_MAX),
+    warehouse: Path = typer.Option(None, "--warehouse", help=H_WH),
+    resolve: bool = typer.Option(True, "--resolve-identities/--no-resolve-identities",
+                                 help="After a good import, match the tool accounts already in the warehouse "
+                                      "(as `sei org identities` does)."),
+) -> None:
+    """Validate the org files and record them as a new import.
+
+    A rejected import changes nothing: the latest accepted import stays the current org.
+    """
+    r = _run(dir_, developers, tree, tree_from_managers, memberships, services, overrides, effective_date,
+             allow_formula_cells, max_file_mb, warehouse, dry_run=False)
+    _report(r)
+    if not r.ok:
+        typer.echo(f"import #{r.import_id} rejected: {len(r.errors)} error(s); nothing changed, the current org "
+                   f"stays in force.")
+        raise typer.Exit(1)
+    typer.echo(f"import #{r.import_id} accepted in {r.seconds:.2f}s: {r.summary()}")
+    if resolve:
+        from ingestion.org.identities import resolve_warehouse
+        try:
+            res = resolve_warehouse(warehouse)
+        except Exception as e:  # the import stands; resolution can be re-run on its own
+            typer.echo(f"warning: identity resolution failed ({e}); run `sei org identities` again later.", err=True)
+            return
+        if res.figures["accounts"]:
+            typer.echo(_figures_line(res.figures))
+
+
+@org_app.command("validate")
+def validate_cmd(
+    dir_: Path = typer.Option(None, "--dir", help=H_DIR),
+    developers: Path = typer.Option(None, "--developers", help=H_DEV),
+    tree: list[Path] = typer.Option(None, "--tree", help=H_TREE),
+    tree_from_managers: list[str] = typer.Option(None, "--tree-from-managers", help=H_MGR),
+    memberships: Path = typer.Option(None, "--memberships", help=H_MEM),
+    services: Path = typer.Option(None, "--services", help=H_SVC),
+    overrides: Path = typer.Option(None, "--overrides", help=H_OVR),
+    effective_date: str = typer.Option(None, "--effective-date", help=H_EFF),
+    allow_formula_cells: bool = typer.Option(False, "--allow-formula-cells", help=H_FORMULA),
+    max_file_mb: float = typer.Option(DEFAULT_MAX_FILE_MB, "--max-file-mb", help=H_MAX),
+    warehouse: Path = typer.Option(None, "--warehouse", help=H_WH + " Read only, to compare with the current org."),
+) -> None:
+    """Dry run of `sei org import`: every check and what would change; nothing is written."""
+    r = _run(dir_, developers, tree, tree_from_managers, memberships, services, overrides, effective_date,
+             allow_formula_cells, max_file_mb, warehouse, dry_run=True)
+    _report(r)
+    if not r.ok:
+        typer.echo(f"invalid: {len(r.errors)} error(s), {len(r.warnings)} warning(s); nothing written.")
+        raise typer.Exit(1)
+    typer.echo(f"valid ({len(r.warnings)} warning(s); nothing written): {r.summary()}")
+
+
+@org_app.command("show")
+def show_cmd(
+    tree: str = typer.Option(None, "--tree", help="Only this tree (default: every tree)."),
+    as_of: str = typer.Option(None, "--as-of", help="Count members on this day (YYYY-MM-DD; default today)."),
+    import_id: int = typer.Option(None, "--import-id", help="Show an earlier import (see `sei org history`)."),
+    members: bool = typer.Option(False, "--members", help="List each team's members by name."),
+    depth: int = typer.Option(None, "--depth", help="Stop this many levels below the top team."),
+    warehouse: Path = typer.Option(None, "--warehouse", help=H_WH),
+) -> None:
+    """Print the current org tree(s): teams, managers and member counts."""
+    from ingestion.org.store import WarehouseBusy, connect, render_tree
+    try:
+        con = connect(warehouse, read_only=True)
+    except WarehouseBusy as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    try:
+        typer.echo(render_tree(con, tree, _date(as_of, "--as-of"), import_id, members, depth), nl=False)
+    except KeyError as e:
+        typer.echo(f"error: {e.args[0]}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        con.close()
+
+
+def _figures_line(f: dict) -> str:
+    rules = ", ".join(f"{k} {v}" for k, v in sorted(f["by_rule"].items(), key=lambda kv: -kv[1]))
+    return (f"identities: {f['accounts']:,} accounts with activity ({rules}); {f['bots']} bots; "
+            f"{f['unmatched']} unmatched; {f['human_activity_attributed']:.2%} of human activity attributed")
+
+
+@org_app.command("identities")
+def identities_cmd(
+    unmatched: bool = typer.Option(False, "--unmatched", help="List human accounts no developer matched, most "
+                                                              "active first, with candidate developers."),
+    tool: str = typer.Option(None, "--tool", help="Only this tool: github, git, jira or harness."),
+    limit: int = typer.Option(50, "--limit", help="Rows to print (0: all)."),
+    csv_out: Path = typer.Option(None, "--csv", help="Also write the listed rows (or every match without "
+                                                     "--unmatched) to this CSV; risky cells are prefixed with '."),
+    store: bool = typer.Option(True, "--store/--no-store", help="Save the matches in raw_org.identity_matches "
+                                                                "(--no-store: read-only dry run)."),
+    warehouse: Path = typer.Option(None, "--warehouse", help=H_WH),
+) -> None:
+    """Match tool accounts in the warehouse to developers and print the figures.
+
+    Rules in order: override file, declared ids, bots, then email, login, name, context.
+    """
+    from ingestion.org.identities import MATCH_COLUMNS, resolve_warehouse
+    from ingestion.org.identities import unmatched as unmatched_rows
+    from ingestion.org.store import WarehouseBusy
+    try:
+        res = resolve_warehouse(warehouse, store=store)
+    except (LookupError, WarehouseBusy) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(_figures_line(res.figures))
+    m = res.matches
+    rows = unmatched_rows(m, tool) if unmatched else (m[m.tool == tool] if tool else m)
+    if unmatched:
+        shown = rows if not limit else rows.head(limit)
+        typer.echo(f"{len(rows)} unmatched account(s), most active first:")
+        typer.echo(f"{'tool':8s} {'account':28s} {'name':24s} {'email':34s} {'activity':>8s}  candidates")
+        for r in shown.itertuples():
+            typer.echo(f"{r.tool:8s} {str(r.account_id)[:28]:28s} {_c(r.display_name)[:24]:24s} {_c(r.email)[:34]:34s} "
+                       f"{int(r.activity):8,d}  {_c(r.candidates)}")
+        if len(rows) > len(shown):
+            typer.echo(f"... {len(rows) - len(shown)} more (--limit 0 shows all)")
+        if len(rows):
+            typer.echo("Fix: add a row per account to identity_overrides.csv (tool, account, developer_id or bot/none, "
+                       "note) and import again.")
+    if csv_out is not None:
+        write_safe_csv(csv_out, MATCH_COLUMNS, rows[MATCH_COLUMNS].itertuples(index=False))
+        typer.echo(f"wrote {len(rows)} rows to {csv_out}")
+
+
+def _c(v) -> str:
+    return v if isinstance(v, str) else ""
+
+
+@org_app.command("history")
+def history_cmd(warehouse: Path = typer.Option(None, "--warehouse", help=H_WH)) -> None:
+    """List every import (accepted and rejected) with its first message line."""
+    from ingestion.org.store import WarehouseBusy, connect, imports
+    try:
+        con = connect(warehouse, read_only=True)
+    except WarehouseBusy as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    try:
+        df = imports(con)
+    finally:
+        con.close()
+    if df.empty:
+        typer.echo("no imports yet")
+    current = df[df.status == "accepted"].import_id.max() if (df.status == "accepted").any() else None
+    for r in df.itertuples():
+        eff = r.effective_date.date() if hasattr(r.effective_date, "date") and r.effective_date == r.effective_date \
+            else "start of history"
+        first = (r.message or "").splitlines()[0] if isinstance(r.message, str) else ""
+        mark = "*" if r.import_id == current else " "
+        typer.echo(f"{mark}#{r.import_id:<4d} {str(r.imported_at)[:19]}  effective {eff}  {r.status:9s} {first}")
