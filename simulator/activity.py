@@ -290,6 +290,11 @@ def _finish_prs(org, rng, prs):
     """Numbers, authors' accounts, sizes, commits on the PR branch and reviews."""
     prs = prs.reset_index(drop=True)
     n = len(prs)
+    # Hotfix and revert rows copied a team (the service's, the reverted PR's); the truth is
+    # the author's team when the PR was opened.
+    human = prs.author_dev.notna().to_numpy()
+    prs.loc[human, "team_id"] = _team_at(org["memberships"], prs.author_dev.to_numpy()[human],
+                                         prs.created_at.to_numpy()[human])
     accts = org["tool_accounts"]
     gh = accts[accts.tool == "github"]
     primary = gh[gh.kind == "primary"].set_index("dev_id").login
