@@ -1,6 +1,10 @@
 """`make bench`: run the benchmarks and print figures for docs/benchmarks.md.
 
-    python -m benchmarks.run [simulator|all] [--sizes tiny,small,medium,large]
+    python -m benchmarks.run [simulator|ingest|all] [--sizes tiny,small,medium,large]
+                             [--ingest-sizes medium]
+
+`ingest` runs a full GitHub sync of each of `--ingest-sizes` (default medium; `large`
+needs ~4 GB for the simulator and takes about 20 minutes on 2 cores).
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("what", nargs="?", default="all")
     ap.add_argument("--sizes", default="tiny,small,medium,large")
+    ap.add_argument("--ingest-sizes", default="medium")
     args = ap.parse_args()
     print("machine:", machine())
     results = {}
@@ -32,6 +37,13 @@ def main() -> None:
         from benchmarks import bench_simulator
         results["generation"] = bench_simulator.generation(args.sizes.split(","))
         results["graphql"] = bench_simulator.graphql_pages()
+    if args.what in ("ingest", "all"):
+        from benchmarks import bench_ingest
+        results["ingest"] = []
+        for size in args.ingest_sizes.split(","):
+            r = bench_ingest.full_sync(size, quiet=True)
+            print(bench_ingest.format_result(r), flush=True)
+            results["ingest"].append(r)
     print(json.dumps(results, indent=1, default=str))
 
 

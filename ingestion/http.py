@@ -21,6 +21,9 @@ Retries are dlt's (`dlt.sources.helpers.requests.Client`: tenacity around
   exponentially: `backoff_seconds` x 2^(attempt-1), capped at `max_backoff_seconds`.
 - A proactive wait: when a successful answer says fewer than `min_ratelimit_remaining`
   units are left, the next request waits for the window's reset first.
+- Concurrency: the clients of one `Api` share a `RequestGate`: at most `max_in_flight`
+  requests in flight for the token (None: no limit), and a rate-limit wait decided by one
+  thread holds back the others' next requests until it is over.
 - `wait_scale` multiplies every wait above (config `runtime.wait_scale`, env
   `SEI_WAIT_SCALE`, default 1.0). A simulator started with `time_scale=0.001` runs its
   clock 1,000x fast, so `wait_scale=0.001` makes a 60 s Retry-After cost 60 ms of real time
@@ -206,6 +209,43 @@ def reset_wait(resp: requests.Response) -> float | None:
         return None
 
 
+# --------------------------------------------------------------------------- shared per token
+class RequestGate:
+    """What the clients of one `Api` (one token) share when resources fetch concurrently:
+    at most `limit` requests in flight (None: no limit), and a rate-limit wait decided by
+    one thread (Retry-After, a spent window, the proactive wait) holds the others back
+    until it is over, instead of each of them running into the same limit."""
+
+    def __init__(self, limit: int | None = None):
+        self.limit = limit
+        self._sem = threading.BoundedSemaphore(limit) if limit else None
+        self._lock = threading.Lock()
+        self.pause_until = 0.0  # time.monotonic()
+
+    def hold(self, seconds: float) -> None:
+        with self._lock:
+            self.pause_until = max(self.pause_until, time.monotonic() + seconds)
+
+    def wait(self) -> float:
+        """Sleep while another thread's rate-limit wait lasts; the seconds slept."""
+        slept = 0.0
+        while True:
+            left = self.pause_until - time.monotonic()
+            if left <= 0:
+                return slept
+            time.sleep(left)
+            slept += left
+
+    def __enter__(self):
+        if self._sem is not None:
+            self._sem.acquire()
+        return self
+
+    def __exit__(self, *exc):
+        if self._sem is not None:
+            self._sem.release()
+
+
 # --------------------------------------------------------------------------- the client
 class _RetryIf(retry_base):
     def __init__(self, pred):
@@ -219,12 +259,14 @@ class RateLimitedClient(Client):
     """dlt's `Client` with the rate-limit rules above and per-resource counters."""
 
     def __init__(self, integration: Integration, resource: str, stats: HttpStats, runtime: Runtime,
-                 adapter: HTTPAdapter | None = None, headers: dict[str, str] | None = None):
+                 adapter: HTTPAdapter | None = None, headers: dict[str, str] | None = None,
+                 gate: RequestGate | None = None):
         super().__init__(request_timeout=runtime.request_timeout, raise_for_status=False,
                          request_max_attempts=runtime.max_attempts)
         if adapter is not None:
             self._adapter = adapter
         self._headers = dict(headers or {})
+        self.gate = gate or RequestGate()
         self.integration, self.resource, self.stats, self.runtime = integration, resource, stats, runtime
         self._last_kind = ""
 
@@ -265,6 +307,9 @@ class RateLimitedClient(Client):
         secs = state.next_action.sleep if state.next_action else 0.0
         kind = self._last_kind
 
+        if kind == "ratelimit":
+            self.gate.hold(secs)
+
         def upd(c: ResourceCounters):
             c.retries += 1
             c.wait_seconds += secs
@@ -282,8 +327,12 @@ class RateLimitedClient(Client):
         name, res = self.integration.name, self.resource
 
         def counted_send(request, **kw):
+            waited = self.gate.wait()
+            if waited:
+                self.stats.update(name, res, lambda c: setattr(c, "wait_seconds", c.wait_seconds + waited))
             self.stats.update(name, res, lambda c: setattr(c, "requests", c.requests + 1))
-            resp = raw_send(request, **kw)
+            with self.gate:
+                resp = raw_send(request, **kw)
             rem = resp.headers.get("x-ratelimit-remaining")
             code = str(resp.status_code)
 
@@ -328,6 +377,7 @@ class RateLimitedClient(Client):
             return
         secs = min(w, MAX_SINGLE_WAIT) * self.runtime.wait_scale
         self.stats.say(f"  {self.integration.label}: {rem} rate-limit units left, waiting {w:.0f}s for the reset")
+        self.gate.hold(secs)
         time.sleep(secs)
 
         def upd(c: ResourceCounters):
@@ -394,10 +444,12 @@ class Api:
     """One integration's HTTP setup: base URL, auth, headers, a shared pool, the stats."""
 
     def __init__(self, integration: Integration, base_url: str, runtime: Runtime, stats: HttpStats,
-                 auth: AuthBase | None = None, headers: dict[str, str] | None = None):
+                 auth: AuthBase | None = None, headers: dict[str, str] | None = None,
+                 max_in_flight: int | None = None):
         self.integration, self.base_url, self.runtime, self.stats = integration, base_url.rstrip("/"), runtime, stats
         self.auth, self.headers = auth, {"User-Agent": "sei-warehouse (dlt)", **(headers or {})}
-        self._adapter = HTTPAdapter(pool_maxsize=8)
+        self.gate = RequestGate(max_in_flight)  # shared by every resource's client (one token)
+        self._adapter = HTTPAdapter(pool_maxsize=max(8, max_in_flight or 0))
         self._clients: dict[str, RateLimitedClient] = {}
         self._rest: dict[tuple, RESTClient] = {}
         self._lock = threading.Lock()
@@ -407,13 +459,13 @@ class Api:
             c = self._clients.get(resource)
             if c is None:
                 c = self._clients[resource] = RateLimitedClient(
-                    self.integration, resource, self.stats, self.runtime, self._adapter, self.headers)
+                    self.integration, resource, self.stats, self.runtime, self._adapter, self.headers, self.gate)
             return c
 
     def rest(self, resource: str, paginator: BasePaginator | None = None) -> RESTClient:
         """dlt's RESTClient on this resource's session (one per resource; `paginate` copies
-        the paginator per call, so sharing it is safe)."""
-        key = (resource, type(paginator).__name__ if paginator else None)
+        the paginator per call, so sharing it is safe); one per thread, on that thread's session."""
+        key = (resource, type(paginator).__name__ if paginator else None, threading.get_ident())
         rc = self._rest.get(key)
         if rc is None or rc.auth is not self.auth:
             rc = self._rest[key] = RESTClient(base_url=self.base_url, headers=self.headers, auth=self.auth,

@@ -30,7 +30,9 @@ def test_killed_sync_resumes_to_the_same_warehouse(fresh_sim, tmp_path):
     sources = write_sources(killed / "sources.yml", sim.url, ["acme-payments/*"])
     p = _ingest(killed, sources)
     deadline = time.time() + 120
-    while sim_stats(sim)["requests"] < 200 and p.poll() is None and time.time() < deadline:
+    # A full sync of the tiny org is ~95 requests (deployment statuses come 100 per GraphQL
+    # query): kill it after 40.
+    while sim_stats(sim)["requests"] < 40 and p.poll() is None and time.time() < deadline:
         time.sleep(0.05)
     assert p.poll() is None, "the sync finished before it could be killed:\n" + p.stdout.read()
     p.send_signal(signal.SIGKILL)
@@ -42,4 +44,4 @@ def test_killed_sync_resumes_to_the_same_warehouse(fresh_sim, tmp_path):
     clean = sync(tmp_path / "clean", sim.url)
     assert clean.ok
     assert_same(snapshot(killed / "sei.duckdb"), snapshot(tmp_path / "clean" / "sei.duckdb"))
-    assert total_at_kill >= 200
+    assert total_at_kill >= 40

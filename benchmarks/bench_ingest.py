@@ -1,0 +1,345 @@
+"""GitHub ingestion benchmark: a full sync of a simulated organisation into a fresh DuckDB.
+
+    python -m benchmarks.bench_ingest --size medium [--page-size 100] [--concurrency 4]
+
+The simulator runs in its own process (generated there, sources file written there), so
+this process holds only the client: its peak RSS (`resource.getrusage`) is the connector's
+and dlt's own. The run is `ingestion.pipeline.run(["github"])`, as `sei ingest` does it.
+
+Figures: wall time; dlt's extract / normalize / load steps (`pipeline.last_trace`); CPU
+seconds of the client (this process) and of the simulator (`/proc/<pid>/stat`); per
+resource rows (dlt's normalize counts), requests, time spent waiting on HTTP (summed over
+threads) and GraphQL points (`rateLimit.cost` of each answer); the simulator's request
+counts per endpoint and total GraphQL points (`/_sim/stats`), and points per 1,000 PRs by
+GitHub's formula.
+
+Rate limits: the simulator's clock runs 1,000x fast (`time_scale=0.001`) and the client
+scales its waits the same way, so GitHub's hourly windows cost milliseconds: the figure is
+the connector's and the API's throughput. On github.com a first sync of this size is
+bounded by the rate limits instead (5,000 points an hour per token): `rate_limit_hours`
+says how long by points and by REST requests.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import requests
+
+SERVER_SNIPPET = r"""
+import json, signal, sys, time
+from pathlib import Path
+from simulator import generate
+from simulator.export import export_sources
+from simulator.server import SimServer
+t = time.perf_counter()
+w = generate({size!r}, seed={seed})
+s = SimServer(w, port={port}, time_scale={time_scale})
+export_sources(w, Path({sources!r}), s.url)
+s.start()
+print(json.dumps({{"url": s.url, "summary": {{k: int(v) for k, v in w.summary().items()}},
+                  "generate_s": time.perf_counter() - t}}), flush=True)
+stop = []
+signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+while not stop:
+    time.sleep(0.2)
+s.stop()
+"""
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process (its threads included)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def _proc_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _self_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+@contextlib.contextmanager
+def simulator(size: str, seed: int, sources: Path, time_scale: float = 0.001):
+    port = _free_port()
+    code = SERVER_SNIPPET.format(size=size, seed=seed, port=port, time_scale=time_scale, sources=str(sources))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the simulator did not start (exit code {proc.wait()})")
+        info = json.loads(line)
+        info["pid"] = proc.pid
+        yield info
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class _Probe:
+    """Per-resource HTTP seconds and GraphQL points, measured from outside the connector:
+    the HTTP client's `send` and the GraphQL helper are wrapped for the run."""
+
+    def __init__(self):
+        self.http_s: dict[str, float] = defaultdict(float)
+        self.points: dict[str, int] = defaultdict(int)
+        self.lock = threading.Lock()
+        self.pipeline = None
+        self._undo: list = []
+
+    def __enter__(self):
+        from ingestion import github, http, pipeline
+        probe = self
+
+        orig_session = http.RateLimitedClient._make_session
+
+        def make_session(client):
+            s = orig_session(client)
+            send = s.send
+
+            def timed_send(request, **kw):
+                t = time.perf_counter()
+                try:
+                    return send(request, **kw)
+                finally:
+                    with probe.lock:
+                        probe.http_s[client.resource] += time.perf_counter() - t
+            s.send = timed_send
+            return s
+
+        orig_graphql = github.graphql
+
+        def graphql(api, url, resource, query, variables, repo=None, **kw):
+            data = orig_graphql(api, url, resource, query, variables, repo, **kw)
+            cost = (data.get("rateLimit") or {}).get("cost") if isinstance(data, dict) else None
+            with probe.lock:
+                probe.points[resource] += int(cost) if cost is not None else 0
+            return data
+
+        orig_make = pipeline.make_pipeline
+
+        def make_pipeline(*a, **kw):
+            probe.pipeline = orig_make(*a, **kw)
+            return probe.pipeline
+
+        for obj, name, new in ((http.RateLimitedClient, "_make_session", make_session), (github, "graphql", graphql),
+                               (pipeline, "make_pipeline", make_pipeline)):
+            self._undo.append((obj, name, getattr(obj, name)))
+            setattr(obj, name, new)
+        return self
+
+    def __exit__(self, *exc):
+        for obj, name, old in reversed(self._undo):
+            setattr(obj, name, old)
+
+
+def _steps(pipeline) -> dict[str, float]:
+    out = {}
+    trace = pipeline.last_trace if pipeline is not None else None
+    for step in (trace.steps if trace else []):
+        if step.step in ("extract", "normalize", "load"):
+            out[step.step] = round((step.finished_at - step.started_at).total_seconds(), 2)
+    return out
+
+
+class _Sampler(threading.Thread):
+    """CPU use of the client and the simulator, sampled every `every` seconds."""
+
+    def __init__(self, sim_pid: int, every: float = 1.0):
+        super().__init__(daemon=True)
+        self.sim_pid, self.every, self.samples = sim_pid, every, []
+        self._stop_event = threading.Event()
+
+    def run(self):
+        t0, c0, s0 = time.perf_counter(), _proc_cpu(os.getpid()), _proc_cpu(self.sim_pid)
+        while not self._stop_event.wait(self.every):
+            t, c, s = time.perf_counter(), _proc_cpu(os.getpid()), _proc_cpu(self.sim_pid)
+            self.samples.append((round(t - t0, 1), round((c - c0) / (t - t0), 2), round((s - s0) / (t - t0), 2)))
+            t0, c0, s0 = t, c, s
+
+    def stop(self) -> list:
+        self._stop_event.set()
+        self.join()
+        return self.samples
+
+    @staticmethod
+    def summary(samples: list, parts: int = 10) -> list:
+        """Average cores used by (client, simulator) in `parts` equal slices of the run."""
+        if not samples:
+            return []
+        n = max(1, len(samples) // parts)
+        out = []
+        for i in range(0, len(samples), n):
+            chunk = samples[i:i + n]
+            out.append((round(sum(x[1] for x in chunk) / len(chunk), 2), round(sum(x[2] for x in chunk) / len(chunk), 2)))
+        return out
+
+
+def table_rows(warehouse: Path, dataset: str = "raw_github") -> dict[str, int]:
+    """Rows per loaded table, nested tables (`pull_requests__reviews`, ...) included."""
+    import duckdb
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        names = [r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_name NOT LIKE '\\_dlt%' "
+            "ESCAPE '\\' ORDER BY 1", [dataset]).fetchall()]
+        return {n: con.execute(f'SELECT count(*) FROM {dataset}."{n}"').fetchone()[0] for n in names}
+    finally:
+        con.close()
+
+
+def _sim_stats(url: str) -> dict:
+    return requests.get(f"{url}/_sim/stats", timeout=30).json()
+
+
+def full_sync(size: str = "medium", seed: int = 1, page_size: int | None = None, concurrency: int | None = None,
+              extra_env: dict | None = None, keep: Path | None = None, quiet: bool = False) -> dict:
+    """One full GitHub sync of a freshly generated organisation; returns the figures."""
+    from simulator.server import GITHUB_TOKEN
+    work = Path(keep) if keep else Path(tempfile.mkdtemp(prefix=f"bench_ingest_{size}_"))
+    work.mkdir(parents=True, exist_ok=True)
+    sources = work / "sources.yml"
+    wh = work / "sei.duckdb"
+    for p in work.glob("sei.duckdb*"):
+        p.unlink()
+    with simulator(size, seed, sources) as sim:
+        text = sources.read_text()
+        opts = ""
+        if page_size:
+            opts += f"\n    page_size: {page_size}"
+        if concurrency:
+            opts += f"\n    concurrency: {concurrency}"
+        if opts:
+            text = text.replace("\n  github:\n", "\n  github:" + opts + "\n", 1)
+        text += "\nruntime:\n  wait_scale: 0.001\n"
+        sources.write_text(text)
+        env = {"SEI_WAREHOUSE": str(wh), "SEI_SOURCES": str(sources), "SOURCES__GITHUB__ACCESS_TOKEN": GITHUB_TOKEN,
+               "SEI_WAIT_SCALE": "0.001", "RUNTIME__DLTHUB_TELEMETRY": "false", **(extra_env or {})}
+        old = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        from ingestion import pipeline
+        before = _sim_stats(sim["url"])
+        sim_cpu0, cpu0 = _proc_cpu(sim["pid"]), _self_cpu()
+        t0 = time.perf_counter()
+        sampler = _Sampler(sim["pid"])
+        sampler.start()
+        try:
+            with _Probe() as probe:
+                result = pipeline.run(["github"], progress=not quiet,
+                                      echo=(lambda line: None) if quiet else None)
+        finally:
+            for k, v in old.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        wall = time.perf_counter() - t0
+        samples = sampler.stop()
+        cpu, sim_cpu = _self_cpu() - cpu0, _proc_cpu(sim["pid"]) - sim_cpu0
+        sim_peak = _proc_rss_mb(sim["pid"])
+        after = _sim_stats(sim["url"])
+    src = result.source("github")
+    by_ep = {ep: sum(c.values()) - sum(before["by_endpoint"].get(ep, {}).values())
+             for ep, c in after["by_endpoint"].items()}
+    points = after["graphql_points"] - before["graphql_points"]
+    resources = {}
+    for r in src.resources:
+        resources[r.resource] = {"rows": r.rows, "requests": r.requests, "http_s": round(probe.http_s.get(r.resource, 0.0), 1),
+                                 "points": probe.points.get(r.resource, 0), "retries": r.retries, "status": r.status}
+    prs = resources.get("pull_requests", {}).get("rows", 0)
+    tables = table_rows(wh) if src.status != "failed" else {}
+    rows = sum(tables.values())
+    rest = sum(v for k, v in by_ep.items() if k.startswith("github.rest"))
+    out = {
+        "size": size, "seed": seed, "status": src.status, "error": src.error_message,
+        "seconds": round(wall, 1), "rows": rows, "rows_per_s": round(rows / wall), "prs": prs, "tables": tables,
+        "steps_s": _steps(probe.pipeline),
+        "client_cpu_s": round(cpu, 1), "simulator_cpu_s": round(sim_cpu, 1),
+        "client_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "simulator_peak_rss_mb": round(sim_peak), "simulator_generate_s": round(sim["generate_s"], 1),
+        "requests": sum(by_ep.values()), "requests_by_endpoint": {k: v for k, v in sorted(by_ep.items()) if v},
+        "graphql_points": points,
+        "points_per_1000_prs": round(points / prs * 1000, 1) if prs else None,
+        "pr_points_per_1000_prs": round(resources.get("pull_requests", {}).get("points", 0) / prs * 1000, 1) if prs else None,
+        "rate_limit_hours": {"graphql_points": round(points / 5000, 2), "rest_requests": round(rest / 5000, 2)},
+        "resources": resources, "warehouse": str(wh),
+        "loadavg_after": [round(x, 1) for x in os.getloadavg()],
+        "cores_used_client_sim": _Sampler.summary(samples),
+        "org": sim["summary"],
+    }
+    return out
+
+
+def format_result(r: dict) -> str:
+    lines = [f"{r['size']} org full GitHub sync: {r['status']} in {r['seconds']:.1f} s, {r['rows']:,} rows in all tables "
+             f"({r['rows_per_s']:,} rows/s), {r['prs']:,} PRs",
+             f"  dlt steps: {r['steps_s']}",
+             f"  CPU: client {r['client_cpu_s']} s, simulator {r['simulator_cpu_s']} s; peak RSS client "
+             f"{r['client_peak_rss_mb']} MB, simulator {r['simulator_peak_rss_mb']} MB",
+             f"  requests {r['requests']:,}; GraphQL points {r['graphql_points']:,} = {r['points_per_1000_prs']} per "
+             f"1,000 PRs (pull-request query alone {r['pr_points_per_1000_prs']})",
+             f"  on github.com the rate limits alone would take {r['rate_limit_hours']}",
+             f"  {'resource':<24} {'rows':>9} {'requests':>9} {'http s':>8} {'points':>7}"]
+    for name, x in r["resources"].items():
+        lines.append(f"  {name:<24} {x['rows']:>9,} {x['requests']:>9,} {x['http_s']:>8.1f} {x['points']:>7,}")
+    lines.append(f"  by endpoint: {r['requests_by_endpoint']}")
+    lines.append(f"  cores used (client, simulator) per tenth of the run: {r['cores_used_client_sim']}")
+    lines.append(f"  load average after the run: {r['loadavg_after']}")
+    if r.get("error"):
+        lines.append(f"  error: {r['error']}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--size", default="medium")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--page-size", type=int, default=None)
+    ap.add_argument("--concurrency", type=int, default=None)
+    ap.add_argument("--keep", default=None, help="work directory to keep (warehouse, sources file)")
+    ap.add_argument("--json", default=None, help="write the figures to this file")
+    ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for the run (dlt settings, ...)")
+    args = ap.parse_args(argv)
+    env = dict(kv.split("=", 1) for kv in args.env)
+    r = full_sync(args.size, args.seed, args.page_size, args.concurrency, extra_env=env, keep=args.keep,
+                  quiet=args.quiet)
+    print(format_result(r), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(r, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
