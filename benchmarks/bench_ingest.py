@@ -302,6 +302,51 @@ def full_sync(size: str = "medium", seed: int = 1, page_size: int | None = None,
     return out
 
 
+def page_costs(size: str = "medium", seed: int = 1, repos: int = 40) -> dict[str, float]:
+    """Simulator CPU milliseconds per page, by kind of page: the first pages of `repos`
+    repositories each (so per-repository setup in the simulator is included)."""
+    import yaml
+
+    from ingestion.github import HISTORY_QUERY, PRS_QUERY
+    from simulator.server import GITHUB_TOKEN
+    work = Path(tempfile.mkdtemp(prefix="bench_pages_"))
+    out = {}
+    with simulator(size, seed, work / "sources.yml") as sim:
+        url = sim["url"]
+        doc = yaml.safe_load((work / "sources.yml").read_text())
+        names = [r for o in doc["organisations"] for p in o["projects"] for r in p["github"]["repos"]]
+        s = requests.Session()
+        s.headers["Authorization"] = f"Bearer {GITHUB_TOKEN}"
+
+        def runs(repo, exclude):
+            return s.get(f"{url}/repos/{repo}/actions/runs", params={
+                "per_page": 100, "created": ">=2000-01-01T00:00:00+00:00",
+                **({"exclude_pull_requests": "true"} if exclude else {})})
+
+        def gql(repo, query, **v):
+            o, n = repo.split("/")
+            return s.post(f"{url}/graphql", json={"query": query, "variables": {"owner": o, "name": n, **v}})
+
+        # Both workflow-run variants read the same repositories, the lighter one first (the
+        # second then finds the simulator's per-repository frames built: a conservative gap).
+        kinds = {
+            "workflow_runs page, exclude_pull_requests": lambda r: runs(r, True),
+            "workflow_runs page (100 runs)": lambda r: runs(r, False),
+            "pull_requests page (50 PRs)": lambda r: gql(r, PRS_QUERY, first=50, after=None),
+            "history page (100 commits)": lambda r: gql(r, HISTORY_QUERY, first=100, after=None,
+                                                       since="2000-01-01T00:00:00Z"),
+            "deployments page (REST, 100)": lambda r: s.get(f"{url}/repos/{r}/deployments", params={"per_page": 100}),
+        }
+        for i, (kind, call) in enumerate(kinds.items()):
+            sample = names[max(0, i - 1) * repos % len(names):][:repos] or names[:repos]
+            c0 = _proc_cpu(sim["pid"])
+            for repo in sample:
+                call(repo).raise_for_status()
+            out[kind] = round((_proc_cpu(sim["pid"]) - c0) / len(sample) * 1000, 1)
+            print(f"  simulator CPU per {kind}: {out[kind]} ms", flush=True)
+    return out
+
+
 def format_result(r: dict) -> str:
     lines = [f"{r['size']} org full GitHub sync: {r['status']} in {r['seconds']:.1f} s, {r['rows']:,} rows in all tables "
              f"({r['rows_per_s']:,} rows/s), {r['prs']:,} PRs",
@@ -332,7 +377,11 @@ def main(argv=None) -> None:
     ap.add_argument("--json", default=None, help="write the figures to this file")
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for the run (dlt settings, ...)")
+    ap.add_argument("--page-costs", action="store_true", help="only measure the simulator's CPU per kind of page")
     args = ap.parse_args(argv)
+    if args.page_costs:
+        page_costs(args.size, args.seed)
+        return
     env = dict(kv.split("=", 1) for kv in args.env)
     r = full_sync(args.size, args.seed, args.page_size, args.concurrency, extra_env=env, keep=args.keep,
                   quiet=args.quiet)

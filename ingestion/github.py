@@ -106,8 +106,9 @@ STATUS_BATCH = 100           # deployments per GraphQL `nodes(ids:)` statuses qu
 
 
 def _load_file_format() -> str | None:
-    """Parquet when pyarrow is there: DuckDB loads it ~x faster than dlt's default INSERT
-    statements, with a fraction of the memory (docs/benchmarks.md, Ingestion)."""
+    """Parquet when pyarrow is there: DuckDB loaded a medium org in 5 s instead of 161 s with
+    dlt's default INSERT statements, and peak memory fell from 11 GB to 0.6 GB
+    (docs/benchmarks.md, Ingestion)."""
     try:
         import pyarrow  # noqa: F401
     except ImportError:
