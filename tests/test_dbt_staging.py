@@ -47,22 +47,7 @@ JIRA_MODELS = ("issues", "issue_changelogs", "issue_sprints", "issue_labels", "i
 
 
 # --------------------------------------------------------------------------- helpers
-@contextlib.contextmanager
-def environ(**kv):
-    old = {k: os.environ.get(k) for k in kv}
-    for k, v in kv.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = str(v)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+from tests.helpers import environ  # noqa: E402  (re-exported for other test modules)
 
 
 def dbt(args: list[str], warehouse: Path, target: Path) -> subprocess.CompletedProcess:

@@ -29,21 +29,7 @@ URL_COLUMNS = {"url", "base_url", "target_url", "log_url", "environment_url"}
 
 
 # --------------------------------------------------------------------------- helpers
-@contextlib.contextmanager
-def environ(**kv):
-    old = {k: os.environ.get(k) for k in kv}
-    os.environ.update({k: str(v) for k, v in kv.items() if v is not None})
-    for k, v in kv.items():
-        if v is None:
-            os.environ.pop(k, None)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+from tests.helpers import environ  # noqa: E402  (re-exported for other test modules)
 
 
 def write_sources(path: Path, base_url: str, repos: list[str], start: str = START, extra: str = "") -> Path:

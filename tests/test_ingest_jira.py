@@ -32,22 +32,7 @@ ADMIN_ENDPOINTS = ("jira.myself", "jira.field")
 
 
 # --------------------------------------------------------------------------- helpers
-@contextlib.contextmanager
-def environ(**kv):
-    old = {k: os.environ.get(k) for k in kv}
-    for k, v in kv.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = str(v)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+from tests.helpers import environ  # noqa: E402  (re-exported for other test modules)
 
 
 def sources_for(world, tmp: Path, base_url: str, flavor: str = "cloud", jira_extra: str = "") -> Path:
