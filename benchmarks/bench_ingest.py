@@ -299,12 +299,18 @@ def full_sync(size: str = "medium", seed: int = 1, page_size: int | None = None,
         "cores_used_client_sim": _Sampler.summary(samples),
         "org": sim["summary"],
     }
+    if not keep:  # a large org's warehouse is gigabytes: keep it only when asked (--keep)
+        import shutil
+        shutil.rmtree(work, ignore_errors=True)
+        out["warehouse"] = None
     return out
 
 
 def page_costs(size: str = "medium", seed: int = 1, repos: int = 40) -> dict[str, float]:
-    """Simulator CPU milliseconds per page, by kind of page: the first pages of `repos`
-    repositories each (so per-repository setup in the simulator is included)."""
+    """Simulator CPU milliseconds per page, by kind of page, on `repos` repositories whose
+    per-repository frames the simulator has built already (a smaller page of the same kind is
+    asked for first, unmeasured; GraphQL pages are never asked for twice, the simulator
+    caches rendered pages)."""
     import yaml
 
     from ingestion.github import HISTORY_QUERY, PRS_QUERY
@@ -314,36 +320,41 @@ def page_costs(size: str = "medium", seed: int = 1, repos: int = 40) -> dict[str
     with simulator(size, seed, work / "sources.yml") as sim:
         url = sim["url"]
         doc = yaml.safe_load((work / "sources.yml").read_text())
-        names = [r for o in doc["organisations"] for p in o["projects"] for r in p["github"]["repos"]]
+        names = [r for o in doc["organisations"] for p in o["projects"] for r in p["github"]["repos"]][:repos]
         s = requests.Session()
         s.headers["Authorization"] = f"Bearer {GITHUB_TOKEN}"
 
-        def runs(repo, exclude):
+        def runs(repo, page, exclude=False):
             return s.get(f"{url}/repos/{repo}/actions/runs", params={
-                "per_page": 100, "created": ">=2000-01-01T00:00:00+00:00",
+                "per_page": 100, "page": page, "created": ">=2000-01-01T00:00:00+00:00",
                 **({"exclude_pull_requests": "true"} if exclude else {})})
 
         def gql(repo, query, **v):
             o, n = repo.split("/")
             return s.post(f"{url}/graphql", json={"query": query, "variables": {"owner": o, "name": n, **v}})
 
-        # Both workflow-run variants read the same repositories, the lighter one first (the
-        # second then finds the simulator's per-repository frames built: a conservative gap).
-        kinds = {
-            "workflow_runs page, exclude_pull_requests": lambda r: runs(r, True),
-            "workflow_runs page (100 runs)": lambda r: runs(r, False),
-            "pull_requests page (50 PRs)": lambda r: gql(r, PRS_QUERY, first=50, after=None),
-            "history page (100 commits)": lambda r: gql(r, HISTORY_QUERY, first=100, after=None,
-                                                       since="2000-01-01T00:00:00Z"),
-            "deployments page (REST, 100)": lambda r: s.get(f"{url}/repos/{r}/deployments", params={"per_page": 100}),
-        }
-        for i, (kind, call) in enumerate(kinds.items()):
-            sample = names[max(0, i - 1) * repos % len(names):][:repos] or names[:repos]
+        since = "2000-01-01T00:00:00Z"
+        kinds = [  # (kind, warm-up, measured)
+            ("workflow_runs page (100 runs)", lambda r: runs(r, 1), lambda r: runs(r, 2)),
+            ("workflow_runs page, exclude_pull_requests", lambda r: None, lambda r: runs(r, 3, True)),
+            ("workflow_runs page, again with pull_requests", lambda r: None, lambda r: runs(r, 4)),
+            ("pull_requests page (50 PRs)", lambda r: gql(r, PRS_QUERY, first=10, after=None),
+             lambda r: gql(r, PRS_QUERY, first=50, after=None)),
+            ("history page (100 commits)", lambda r: gql(r, HISTORY_QUERY, first=10, after=None, since=since),
+             lambda r: gql(r, HISTORY_QUERY, first=100, after=None, since=since)),
+            ("deployments page (REST, 100)", lambda r: None,
+             lambda r: s.get(f"{url}/repos/{r}/deployments", params={"per_page": 100})),
+        ]
+        for kind, warm, call in kinds:
+            for repo in names:
+                warm(repo)
             c0 = _proc_cpu(sim["pid"])
-            for repo in sample:
+            for repo in names:
                 call(repo).raise_for_status()
-            out[kind] = round((_proc_cpu(sim["pid"]) - c0) / len(sample) * 1000, 1)
+            out[kind] = round((_proc_cpu(sim["pid"]) - c0) / len(names) * 1000, 1)
             print(f"  simulator CPU per {kind}: {out[kind]} ms", flush=True)
+    import shutil
+    shutil.rmtree(work, ignore_errors=True)
     return out
 
 
