@@ -10,6 +10,7 @@ import typer
 
 from ingestion.cli import ingest
 from ingestion.org.cli import org_app
+from sei.profiles.cli import profile_app
 
 app = typer.Typer(help="Self-hosted Software Engineering Insights warehouse.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -17,6 +18,7 @@ sim_app = typer.Typer(help="The built-in simulator of GitHub, Jira and Harness."
 app.add_typer(sim_app, name="sim")
 app.command("ingest")(ingest)
 app.add_typer(org_app, name="org")
+app.add_typer(profile_app, name="profile")
 
 SIZE_HELP = "Organisation size: tiny (~10 devs), small (~50), medium (~500), large (~5,000)."
 
