@@ -15,7 +15,7 @@ from test_dbt_staging import dbt, environ, query, run_results
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dbt")]
 
 MARTS = ("dim_developer", "dim_identity", "dim_team", "dim_team_closure", "bridge_team_membership", "dim_service",
-         "bridge_pull_request_team")
+         "bridge_pull_request_team", "bridge_commit_team", "bridge_review_team", "bridge_issue_team")
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def built(tmp_path_factory):
     from ingestion.org.validate import OrgFiles
     from simulator import generate
     from simulator.export import export_org, export_sources
-    from simulator.server import GITHUB_TOKEN, SimServer
+    from simulator.server import GITHUB_TOKEN, JIRA_EMAIL, JIRA_TOKEN, SimServer
 
     tmp = tmp_path_factory.mktemp("org_marts")
     db = tmp / "sei.duckdb"
@@ -35,14 +35,16 @@ def built(tmp_path_factory):
         src = export_sources(world, tmp / "sources.yml", sim.url)
         with environ(SEI_WAREHOUSE=db, SEI_SOURCES=src, SEI_WAIT_SCALE="0.001",
                      SOURCES__GITHUB__ACCESS_TOKEN=GITHUB_TOKEN, SOURCES__GITHUB__BASE_URL=None,
-                     SOURCES__GITHUB__GRAPHQL_URL=None):
-            result = pipeline.run(["github"], progress=False)
+                     SOURCES__GITHUB__GRAPHQL_URL=None, SOURCES__JIRA__EMAIL=JIRA_EMAIL,
+                     SOURCES__JIRA__API_TOKEN=JIRA_TOKEN, SOURCES__JIRA__BASE_URL=sim.url):
+            result = pipeline.run(["github", "jira"], progress=False)
         assert result.ok, [(s.source, s.status, s.error_message) for s in result.sources]
     export_org(world, tmp / "org")
     assert import_org(OrgFiles.from_dir(tmp / "org"), warehouse=db).status == "accepted"
     resolve_warehouse(db)
     target = tmp / "target"
-    build = dbt(["build", "--select", "+path:models/marts/org", "--indirect-selection", "cautious"], db, target)
+    build = dbt(["build", "--select", "+path:models/marts/org", "+int_pull_requests__timeline",
+                 "--indirect-selection", "cautious"], db, target)
     return {"world": world, "db": db, "build": build,
             "results": run_results(target) if (target / "run_results.json").exists() else pd.DataFrame()}
 
@@ -142,6 +144,51 @@ def test_developer_who_moved_teams_follows_the_move(built):
                 print(f"\n{row.dev_id}: {len(before)} PRs on {row.team_id} before {row.valid_to[:10]}, "
                       f"{len(after)} on {sorted(new.team_id)} after")
     assert checked >= 1
+
+
+# Each person-made fact, its account and attribution time, from staging; the expected teams
+# come from the simulator's own identities and membership timeline (not the warehouse's).
+PERSON_FACTS = {
+    "bridge_commit_team": ("""select repository_full_name || '@' || commit_sha as fact,
+            case when author_login is not null then 'github' else 'git' end as tool,
+            lower(coalesce(author_login, author_email)) as account, authored_at as at
+        from staging.stg_github__commits where not is_deleted""", "repository_full_name || '@' || commit_sha"),
+    "bridge_review_team": ("""select review_id as fact, 'github' as tool, lower(reviewer_login) as account,
+            submitted_at as at from staging.stg_github__pull_request_reviews
+        where not is_deleted and state <> 'pending' and not is_bot_reviewer""", "review_id"),
+    "bridge_issue_team": ("""select issue_id as fact, 'jira' as tool, assignee_account_id as account,
+            coalesce(resolved_at, created_at) as at from staging.stg_jira__issues
+        where not is_deleted and assignee_account_id is not null""", "issue_id"),
+}
+
+
+@pytest.mark.parametrize("bridge", sorted(PERSON_FACTS))
+def test_person_facts_follow_the_person_at_the_events_time(built, bridge):
+    from simulator.truth import truth_frame
+    facts_sql, key = PERSON_FACTS[bridge]
+    ids = truth_frame(built["world"], "identities")
+    ids = ids[ids.dev_id.notna() & ~ids.is_bot.astype(bool)]
+    who = {("github", str(r.login).lower()): r.dev_id for r in ids[ids.tool == "github"].itertuples()}
+    who |= {("git", str(r.email).lower()): r.dev_id for r in ids.itertuples() if isinstance(r.email, str)}
+    who |= {("jira", str(r.account_id)): r.dev_id for r in ids[ids.tool == "jira"].itertuples()}
+    m = truth_frame(built["world"], "memberships")
+    vf = pd.to_datetime(m.valid_from, utc=True).dt.tz_localize(None)
+    vt = pd.to_datetime(m.valid_to, utc=True).dt.tz_localize(None)
+    facts = marts(built, facts_sql)
+    got = marts(built, f"select {key} as fact, string_agg(team_id, ',' order by team_id) as teams from marts.{bridge} "
+                       f"where tree = 'reporting' group by 1")
+    got = dict(zip(got.fact, got.teams))
+    agree = total = 0
+    for f in facts.itertuples():
+        dev = who.get((f.tool, f.account))
+        if dev is None:
+            continue
+        at = pd.Timestamp(f.at)
+        want = sorted(m.team_id[(m.dev_id == dev) & (vf <= at) & (vt.isna() | (at < vt))])
+        total += 1
+        agree += ",".join(want) == (got.get(f.fact) or "")
+    print(f"\n{bridge}: {agree}/{total} human facts on the person's teams at the event's time")
+    assert total >= 20 and agree / total >= 0.99
 
 
 def test_builds_without_an_org_import(built, tmp_path):

@@ -10,10 +10,7 @@ with source as (
 
 select distinct
     lower(tool) as tool,
-    -- accounts compare as ingestion/org/validate.py account_key does: GitHub logins case-insensitive, no `[bot]`
-    case when lower(tool) = 'github' then regexp_replace(lower(trim(account)), '\[bot\]$', '')
-         when lower(tool) = 'git' then lower(trim(account))
-         else trim(account) end as account,
+    {{ account_key('tool', 'account') }} as account,
     developer_id
 from source
 where account is not null

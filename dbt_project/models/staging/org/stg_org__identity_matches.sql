@@ -16,10 +16,7 @@ with source as (
 
 select
     lower(tool) as tool,
-    -- accounts compare as ingestion/org/validate.py account_key does: GitHub logins case-insensitive, no `[bot]`
-    case when lower(tool) = 'github' then regexp_replace(lower(trim(account_id)), '\[bot\]$', '')
-         when lower(tool) = 'git' then lower(trim(account_id))
-         else trim(account_id) end as account,
+    {{ account_key('tool', 'account_id') }} as account,
     login,
     developer_id,
     rule,
