@@ -1,0 +1,281 @@
+"""DuckDB: per-scope extract files (the boundary), policy views (a filter), the reader.
+
+DuckDB has no users: a view filtered on a session variable stops nobody who can type
+`SET VARIABLE` or read the base table. So people who must be isolated get a file holding
+only their rows; the operating system's file permissions and what the file contains are
+the boundary. See docs/access-control.md.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from rbac_policies.compile import TABLES, Compiled, compile_policy
+from rbac_policies.context import OrgContext, load_context
+from rbac_policies.marts import MartShape, classify_all, row_filter
+from rbac_policies.model import Policy
+from rbac_policies.policy import load_policy
+
+DEFAULT_STORAGE_VERSION = "v1.0.0"     # DuckDB 1.x drivers (most BI tools) open it
+MANIFEST = "manifest.json"
+KEY_FILE = ".scope-key"
+RBAC_SCHEMA = "rbac"
+MARTS_SCHEMA = "marts"
+
+
+def _lit(v) -> str:
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def mart_columns(con, catalog: str, schema: str = MARTS_SCHEMA) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for table, column in con.execute(
+            "select table_name, column_name from information_schema.columns where table_catalog = ? "
+            "and table_schema = ? order by table_name, ordinal_position", [catalog, schema]).fetchall():
+        out.setdefault(table, []).append(column)
+    return out
+
+
+@dataclass
+class Prepared:
+    """Everything a publish needs, read once from the warehouse."""
+    policy: Policy
+    ctx: OrgContext
+    shapes: list[MartShape]
+    compiled: Compiled
+
+
+def prepare(con, policy_path: str | Path, catalog: str, sources=None, today: dt.date | None = None) -> Prepared:
+    """Classify the marts (refusing unknown shapes), load the current org, check the policy
+    against it and compile. `con` has the warehouse attached as `catalog`."""
+    ctx = load_context(con, sources, catalog=catalog, today=today)
+    columns = mart_columns(con, catalog)
+    for name, cols in columns.items():
+        if "project_id" in cols:
+            ctx.add_projects(r[0] for r in con.execute(
+                f"select distinct project_id from {catalog}.{MARTS_SCHEMA}.{_q(name)}").fetchall())
+    policy = load_policy(policy_path, ctx)
+    shapes = classify_all(columns, policy.mart_rules)
+    return Prepared(policy, ctx, shapes, compile_policy(policy, ctx))
+
+
+def load_compiled(con, compiled: Compiled, schema: str = RBAC_SCHEMA) -> None:
+    """Write the compiled tables into `schema` of the connection's current database."""
+    con.execute(f"create schema if not exists {schema}")
+    for t, cols in TABLES.items():
+        con.execute(f"create or replace table {schema}.{t} ({', '.join(f'{c} varchar' for c in cols)})")
+        frame = compiled.tables[t]
+        if len(frame):
+            con.register("_rbac_frame", frame.astype(object))
+            con.execute(f"insert into {schema}.{t} select * from _rbac_frame")
+            con.unregister("_rbac_frame")
+
+
+# --------------------------------------------------------------------------- extracts
+@dataclass
+class ScopesResult:
+    out_dir: Path
+    files: dict[str, dict] = field(default_factory=dict)    # principal -> {"file", "kind", "rows": {mart: n}}
+    removed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _secret(out_dir: Path) -> bytes:
+    """The key that turns principal names into opaque file names: stable across publishes (a
+    BI connection keeps working), unguessable without read access to the folder."""
+    p = out_dir / KEY_FILE
+    if not p.exists():
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return bytes.fromhex(p.read_text().strip())
+
+
+def opaque_name(key: bytes, principal: str) -> str:
+    return "scope-" + hmac.new(key, principal.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _private_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
+def publish_scopes(policy_path: str | Path, out_dir: str | Path, warehouse: str | Path | None = None,
+                   sources=None, formats: tuple[str, ...] = ("duckdb",), storage_version: str | None = None,
+                   today: dt.date | None = None) -> ScopesResult:
+    """Write one file (or Parquet folder) per principal holding only its rows, under opaque
+    names with owner-only permissions, and remove the files of principals that lost access.
+    A policy, org or mart problem raises before any file changes."""
+    from sei.settings import warehouse_path
+    t0 = dt.datetime.now(dt.timezone.utc)
+    wh = Path(warehouse) if warehouse else warehouse_path()
+    if not wh.exists():
+        raise FileNotFoundError(f"{wh}: no warehouse to publish from. Fix: run the main job first, or set SEI_WAREHOUSE")
+    out = Path(out_dir)
+    bad = set(formats) - {"duckdb", "parquet"}
+    if bad:
+        raise ValueError(f"unknown format(s) {', '.join(sorted(bad))}. Fix: use duckdb and/or parquet")
+    version = storage_version or os.environ.get("SEI_SERVING_STORAGE_VERSION", DEFAULT_STORAGE_VERSION)
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach {_lit(wh)} as wh (read_only)")
+        prep = prepare(con, policy_path, "wh", sources, today)
+        load_compiled(con, prep.compiled)
+        _private_dir(out)
+        key = _secret(out)
+        result = ScopesResult(out)
+        granted = set(prep.compiled.tables["visible_projects"].principal) | \
+            set(prep.compiled.tables["visible_teams"].principal)
+        for principal, kind in prep.compiled.principals.itertuples(index=False):
+            if principal not in granted:
+                continue          # no data binding: no file (and an old one is removed below)
+            name = opaque_name(key, principal)
+            rows = {}
+            if "duckdb" in formats:
+                rows = _write_duckdb(con, prep.shapes, principal, out / f"{name}.duckdb", version)
+            if "parquet" in formats:
+                rows = _write_parquet(con, prep.shapes, principal, out / name)
+            result.files[principal] = {"file": name + (".duckdb" if "duckdb" in formats else ""),
+                                       "parquet": name if "parquet" in formats else None, "kind": kind, "rows": rows}
+    finally:
+        con.close()
+    keep = {f["file"] for f in result.files.values()} | {f["parquet"] for f in result.files.values() if f["parquet"]}
+    for p in out.iterdir():
+        if p.name.startswith("scope-") and p.name not in keep:
+            result.removed.append(p.name)
+            if p.is_dir():
+                for child in p.iterdir():
+                    child.unlink()
+                p.rmdir()
+            else:
+                p.unlink()
+    manifest = {"published_at": t0.isoformat(), "policy": str(policy_path), "scopes": result.files}
+    tmp = out / f".{MANIFEST}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(manifest, f, indent=1, sort_keys=True)
+    os.replace(tmp, out / MANIFEST)
+    result.seconds = (dt.datetime.now(dt.timezone.utc) - t0).total_seconds()
+    return result
+
+
+def _select(m: MartShape, principal: str) -> str:
+    return (f"select * from wh.{MARTS_SCHEMA}.{_q(m.name)} as {_q(m.name)} "
+            f"where {row_filter(m, m.name, _lit(principal), RBAC_SCHEMA)}")
+
+
+def _write_duckdb(con, shapes, principal: str, target: Path, version: str) -> dict[str, int]:
+    tmp = target.with_name(f".{target.name}.tmp")
+    for stale in (tmp, Path(f"{tmp}.wal")):
+        stale.unlink(missing_ok=True)
+    old = os.umask(0o077)   # DuckDB creates the file (and its WAL) owner-only from the first byte
+    rows = {}
+    try:
+        con.execute(f"attach {_lit(tmp)} as pub (storage_version {_lit(version)})")
+        try:
+            con.execute(f"create schema pub.{MARTS_SCHEMA}")
+            for m in shapes:
+                con.execute(f"create table pub.{MARTS_SCHEMA}.{_q(m.name)} as {_select(m, principal)}")
+                rows[m.name] = con.execute(f"select count(*) from pub.{MARTS_SCHEMA}.{_q(m.name)}").fetchone()[0]
+        finally:
+            con.execute("detach pub")
+    finally:
+        os.umask(old)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, target)
+    return rows
+
+
+def _write_parquet(con, shapes, principal: str, folder: Path) -> dict[str, int]:
+    tmp = folder.with_name(f".{folder.name}.tmp")
+    if tmp.exists():
+        for c in tmp.iterdir():
+            c.unlink()
+        tmp.rmdir()
+    old = os.umask(0o077)
+    rows = {}
+    try:
+        _private_dir(tmp)
+        for m in shapes:
+            f = tmp / f"{m.name}.parquet"
+            con.execute(f"copy ({_select(m, principal)}) to {_lit(f)} (format parquet)")
+            os.chmod(f, 0o600)
+            rows[m.name] = con.execute(f"select count(*) from read_parquet({_lit(f)})").fetchone()[0]
+    finally:
+        os.umask(old)
+    if folder.exists():
+        for c in folder.iterdir():
+            c.unlink()
+        folder.rmdir()
+    os.replace(tmp, folder)
+    return rows
+
+
+# --------------------------------------------------------------------------- the reader
+READER_CONFIG = {
+    "enable_external_access": False,       # no ATTACH, no read_csv/read_parquet/read_text of other files
+    "autoload_known_extensions": False,    # no extension slips in on demand
+    "autoinstall_known_extensions": False,
+    "allow_community_extensions": False,
+    "lock_configuration": True,            # and none of the above can be SET back
+}
+
+
+def open_scope(path: str | Path) -> duckdb.DuckDBPyConnection:
+    """Open a published scope file the way the project's own readers do: read-only, with
+    external access off, extension autoloading off and the configuration locked, so a query
+    cannot reach another file."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no such scope file. Fix: run `sei publish --scopes` (or check the manifest)")
+    return duckdb.connect(str(p), read_only=True, config=dict(READER_CONFIG))
+
+
+def scope_file(out_dir: str | Path, principal: str) -> Path | None:
+    """The file published for `principal` (from the manifest), or None when it has none."""
+    m = json.loads((Path(out_dir) / MANIFEST).read_text())
+    entry = m["scopes"].get(principal)
+    return Path(out_dir) / entry["file"] if entry and entry["file"] else None
+
+
+# --------------------------------------------------------------------------- policy views
+POLICY_VIEW_SCHEMA = "policy"
+PRINCIPAL_VARIABLE = "sei_principal"
+
+
+def write_policy_views(policy_path: str | Path, warehouse: str | Path | None = None, sources=None,
+                       today: dt.date | None = None) -> list[str]:
+    """Compile into `rbac.*` of the warehouse and create `policy.<mart>` views filtered on
+    `getvariable('sei_principal')`. A convenience for trusted analysts, NOT a boundary:
+    anyone who can type SQL can `SET VARIABLE sei_principal` or read `marts.*` directly."""
+    from sei.settings import warehouse_path
+    wh = Path(warehouse) if warehouse else warehouse_path()
+    con = duckdb.connect(str(wh))
+    try:
+        cat = con.execute("select current_database()").fetchone()[0]
+        prep = prepare(con, policy_path, cat, sources, today)
+        con.execute("begin")
+        load_compiled(con, prep.compiled)
+        con.execute(f"drop schema if exists {POLICY_VIEW_SCHEMA} cascade")
+        con.execute(f"create schema {POLICY_VIEW_SCHEMA}")
+        principal = f"getvariable('{PRINCIPAL_VARIABLE}')"
+        for m in prep.shapes:
+            con.execute(f"create view {POLICY_VIEW_SCHEMA}.{_q(m.name)} as select * from {MARTS_SCHEMA}.{_q(m.name)} "
+                        f"as {_q(m.name)} where {row_filter(m, m.name, principal, RBAC_SCHEMA)}")
+        con.execute("commit")
+        return [m.name for m in prep.shapes]
+    finally:
+        con.close()
+

@@ -1,0 +1,110 @@
+"""Which rows of a mart a principal may see, decided from the mart's columns.
+
+Publishing picks up whatever marts exist; each is classified by its columns, in order:
+
+1. the policy's `marts:` section: `public` (every principal sees every row: reference data
+   such as performance bands), `exclude` (never published), `{team_column: C}`;
+2. `team_id` (or the policy's team column): team grain. A row is visible when its team is
+   in a visible subtree (matching `tree` and `project_id` when the mart has them), or its
+   project is visible whole;
+3. `developer_id`: per-person rows, visible for people currently in a visible team, or
+   when the project is visible whole;
+4. `service`: rows of a service, visible when a visible team owns the service, or when the
+   project is visible whole;
+5. `project_id` only: project grain, visible only to principals that see the whole
+   project (a team-scoped principal would otherwise see its siblings' data in aggregates);
+6. anything else is refused: publishing stops and names the mart, rather than leak it.
+
+A mart without `project_id` is matched on its team / person / service alone, and its rows
+are visible to a principal that sees any project whole. Rows whose key is NULL are
+visible to whole-project principals only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class UnclassifiedMart(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class MartShape:
+    name: str
+    shape: str                 # public | team | developer | service | project
+    key: str | None = None     # the team / developer / service column
+    has_tree: bool = False
+    has_project: bool = False
+
+
+def classify(name: str, columns: list[str], rules: dict[str, dict]) -> MartShape | None:
+    """The mart's shape; None when the policy excludes it; UnclassifiedMart when unknown."""
+    cols = {c.lower() for c in columns}
+    rule = rules.get(name, {})
+    has_tree, has_project = "tree" in cols, "project_id" in cols
+    if rule.get("exclude"):
+        return None
+    if rule.get("public"):
+        return MartShape(name, "public")
+    if rule.get("team_column"):
+        if rule["team_column"].lower() not in cols:
+            raise UnclassifiedMart(f"mart {name!r} has no column {rule['team_column']!r} (the policy's team_column). "
+                                   f"Fix: name one of its columns: {', '.join(columns)}")
+        return MartShape(name, "team", rule["team_column"].lower(), has_tree, has_project)
+    if "team_id" in cols:
+        return MartShape(name, "team", "team_id", has_tree, has_project)
+    if "developer_id" in cols:
+        return MartShape(name, "developer", "developer_id", False, has_project)
+    if "service" in cols:
+        return MartShape(name, "service", "service", False, has_project)
+    if has_project:
+        return MartShape(name, "project", None, False, True)
+    raise UnclassifiedMart(
+        f"mart {name!r} has none of team_id, developer_id, service, project_id, so its rows cannot be scoped "
+        f"and it is not published. Fix: add one of those columns to the model, or list it in the policy's "
+        f"`marts:` section as `public`, `exclude` or `{{team_column: COLUMN}}`")
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def row_filter(m: MartShape, alias: str, principal: str, rbac: str) -> str:
+    """A boolean SQL expression (DuckDB and PostgreSQL) true for the rows of `alias` the
+    principal sees. `principal` is an SQL expression (current_user, a variable, a quoted
+    literal); `rbac` the schema holding the compiled tables."""
+    if m.shape == "public":
+        return "true"
+    a = _q(alias)
+    proj = f" and v.project_id is not distinct from {a}.project_id" if m.has_project else ""
+    whole = f"exists (select 1 from {rbac}.visible_projects v where v.principal = {principal}{proj})"
+    if m.shape == "project":
+        return whole
+    key = f"{a}.{_q(m.key)}"
+    if m.shape == "team":
+        tree = f" and v.tree = {a}.tree" if m.has_tree else ""
+        part = (f"exists (select 1 from {rbac}.visible_teams v where v.principal = {principal} "
+                f"and v.team_id = {key}{tree}{proj})")
+    elif m.shape == "developer":
+        part = (f"exists (select 1 from {rbac}.visible_developers v where v.principal = {principal} "
+                f"and v.developer_id = {key}{proj})")
+    else:
+        part = (f"exists (select 1 from {rbac}.visible_services v where v.principal = {principal} "
+                f"and v.service = {key}{proj})")
+    return f"({whole} or {part})"
+
+
+def classify_all(columns: dict[str, list[str]], rules: dict[str, dict]) -> list[MartShape]:
+    """Every mart's shape; one UnclassifiedMart naming all the marts that have none."""
+    shapes, problems = [], []
+    for name in sorted(columns):
+        try:
+            s = classify(name, columns[name], rules)
+        except UnclassifiedMart as e:
+            problems.append(str(e))
+            continue
+        if s is not None:
+            shapes.append(s)
+    if problems:
+        raise UnclassifiedMart("\n".join(problems))
+    return shapes
