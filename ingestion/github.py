@@ -1299,8 +1299,8 @@ def estimate(rows: list[dict], page_size: int, limit: dict, review_comment_count
     """Points / requests / hours of a first sync from per-repository counts.
 
     PR pages: (1 + 4 x page) / 100 points each, rounded; history pages: 1 point per 100
-    commits; REST: deployments/100 + one statuses request per deployment + releases/100 +
-    runs/100 + one request per repository and resource. Time: the larger of the
+    commits; statuses: 1 point per 100 deployments (`nodes(ids:)`); REST: deployments/100 +
+    releases/100 + runs/100, at least one request per repository and resource. Time: the larger of the
     rate-limit bound (points / points-per-hour; requests / requests-per-hour) and the
     latency bound (about 1.5 s per PR page, 0.5 s per other request)."""
     import math
@@ -1308,10 +1308,11 @@ def estimate(rows: list[dict], page_size: int, limit: dict, review_comment_count
     pr_pages = sum(max(1, math.ceil(r["pull_requests"] / page_size)) for r in ok)
     page_cost = max(1, round((1 + 4 * page_size) / 100))
     reviews_est = sum(r["pull_requests"] for r in ok) * 1.6 if review_comment_counts else 0
-    gql_points = pr_pages * page_cost + math.ceil(reviews_est / 100) + \
-        sum(max(1, math.ceil(r["commits"] / 100)) for r in ok)
-    gql_requests = pr_pages + math.ceil(reviews_est / 100) + sum(max(1, math.ceil(r["commits"] / 100)) for r in ok)
-    rest = sum(max(1, math.ceil(r["deployments"] / 100)) + r["deployments"] + max(1, math.ceil(r["releases"] / 100))
+    history_pages = sum(max(1, math.ceil(r["commits"] / 100)) for r in ok)
+    status_queries = sum(math.ceil(r["deployments"] / STATUS_BATCH) for r in ok)
+    gql_points = pr_pages * page_cost + math.ceil(reviews_est / 100) + history_pages + status_queries
+    gql_requests = pr_pages + math.ceil(reviews_est / 100) + history_pages + status_queries
+    rest = sum(max(1, math.ceil(r["deployments"] / 100)) + max(1, math.ceil(r["releases"] / 100))
                + max(1, math.ceil(r.get("workflow_runs", 0) / 100)) for r in ok)
     g = limit.get("graphql") or {}
     c = limit.get("core") or {}

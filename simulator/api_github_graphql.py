@@ -25,7 +25,8 @@ from graphql import FieldNode
 
 from simulator import views
 from simulator.api_github_rest import (
-    VIEWER_ID, VIEWER_LOGIN, VIEWER_NAME, WEB_FLOW_LOGIN, accounts, charge, deployment_ref, deployment_statuses,
+    STATUS_DESCRIPTIONS, VIEWER_ID, VIEWER_LOGIN, VIEWER_NAME, WEB_FLOW_LOGIN, accounts, charge, deployment_ref,
+    deployment_statuses,
     find_repo, find_repo_by_id, is_bot, isos, msgpack_array, node_id, org_exists, org_ids, rate_headers,
     repo_deployments, repo_main_commits, repo_releases, repos_now, roots, window_state)
 from simulator.github_graphql_schema import GitHubError, execute, prepare
@@ -839,8 +840,10 @@ class RepoGraph:
         for row in d.itertuples(index=False):
             did = int(row.gh_deployment_id)
             statuses = [{"__typename": "DeploymentStatus", "id": node_id("DES", sid), "state": state.upper(),
-                         "createdAt": iso(ts), "updatedAt": iso(ts), "creator": creator, "description": None,
-                         "environment": row.environment, "environmentUrl": None, "logUrl": None}
+                         "createdAt": iso(ts), "updatedAt": iso(ts), "creator": creator,
+                         "description": STATUS_DESCRIPTIONS.get(state, ""),
+                         # GraphQL answers null where REST answers "" for an unset URL
+                         "environmentUrl": None, "logUrl": None, "environment": row.environment}
                         for sid, state, ts in deployment_statuses(row)]
             node = {"__typename": "Deployment", "id": node_id("DE", did), "databaseId": did,
                     "createdAt": iso(row.started_at), "updatedAt": iso(row.updated_at),

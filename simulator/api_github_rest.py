@@ -267,6 +267,11 @@ def deployment_ref(row, default_branch: str) -> str:
     return row.sha if row.is_rollback else default_branch
 
 
+# What GitHub Actions-style deployers write as a status description (REST and GraphQL alike).
+STATUS_DESCRIPTIONS = {"in_progress": "Deployment started", "success": "Deployment finished successfully.",
+                       "failure": "Deployment failed.", "inactive": "Superseded by a later deployment."}
+
+
 def deployment_statuses(row) -> list[tuple[int, str, int]]:
     """(status id, state, created_at) newest first: in_progress, then success/failure, then inactive."""
     base = STATUS_ID_BASE + int(row.deployment_id) * 3
@@ -547,14 +552,12 @@ def list_deployment_statuses(req: Request, sim, r: Roots) -> Response:
     dep = next(hit.itertuples(index=False))
     a = f"{r.api}/repos/{rp.full_name}"
     creator = user_json(w, dep.creator_login, r)
-    desc = {"in_progress": "Deployment started", "success": "Deployment finished successfully.",
-            "failure": "Deployment failed.", "inactive": "Superseded by a later deployment."}
     rows = pd.DataFrame(deployment_statuses(dep), columns=["id", "state", "ts"])
 
     def render(s):
         return {"url": f"{a}/deployments/{dep.gh_deployment_id}/statuses/{s.id}", "id": int(s.id),
                 "node_id": node_id("DES", int(s.id)), "state": s.state, "creator": creator,
-                "description": desc.get(s.state, ""), "environment": dep.environment, "target_url": "",
+                "description": STATUS_DESCRIPTIONS.get(s.state, ""), "environment": dep.environment, "target_url": "",
                 "created_at": iso(s.ts), "updated_at": iso(s.ts),
                 "deployment_url": f"{a}/deployments/{dep.gh_deployment_id}", "repository_url": a,
                 "environment_url": "", "log_url": "", "performed_via_github_app": None}

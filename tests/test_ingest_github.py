@@ -376,7 +376,13 @@ def test_plan_counts_what_a_first_sync_reads(sim, tmp_path):
     est = p["github"]
     truth = sim_get(sim, "/_sim/truth/pull_requests")
     assert est["totals"]["pull_requests"] == len(truth)
-    assert est["graphql_points"] > 0 and est["rest_requests"] > est["totals"]["deployments"]
+    ok = [r for r in est["repositories"] if "error" not in r]
+    pages = lambda n: max(1, -(-n // 100))  # noqa: E731
+    # statuses come with GraphQL (100 deployments a query), not one REST request per deployment
+    assert est["rest_requests"] == sum(pages(r["deployments"]) + pages(r["releases"]) + pages(r["workflow_runs"])
+                                       for r in ok)
+    assert est["graphql_points"] == sum(-(-r["pull_requests"] // 50) if r["pull_requests"] else 1 for r in ok) * 2 \
+        + sum(pages(r["commits"]) for r in ok) + sum(-(-r["deployments"] // 100) for r in ok)
     assert est["graphql_points_per_hour"] == 5000
     text = pipeline.format_plan(p)
     assert "GraphQL:" in text and "acme-payments/atlas-api" in text
