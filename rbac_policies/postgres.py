@@ -1,0 +1,304 @@
+"""PostgreSQL: real roles and row-level security from the compiled policy.
+
+Layout in the serving database (created and kept by `sei publish --target postgres`):
+
+- `sei_marts.*`   the published marts (serving mode: copied from the DuckDB warehouse;
+                  in-place mode: the `marts` schema dbt builds on PostgreSQL is used as is),
+                  ROW LEVEL SECURITY enabled and forced, one SELECT policy each keyed on
+                  `current_user` through the mapping tables;
+- `sei_rbac.*`    the compiled mapping tables; no reader may read or write them;
+- `sei_bi.*`      one `security_barrier` view per mart, owned by `sei_rls_owner` (a
+                  NOLOGIN role that is neither superuser nor BYPASSRLS, so the policies
+                  apply when the view reads the table) — the only thing readers can select;
+- roles: one per principal (users LOGIN, groups NOLOGIN, a user is a member of its
+  groups), all members of `sei_readers`, which holds USAGE on `sei_bi` and SELECT on its
+  views and nothing else. Roles this project created carry a comment; a principal removed
+  from the policy has its role dropped. Passwords are never set here: the database
+  administrator sets them (ALTER ROLE ... PASSWORD) or uses pg_hba / certificates.
+
+Everything is done in one transaction, so a reader sees the previous publish or the new
+one, never half of it; it is safe (and required) to run after every rebuild: a dbt
+rebuild that drops and recreates a table drops its policy and view with it (readers then
+see nothing, never everything) until this runs again.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from rbac_policies.compile import TABLES
+from rbac_policies.duck import MARTS_SCHEMA, Prepared, _lit, load_compiled, prepare
+from rbac_policies.marts import row_filter
+
+READERS, RLS_OWNER = "sei_readers", "sei_rls_owner"
+MART_SCHEMA, RBAC_SCHEMA, VIEW_SCHEMA = "sei_marts", "sei_rbac", "sei_bi"
+MANAGED = "managed by sei rbac"
+POLICY_NAME = "sei_scope"
+
+PG_TYPES = {"VARCHAR": "text", "BOOLEAN": "boolean", "TINYINT": "smallint", "SMALLINT": "smallint",
+            "INTEGER": "integer", "BIGINT": "bigint", "HUGEINT": "numeric", "UTINYINT": "smallint",
+            "USMALLINT": "integer", "UINTEGER": "bigint", "UBIGINT": "numeric", "FLOAT": "real",
+            "DOUBLE": "double precision", "DATE": "date", "TIMESTAMP": "timestamp",
+            "TIMESTAMP WITH TIME ZONE": "timestamptz", "TIME": "time", "INTERVAL": "interval", "UUID": "uuid"}
+
+
+def pg_type(duck_type: str) -> str:
+    t = duck_type.upper()
+    if t.startswith("DECIMAL"):
+        return t.replace("DECIMAL", "numeric")
+    return PG_TYPES.get(t, "text")     # lists, structs, JSON: text (as DuckDB writes them)
+
+
+def connect(dsn: str | None = None):
+    """psycopg2 connection from a DSN, else the SEI_PG_* variables dbt's postgres target uses."""
+    import psycopg2
+    if dsn:
+        return psycopg2.connect(dsn)
+    return psycopg2.connect(host=os.environ.get("SEI_PG_HOST", "localhost"), port=int(os.environ.get("SEI_PG_PORT", 5432)),
+                            user=os.environ.get("SEI_PG_USER", "sei"), password=os.environ.get("SEI_PG_PASSWORD", ""),
+                            dbname=os.environ.get("SEI_PG_DATABASE", "sei"))
+
+
+@dataclass
+class PgResult:
+    tables: dict[str, int] = field(default_factory=dict)
+    roles: list[str] = field(default_factory=list)
+    dropped_roles: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _ident(name: str):
+    from psycopg2 import sql
+    return sql.Identifier(name)
+
+
+def publish_postgres(policy_path: str | Path, pg, warehouse: str | Path | None = None, sources=None,
+                     today: dt.date | None = None) -> PgResult:
+    """Serving mode: copy the DuckDB warehouse's marts into `sei_marts` and apply the policy.
+    `pg` is an open psycopg2 connection of an administrator (CREATEROLE, owner of the schemas)."""
+    from sei.settings import warehouse_path
+    t0 = dt.datetime.now(dt.timezone.utc)
+    wh = Path(warehouse) if warehouse else warehouse_path()
+    if not wh.exists():
+        raise FileNotFoundError(f"{wh}: no warehouse to publish from. Fix: run the main job first, or set SEI_WAREHOUSE")
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach {_lit(wh)} as wh (read_only)")
+        prep = prepare(con, policy_path, "wh", sources, today)
+        load_compiled(con, prep.compiled)
+        data = {}
+        for m in prep.shapes:
+            cols = con.execute("select column_name, data_type from information_schema.columns where table_catalog = 'wh' "
+                               "and table_schema = ? and table_name = ? order by ordinal_position",
+                               [MARTS_SCHEMA, m.name]).fetchall()
+            data[m.name] = (cols, _csv(con, f"select * from wh.{MARTS_SCHEMA}.\"{m.name}\""))
+        mapping = {t: _csv(con, f"select * from rbac.{t}") for t in TABLES}
+    finally:
+        con.close()
+    result = PgResult()
+    pg.autocommit = False
+    try:
+        with pg.cursor() as cur:
+            _roles(cur, prep, result)
+            _schemas(cur)
+            _mapping(cur, mapping)
+            _stale_relations(cur, {m.name for m in prep.shapes})
+            for m in prep.shapes:
+                cols, csv = data[m.name]
+                _copy_mart(cur, m.name, cols, csv)
+                _protect(cur, MART_SCHEMA, m)
+                cur.execute(f'select count(*) from {MART_SCHEMA}."{m.name}"')
+                result.tables[m.name] = cur.fetchone()[0]
+            _lock_down(cur, keep={MART_SCHEMA})
+        pg.commit()
+    except Exception:
+        pg.rollback()
+        raise
+    finally:
+        pg.autocommit = True
+    result.seconds = (dt.datetime.now(dt.timezone.utc) - t0).total_seconds()
+    return result
+
+
+def apply_in_place(policy_path: str | Path, pg, schema: str = "marts", sources=None,
+                   today: dt.date | None = None) -> PgResult:
+    """PostgreSQL as the warehouse: apply the policy to the marts dbt built in `schema`
+    (run after every `dbt build`; the rebuild drops the policies and views)."""
+    t0 = dt.datetime.now(dt.timezone.utc)
+    src = _PgAsDuck(pg)
+    db = src.execute("select current_database()").fetchone()[0]
+    prep = prepare(src, policy_path, db, sources, today)
+    mem = duckdb.connect()
+    try:
+        load_compiled(mem, prep.compiled)
+        mapping = {t: _csv(mem, f"select * from rbac.{t}") for t in TABLES}
+    finally:
+        mem.close()
+    result = PgResult()
+    pg.autocommit = False
+    try:
+        with pg.cursor() as cur:
+            _roles(cur, prep, result)
+            _schemas(cur, marts=schema)
+            _mapping(cur, mapping)
+            for m in prep.shapes:
+                _protect(cur, schema, m)
+                result.tables[m.name] = -1
+            _lock_down(cur, keep={schema})
+        pg.commit()
+    except Exception:
+        pg.rollback()
+        raise
+    finally:
+        pg.autocommit = True
+    result.seconds = (dt.datetime.now(dt.timezone.utc) - t0).total_seconds()
+    return result
+
+
+class _PgAsDuck:
+    """Just enough of DuckDB's `con.execute(sql, params).fetchall()` over psycopg2 for the
+    catalog and org queries `prepare` runs (they are plain SQL on both engines)."""
+
+    def __init__(self, pg):
+        self.pg = pg
+        self.rows: list = []
+
+    def execute(self, sql: str, params=None):
+        with self.pg.cursor() as cur:
+            cur.execute(sql.replace("?", "%s"), params)
+            self.rows = cur.fetchall() if cur.description else []
+        return self
+
+    def fetchall(self):
+        return self.rows
+
+    def fetchone(self):
+        return self.rows[0] if self.rows else None
+
+
+def _csv(con, select: str) -> bytes:
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        f = Path(d) / "t.csv"
+        con.execute(f"copy ({select}) to {_lit(f)} (format csv, header true)")
+        return f.read_bytes()
+
+
+# --------------------------------------------------------------------------- steps
+def _roles(cur, prep: Prepared, result: PgResult) -> None:
+    from psycopg2 import sql
+    for name, attrs in ((READERS, "NOLOGIN"), (RLS_OWNER, "NOLOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT")):
+        cur.execute("select 1 from pg_roles where rolname = %s", [name])
+        if not cur.fetchone():
+            cur.execute(sql.SQL(f"create role {{}} {attrs}").format(_ident(name)))
+    cur.execute(sql.SQL("alter role {} nosuperuser nobypassrls").format(_ident(RLS_OWNER)))
+    cur.execute("select r.rolname, coalesce(shobj_description(r.oid, 'pg_authid'), '') from pg_roles r")
+    existing = dict(cur.fetchall())
+    wanted = dict(prep.compiled.principals.itertuples(index=False))
+    for name, kind in wanted.items():
+        if name in existing and existing[name] != MANAGED:
+            raise ValueError(f"PostgreSQL role {name!r} already exists and was not created by this project: refusing "
+                             f"to grant it reader rights or to change it. Fix: rename the principal in the policy, or "
+                             f"drop that role (or COMMENT ON ROLE ... IS '{MANAGED}' if it is meant to be managed)")
+        if name not in existing:
+            cur.execute(sql.SQL("create role {} " + ("LOGIN" if kind == "user" else "NOLOGIN")).format(_ident(name)))
+            cur.execute(sql.SQL("comment on role {} is {}").format(_ident(name), sql.Literal(MANAGED)))
+        # whatever someone did to the role by hand, a reader never bypasses the policies
+        cur.execute(sql.SQL("alter role {} nosuperuser nobypassrls nocreaterole nocreatedb noreplication")
+                    .format(_ident(name)))
+        cur.execute(sql.SQL("grant {} to {}").format(_ident(READERS), _ident(name)))
+        result.roles.append(name)
+    for g in prep.policy.principals.values():
+        if g.kind == "group":
+            for member in g.members:
+                cur.execute(sql.SQL("grant {} to {}").format(_ident(g.name), _ident(member)))
+    for name, comment in existing.items():
+        if comment == MANAGED and name not in wanted:
+            cur.execute(sql.SQL("drop owned by {}").format(_ident(name)))   # readers own nothing; be sure
+            cur.execute(sql.SQL("drop role {}").format(_ident(name)))
+            result.dropped_roles.append(name)
+
+
+def _schemas(cur, marts: str = MART_SCHEMA) -> None:
+    from psycopg2 import sql
+    for s in (marts, RBAC_SCHEMA, VIEW_SCHEMA):
+        cur.execute(sql.SQL("create schema if not exists {}").format(_ident(s)))
+    cur.execute(sql.SQL("grant usage on schema {}, {} to {}").format(_ident(marts), _ident(RBAC_SCHEMA),
+                                                                    _ident(RLS_OWNER)))
+    cur.execute(sql.SQL("grant usage on schema {} to {}").format(_ident(VIEW_SCHEMA), _ident(READERS)))
+
+
+def _mapping(cur, mapping: dict[str, bytes]) -> None:
+    from psycopg2 import sql
+    for t, cols in TABLES.items():
+        # kept and refilled, not dropped: the policies depend on them; DELETE (not TRUNCATE)
+        # so readers keep reading the previous mapping until the commit, without waiting
+        cur.execute(sql.SQL("create table if not exists {}.{} ({})").format(
+            _ident(RBAC_SCHEMA), _ident(t), sql.SQL(", ").join(sql.SQL("{} text").format(_ident(c)) for c in cols)))
+        cur.execute(sql.SQL("delete from {}.{}").format(_ident(RBAC_SCHEMA), _ident(t)))
+        cur.copy_expert(sql.SQL("copy {}.{} from stdin with (format csv, header true)")
+                        .format(_ident(RBAC_SCHEMA), _ident(t)).as_string(cur), io.BytesIO(mapping[t]))
+        cur.execute(sql.SQL("create index if not exists {} on {}.{} (principal)").format(
+            _ident(f"{t}_principal"), _ident(RBAC_SCHEMA), _ident(t)))
+        cur.execute(sql.SQL("grant select on {}.{} to {}").format(_ident(RBAC_SCHEMA), _ident(t), _ident(RLS_OWNER)))
+
+
+def _stale_relations(cur, keep: set[str]) -> None:
+    from psycopg2 import sql
+    cur.execute("select table_schema, table_name, table_type from information_schema.tables "
+                "where table_schema in (%s, %s)", [MART_SCHEMA, VIEW_SCHEMA])
+    for schema, name, kind in cur.fetchall():
+        if name not in keep:
+            what = "view" if kind == "VIEW" else "table"
+            cur.execute(sql.SQL(f"drop {what} if exists {{}}.{{}} cascade").format(_ident(schema), _ident(name)))
+
+
+def _copy_mart(cur, name: str, cols: list[tuple[str, str]], csv: bytes) -> None:
+    from psycopg2 import sql
+    cur.execute(sql.SQL("drop table if exists {}.{} cascade").format(_ident(MART_SCHEMA), _ident(name)))
+    cur.execute(sql.SQL("create table {}.{} ({})").format(
+        _ident(MART_SCHEMA), _ident(name),
+        sql.SQL(", ").join(sql.SQL("{} " + pg_type(t)).format(_ident(c)) for c, t in cols)))
+    cur.copy_expert(sql.SQL("copy {}.{} from stdin with (format csv, header true)")
+                    .format(_ident(MART_SCHEMA), _ident(name)).as_string(cur), io.BytesIO(csv))
+
+
+def _protect(cur, schema: str, m) -> None:
+    """RLS on the table, the policy, the barrier view, the grants."""
+    from psycopg2 import sql
+    table = sql.SQL("{}.{}").format(_ident(schema), _ident(m.name))
+    view = sql.SQL("{}.{}").format(_ident(VIEW_SCHEMA), _ident(m.name))
+    cur.execute(sql.SQL("alter table {} enable row level security").format(table))
+    cur.execute(sql.SQL("alter table {} force row level security").format(table))
+    cur.execute(sql.SQL("drop policy if exists {} on {}").format(_ident(POLICY_NAME), table))
+    # current_user cannot be spoofed with SET / set_config; only SET ROLE to a role one is a
+    # member of (a reader's own groups, which see a subset) or a superuser changes it.
+    expr = row_filter(m, m.name, "current_user", RBAC_SCHEMA)
+    cur.execute(sql.SQL("create policy {} on {} as permissive for select to public using (" + expr + ")")
+                .format(_ident(POLICY_NAME), table))
+    cur.execute(sql.SQL("revoke all on {} from public").format(table))
+    cur.execute(sql.SQL("grant select on {} to {}").format(table, _ident(RLS_OWNER)))
+    cur.execute(sql.SQL("drop view if exists {}").format(view))
+    cur.execute(sql.SQL("create view {} with (security_barrier = true) as select * from {}").format(view, table))
+    cur.execute(sql.SQL("alter view {} owner to {}").format(view, _ident(RLS_OWNER)))
+    cur.execute(sql.SQL("revoke all on {} from public").format(view))
+    cur.execute(sql.SQL("grant select on {} to {}").format(view, _ident(READERS)))
+
+
+def _lock_down(cur, keep: set[str]) -> None:
+    """Readers reach nothing but sei_bi: no rights on any other schema (raw, staging, marts
+    of a PostgreSQL warehouse), not even CREATE or USAGE on public."""
+    from psycopg2 import sql
+    cur.execute("select nspname from pg_namespace where nspname not like 'pg\\_%%' and nspname <> 'information_schema'")
+    for (s,) in cur.fetchall():
+        if s == VIEW_SCHEMA:
+            continue
+        cur.execute(sql.SQL("revoke all on schema {} from public, {}").format(_ident(s), _ident(READERS)))
+        if s not in keep and s != RBAC_SCHEMA:
+            cur.execute(sql.SQL("revoke all on all tables in schema {} from public, {}").format(_ident(s),
+                                                                                             _ident(READERS)))
