@@ -107,6 +107,14 @@ def import_cmd(
 
     A rejected import changes nothing: the latest accepted import stays the current org.
     """
+    from rbac_policies.control import enforce
+    from rbac_policies.org_changes import org_import_requests
+
+    def changes():  # access control (docs/access-control.md): what this import would change, by scope
+        dry = _run(dir_, developers, tree, tree_from_managers, memberships, services, overrides, effective_date,
+                   allow_formula_cells, max_file_mb, warehouse, dry_run=True)
+        return org_import_requests(dry.org, warehouse) if dry.ok else []
+    enforce(changes, "org import", warehouse=warehouse)
     r = _run(dir_, developers, tree, tree_from_managers, memberships, services, overrides, effective_date,
              allow_formula_cells, max_file_mb, warehouse, dry_run=False)
     _report(r)

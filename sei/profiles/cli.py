@@ -35,7 +35,11 @@ def apply(directory: Path = typer.Option(None, "--dir", help=DIR_HELP),
           warehouse: Path = typer.Option(None, help="Warehouse file (default: SEI_WAREHOUSE).")) -> None:
     """Validate every profile, then write them to the warehouse (raw_config) in one transaction.
     The next dbt build uses them; an invalid profile changes nothing."""
+    from rbac_policies.control import enforce
+    from rbac_policies.org_changes import profile_requests
     from sei.profiles.base import ProfileErrors, apply_profiles
+    # access control (docs/access-control.md): goals per team, every other kind account-wide
+    enforce(lambda: profile_requests(_load(directory), warehouse), "profile apply", warehouse=warehouse)
     try:
         loaded = apply_profiles(warehouse, directory)
     except ProfileErrors as e:
