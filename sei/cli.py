@@ -10,6 +10,7 @@ import typer
 
 from ingestion.cli import ingest
 from ingestion.org.cli import org_app
+from rbac_policies.cli import publish, rbac_app
 from sei.profiles.cli import profile_app
 
 app = typer.Typer(help="Self-hosted Software Engineering Insights warehouse.", no_args_is_help=True,
@@ -19,6 +20,8 @@ app.add_typer(sim_app, name="sim")
 app.command("ingest")(ingest)
 app.add_typer(org_app, name="org")
 app.add_typer(profile_app, name="profile")
+app.command("publish")(publish)
+app.add_typer(rbac_app, name="rbac")
 
 SIZE_HELP = "Organisation size: tiny (~10 devs), small (~50), medium (~500), large (~5,000)."
 
