@@ -11,6 +11,7 @@ import typer
 from ingestion.cli import ingest
 from ingestion.org.cli import org_app
 from rbac_policies.cli import publish, rbac_app
+from sei.doctor import doctor
 from sei.profiles.cli import profile_app
 
 app = typer.Typer(help="Self-hosted Software Engineering Insights warehouse.", no_args_is_help=True,
@@ -22,6 +23,7 @@ app.add_typer(org_app, name="org")
 app.add_typer(profile_app, name="profile")
 app.command("publish")(publish)
 app.add_typer(rbac_app, name="rbac")
+app.command("doctor")(doctor)
 
 SIZE_HELP = "Organisation size: tiny (~10 devs), small (~50), medium (~500), large (~5,000)."
 
