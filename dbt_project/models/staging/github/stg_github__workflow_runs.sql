@@ -16,7 +16,6 @@ with source as (
         'display_title': 'string',
         'actor_login': 'string',
         'triggering_actor_login': 'string',
-        'pull_request_numbers': 'string',
         'url': 'string',
         'created_at': 'timestamp',
         'updated_at': 'timestamp',
@@ -34,6 +33,41 @@ deduplicated as (
 repositories as (
 
     select * from {{ ref('stg_github__repositories') }}
+
+),
+
+pull_requests as (
+
+    select * from {{ ref('stg_github__pull_requests') }}
+
+),
+
+-- The pull requests a run belongs to. Runs are listed with `exclude_pull_requests=true`
+-- (GitHub's `pull_requests` array costs the API most of a page, and is empty for pull
+-- requests from forks anyway), so the link is made here: a `pull_request` run on a PR's
+-- head branch in the same repository, on the PR's head commit or created while the PR
+-- was open (a run on an earlier push to the branch).
+run_pull_requests as (
+
+    select
+        w.id,
+        {{ dbt.listagg(
+            'cast(pr.pull_request_number as ' ~ dbt.type_string() ~ ')',
+            "','",
+            'order by pr.pull_request_number') }} as pull_request_numbers
+    from deduplicated as w
+    inner join pull_requests as pr
+        on lower(pr.repository_full_name) = lower(w.repository)
+        and pr.head_branch_name = w.head_branch
+        and (
+            pr.last_commit_sha = w.head_sha
+            or (
+                w.created_at >= pr.created_at
+                and (coalesce(pr.closed_at, pr.merged_at) is null or w.created_at <= coalesce(pr.closed_at, pr.merged_at))
+            )
+        )
+    where w.event in ('pull_request', 'pull_request_target')
+    group by w.id
 
 ),
 
@@ -58,7 +92,7 @@ renamed as (
         w.display_title,
         w.actor_login,
         w.triggering_actor_login,
-        w.pull_request_numbers,
+        run_pull_requests.pull_request_numbers,
         w.url,
         w.created_at,
         w.updated_at,
@@ -74,6 +108,8 @@ renamed as (
     from deduplicated as w
     left join repositories
         on lower(w.repository) = lower(repositories.repository_full_name)
+    left join run_pull_requests
+        on w.id = run_pull_requests.id
 
 )
 
