@@ -41,6 +41,11 @@ METRICS = {
     "sprint_say_do_ratio": "sprints: delivered / committed over the sprints ending in the period",
     "sprint_scope_creep_pct": "sprints: issues added after the grace period / committed, percent",
     "sprint_velocity_points": "sprints: story points delivered per sprint ending in the period (mean)",
+    "deployments_per_week": "DORA: successful production deployments per week (dora_team_*)",
+    "lead_time_p50_hours": "DORA: median change lead time, hours",
+    "change_failure_rate": "DORA: failed production deployments / production deployments",
+    "recovery_time_p50_hours": "DORA: median failed deployment recovery time, hours",
+    "rework_rate": "DORA: deployment rework rate",
 }
 DIRECTIONS = ("lower_is_better", "higher_is_better")
 PERIODS = ("week", "month")
@@ -112,7 +117,7 @@ def _to_tables(profile: list[dict]) -> dict[str, pd.DataFrame]:
 
 
 @register_profile("goals", "goals.yml", to_tables=_to_tables, tables=("goals",),
-                  description="Per-team targets and thresholds on productivity and sprint metrics")
+                  description="Per-team targets and thresholds on productivity, sprint and DORA metrics")
 def validate(data: Any, lines: Lines, path: Path) -> list[dict]:
     errors: list[ProfileError] = []
     if not isinstance(data, dict):
