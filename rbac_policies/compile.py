@@ -5,9 +5,9 @@ One compilation, four small tables, the single source of truth every engine enfo
 - `visible_projects (principal, project_id)`: whole projects (account, organisation or
   project bindings). An account binding also holds project_id NULL, so rows with no
   project are visible to account-wide principals only.
-- `visible_teams (principal, project_id, tree, team_id)`: team-subtree bindings, expanded
-  over the current tree (a manager who moved, or whose team moved, loses the old subtree
-  at the next publish).
+- `visible_teams (principal, project_id, tree, team_id)`: team-subtree and managed-teams
+  bindings, expanded over the current tree (a team moved elsewhere leaves the subtree; a
+  manager who moved to another team loses the old subtree at the next publish).
 - `visible_developers (principal, project_id, developer_id)`: people currently in a
   visible team (per-person rows follow today's membership, not history).
 - `visible_services (principal, project_id, service)`: services owned by a visible team.
@@ -67,10 +67,13 @@ def compile_policy(policy: Policy, ctx: OrgContext) -> Compiled:
                 continue
             for pid in _whole_projects(b.scope, ctx):
                 rows["visible_projects"].add((p.name, pid))
-            if b.scope.kind != "team":
+            if b.scope.kind == "team":
+                teams = ctx.subtree(b.scope.tree, b.scope.id)
+            elif b.scope.kind == "managed":     # whatever this person manages today, nothing it used to
+                teams = set().union(*[ctx.subtree(b.scope.tree, t) for t in ctx.managed_teams(b.scope.tree, b.scope.id)])
+            else:
                 continue
             projects = [b.scope.project] if b.scope.project else all_projects
-            teams = ctx.subtree(b.scope.tree, b.scope.id)
             for pid in projects:
                 for t in teams:
                     rows["visible_teams"].add((p.name, pid, b.scope.tree, t))

@@ -20,6 +20,11 @@ class OrgContext:
     memberships: list[tuple[str, str, str]] = field(default_factory=list)   # current (developer, tree, team)
     services: list[tuple[str, str | None, str | None, str | None]] = field(default_factory=list)
     # (service, project_id, owning_tree, owning_team_id)
+    managers: dict[tuple[str, str], str] = field(default_factory=dict)      # (tree, team) -> manager developer_id
+
+    def managed_teams(self, tree: str, developer_id: str) -> list[str]:
+        """Teams of `tree` this person manages today (dim_team.manager_developer_id)."""
+        return sorted(t for (tr, t), d in self.managers.items() if tr == tree and d == developer_id)
 
     @property
     def projects(self) -> dict[str, str | None]:
@@ -98,12 +103,19 @@ def load_context(con, sources: str | Path | None = None, catalog: str | None = N
     account, orgs = hierarchy_from_sources(sources)
     q = f"{catalog}.marts" if catalog else "marts"
     ctx = OrgContext(account, orgs)
-    for tree, team, parent in _rows(con, f"select tree, team_id, parent_team_id from {q}.dim_team"):
+    raw = f"{catalog}.raw_org" if catalog else "raw_org"
+    teams = _rows(con, f"select tree, team_id, parent_team_id, manager_developer_id from {q}.dim_team")
+    if not teams:   # org imported but no dbt build yet: the current import is the org
+        teams = _rows(con, f"select tree, team_id, parent_team_id, manager_developer_id from {raw}.current_teams")
+    for tree, team, parent, manager in teams:
         ctx.trees.setdefault(tree, {})[team] = parent
+        if manager is not None:
+            ctx.managers[(tree, team)] = manager
     day = (today or dt.datetime.now(dt.timezone.utc).date()).isoformat()
+    during = f"where valid_from <= date '{day}' and (valid_to is null or valid_to > date '{day}')"
     ctx.memberships = [tuple(r) for r in _rows(
-        con, f"select developer_id, tree, team_id from {q}.bridge_team_membership "
-             f"where valid_from <= date '{day}' and (valid_to is null or valid_to > date '{day}')")]
+        con, f"select developer_id, tree, team_id from {q}.bridge_team_membership {during}")] or \
+        [tuple(r) for r in _rows(con, f"select developer_id, tree, team_id from {raw}.current_memberships {during}")]
     ctx.services = [tuple(r) for r in _rows(
         con, f"select service, project_id, owning_tree, owning_team_id from {q}.dim_service")]
     return ctx

@@ -39,11 +39,14 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def mart_columns(con, catalog: str, schema: str = MARTS_SCHEMA) -> dict[str, list[str]]:
+def mart_columns(con, catalog: str | None, schema: str = MARTS_SCHEMA) -> dict[str, list[str]]:
+    """mart -> its columns in order (`catalog` None: the connection's current database)."""
     out: dict[str, list[str]] = {}
+    where = "table_catalog = ?" if catalog else "table_catalog = current_database()"
     for table, column in con.execute(
-            "select table_name, column_name from information_schema.columns where table_catalog = ? "
-            "and table_schema = ? order by table_name, ordinal_position", [catalog, schema]).fetchall():
+            f"select table_name, column_name from information_schema.columns where {where} "
+            f"and table_schema = ? order by table_name, ordinal_position",
+            [catalog, schema] if catalog else [schema]).fetchall():
         out.setdefault(table, []).append(column)
     return out
 
@@ -57,7 +60,7 @@ class Prepared:
     compiled: Compiled
 
 
-def prepare(con, policy_path: str | Path, catalog: str, sources=None, today: dt.date | None = None) -> Prepared:
+def prepare(con, policy_path: str | Path, catalog: str | None, sources=None, today: dt.date | None = None) -> Prepared:
     """Classify the marts (refusing unknown shapes), load the current org, check the policy
     against it and compile. `con` has the warehouse attached as `catalog`."""
     ctx = load_context(con, sources, catalog=catalog, today=today)
@@ -65,7 +68,7 @@ def prepare(con, policy_path: str | Path, catalog: str, sources=None, today: dt.
     for name, cols in columns.items():
         if "project_id" in cols:
             ctx.add_projects(r[0] for r in con.execute(
-                f"select distinct project_id from {catalog}.{MARTS_SCHEMA}.{_q(name)}").fetchall())
+                f"select distinct project_id from {catalog + '.' if catalog else ''}{MARTS_SCHEMA}.{_q(name)}").fetchall())
     policy = load_policy(policy_path, ctx)
     shapes = classify_all(columns, policy.mart_rules)
     return Prepared(policy, ctx, shapes, compile_policy(policy, ctx))

@@ -46,7 +46,7 @@ BUILTIN_ROLES: dict[str, dict[str, frozenset[str]]] = {
 ROLE_ALIASES = {"sei_admin": SEI_ADMIN, "admin": SEI_ADMIN, "sei_team_manager": SEI_TEAM_MANAGER,
                 "team_manager": SEI_TEAM_MANAGER, "sei_viewer": SEI_VIEWER, "viewer": SEI_VIEWER}
 
-SCOPE_KINDS = ("account", "organisation", "project", "team")
+SCOPE_KINDS = ("account", "organisation", "project", "team", "managed")
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,8 @@ class Scope:
     """Where a binding applies, or where an action happens.
 
     account; organisation `id`; project `id`; team: the subtree of `team` in org tree
-    `tree`, in every project unless `project` narrows it.
+    `tree`, in every project unless `project` narrows it; managed: the subtrees of the
+    teams of `tree` the principal's `developer_id` manages today (id = that developer).
     """
 
     kind: str
@@ -65,6 +66,8 @@ class Scope:
     def __str__(self) -> str:
         if self.kind == "account":
             return "account"
+        if self.kind == "managed":
+            return f"teams {self.id} manages in {self.tree}" + (f" in project {self.project}" if self.project else "")
         if self.kind == "team":
             return f"team {self.tree}/{self.id}" + (f" in project {self.project}" if self.project else "")
         return f"{self.kind} {self.id}"
@@ -88,6 +91,7 @@ class Principal:
     kind: str                                   # user | group
     os_users: tuple[str, ...] = ()
     members: tuple[str, ...] = ()               # groups only
+    developer_id: str | None = None             # users: the person in the org files (for `managed_teams` scopes)
     line: int | None = None
 
 

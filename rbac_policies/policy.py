@@ -86,8 +86,9 @@ def _actions(c: _Checker, v: Any, key: str) -> frozenset[str]:
 
 
 def _scope(c: _Checker, v: Any, key: str, ctx: OrgContext | None) -> Scope | None:
-    fix = ("write `scope: account`, `scope: {organisation: ID}`, `scope: {project: ID}` or "
-           "`scope: {tree: TREE, team: TEAM_ID}` (optionally with `project: ID`)")
+    fix = ("write `scope: account`, `scope: {organisation: ID}`, `scope: {project: ID}`, "
+           "`scope: {tree: TREE, team: TEAM_ID}` or `scope: {tree: TREE, managed_teams: true}` "
+           "(the last two optionally with `project: ID`)")
     if v == "account" or (isinstance(v, dict) and set(v) == {"account"}):
         if isinstance(v, dict) and ctx and str(v["account"]) != ctx.account:
             c.err(key, f"unknown account {v['account']!r} (this warehouse's account is {ctx.account!r})",
@@ -102,6 +103,17 @@ def _scope(c: _Checker, v: Any, key: str, ctx: OrgContext | None) -> Scope | Non
             c.err(key, f"unknown organisation {oid!r}",
                   f"use one of the sources file's organisations: {', '.join(sorted(o for o in ctx.organisations if o))}")
         return Scope("organisation", oid)
+    if "managed_teams" in v:
+        c.keys(v, {"managed_teams", "tree", "project"}, key)
+        if v.get("managed_teams") is not True or not v.get("tree"):
+            c.err(key, "a managed-teams scope is `{tree: TREE, managed_teams: true}`",
+                  "write e.g. `scope: {tree: reporting, managed_teams: true}`")
+            return None
+        if ctx is not None and str(v["tree"]) not in ctx.trees:
+            c.err(key, f"unknown org tree {v['tree']!r}",
+                  f"use one of the imported trees: {', '.join(sorted(ctx.trees)) or '(none imported yet)'}")
+        # the developer is filled in from the principal by the caller
+        return Scope("managed", None, str(v["tree"]), str(v["project"]) if v.get("project") is not None else None)
     if "team" in v:
         c.keys(v, {"team", "tree", "project"}, key)
         team, tree = str(v["team"]), v.get("tree")
@@ -162,7 +174,7 @@ def parse_policy(data: Any, lines, path: Path, ctx: OrgContext | None = None) ->
                 c.err(key, f"a {kind[:-1]} must be a name or a mapping", "write `- name: alice`")
                 continue
             c.keys(item, {"name", "os_users", "members", "description"} if kind == "groups"
-                   else {"name", "os_users", "description"}, key)
+                   else {"name", "os_users", "developer_id", "description"}, key)
             name = _name_ok(c, item.get("name"), f"{key}.name", kind[:-1])
             if name is None:
                 continue
@@ -181,7 +193,8 @@ def parse_policy(data: Any, lines, path: Path, ctx: OrgContext | None = None) ->
                 c.err(f"{key}.os_users", "a group cannot act: only users map to operating-system users",
                       "move `os_users` to a user and add the user to the group's `members`")
             members = tuple(str(m) for m in (item.get("members") or []))
-            principals[name] = Principal(name, kind[:-1], tuple(map(str, osu)), members, lines.at(key))
+            dev = str(item["developer_id"]) if item.get("developer_id") is not None else None
+            principals[name] = Principal(name, kind[:-1], tuple(map(str, osu)), members, dev, lines.at(key))
     for g in principals.values():
         for m in g.members:
             if m not in principals or principals[m].kind != "user":
@@ -264,6 +277,14 @@ def parse_policy(data: Any, lines, path: Path, ctx: OrgContext | None = None) ->
             c.err(f"{key}.role", f"unknown role {b.get('role')!r}",
                   f"use a built-in role ({', '.join(BUILTIN_ROLES)}) or one defined under roles")
         scope = _scope(c, b.get("scope", "account"), f"{key}.scope", ctx)
+        if scope is not None and scope.kind == "managed" and who in principals:
+            dev = principals[who].developer_id
+            if principals[who].kind != "user" or dev is None:
+                c.err(f"{key}.scope", f"{who!r} has no developer_id, so the teams it manages are unknown",
+                      f"add `developer_id:` (its id in developers.csv) to user {who!r}; groups cannot manage teams")
+                scope = None
+            else:
+                scope = Scope("managed", dev, scope.tree, scope.project)
         granter = b.get("granted_by")
         if granter is not None and str(granter) not in principals:
             c.err(f"{key}.granted_by", f"unknown granter {granter!r}", "name a declared principal (or omit "
@@ -289,6 +310,12 @@ def covers(outer: Scope, inner: Scope, ctx: OrgContext) -> bool:
     projects = ctx.projects
     if outer.kind == "account":
         return True
+    if outer.kind == "managed":
+        return any(covers(Scope("team", t, outer.tree, outer.project), inner, ctx)
+                   for t in ctx.managed_teams(outer.tree, outer.id))
+    if inner.kind == "managed":
+        teams = ctx.managed_teams(inner.tree, inner.id)
+        return bool(teams) and all(covers(outer, Scope("team", t, inner.tree, inner.project), ctx) for t in teams)
     if outer.kind == "organisation":
         if inner.kind == "organisation":
             return inner.id == outer.id
