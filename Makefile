@@ -10,7 +10,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
 
-.PHONY: setup run test test-fast bench sim clean lock
+.PHONY: setup run test test-fast bench sim dagster clean lock
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ bench: setup ## benchmarks; figures go to docs/benchmarks.md
 
 sim: setup ## serve the simulator in the foreground (size small, port 8765)
 	$(BIN)/sei sim serve --size small --port 8765
+
+dagster: setup ## the Dagster UI and daemon (dagster dev) on http://127.0.0.1:3000, state in .dagster_home
+	mkdir -p .dagster_home && cp dagster.yaml .dagster_home/dagster.yaml
+	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev -w workspace.yaml
 
 lock: ## re-resolve dependencies from pyproject.toml into requirements.lock
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv && .lockenv/bin/pip install --quiet -e '.[test]' \

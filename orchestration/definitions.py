@@ -1,17 +1,71 @@
-"""Dagster definitions: `dagster dev -w workspace.yaml` loads this module."""
+"""Dagster definitions: `dagster dev -w workspace.yaml` loads this module.
+
+Lineage: dlt resources (one asset each) -> ingest run log, org import -> identity
+resolution, profiles -> every dbt model (dbt tests as asset checks) -> serving publish.
+Jobs differ only in their run config: hourly incremental, nightly with the deletion pass,
+weekly full refresh; `sei demo` runs `sei_refresh` in-process, the schedules' own job.
+"""
 from __future__ import annotations
 
 import dagster as dg
 
+from ingestion import pipeline
+from orchestration.dbt import DbtBuildConfig, build_dbt_assets, dbt_resource, prepare_manifest
+from orchestration.health import FRESHNESS_CHECKS, all_integrations_healthy, ingest_run_log
+from orchestration.ingest import INGEST_ASSETS, IngestConfig
+from orchestration.org import ORG_ASSETS
+from orchestration.sensors import record_run_failures
+from orchestration.serving import build_serving_publish
 
-@dg.asset(group_name="simulator", description="The simulated organisation's upload files (developers, trees, services).")
-def simulator_org_files() -> dg.MaterializeResult:
-    from sei.settings import warehouse_path
-    from simulator import generate
-    from simulator.export import export_org
-    w = generate("small", seed=42)
-    files = export_org(w, warehouse_path().parent / "org")
-    return dg.MaterializeResult(metadata={name: dg.MetadataValue.path(str(p)) for name, p in files.items()})
+MAIN_JOB = "sei_refresh"
 
 
-defs = dg.Definitions(assets=[simulator_org_files])
+def run_config(full_refresh: bool = False, reconcile_deletions: bool = False) -> dg.RunConfig:
+    ops = {f"ingest_{s}": IngestConfig(full_refresh=full_refresh, reconcile_deletions=reconcile_deletions)
+           for s in pipeline.BUILT_SOURCES}
+    ops["dbt_build"] = DbtBuildConfig(full_refresh=full_refresh)
+    return dg.RunConfig(ops=ops)
+
+
+def build_definitions() -> dg.Definitions:
+    dbt_build = build_dbt_assets(prepare_manifest())
+    serving_publish = build_serving_publish(dbt_build)
+    assets = [*INGEST_ASSETS, ingest_run_log, *ORG_ASSETS, dbt_build, serving_publish]
+    everything = dg.AssetSelection.all(include_sources=False)
+    tags = {"sei/writes": "warehouse"}  # dagster.yaml: one run with this tag at a time
+    jobs = [
+        dg.define_asset_job(MAIN_JOB, selection=everything, config=run_config(), tags=tags,
+                            description="Incremental: every source since its cursor, org, profiles, dbt build, "
+                                        "checks, serving publish."),
+        dg.define_asset_job("sei_nightly", selection=everything, config=run_config(reconcile_deletions=True),
+                            tags=tags, description="The refresh plus the deletion pass (records deleted upstream "
+                                                   "become soft deletes)."),
+        dg.define_asset_job("sei_weekly_full_refresh", selection=everything, config=run_config(full_refresh=True),
+                            tags=tags, description="Reload every source from start_date and rebuild every model."),
+        dg.define_asset_job("sei_freshness", selection=dg.AssetSelection.checks(*FRESHNESS_CHECKS), tags=tags,
+                            description="Only the per-integration freshness checks (cheap, every 30 minutes)."),
+    ]
+    schedules = [
+        dg.ScheduleDefinition(name="hourly_refresh", job_name=MAIN_JOB, cron_schedule="15 * * * *",
+                              execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING),
+        dg.ScheduleDefinition(name="nightly_refresh_with_deletions", job_name="sei_nightly",
+                              cron_schedule="45 2 * * *", execution_timezone="UTC",
+                              default_status=dg.DefaultScheduleStatus.RUNNING),
+        dg.ScheduleDefinition(name="weekly_full_refresh", job_name="sei_weekly_full_refresh",
+                              cron_schedule="45 3 * * 0", execution_timezone="UTC",
+                              default_status=dg.DefaultScheduleStatus.RUNNING),
+        dg.ScheduleDefinition(name="freshness_checks", job_name="sei_freshness", cron_schedule="*/30 * * * *",
+                              execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING),
+    ]
+    return dg.Definitions(assets=assets, asset_checks=[*FRESHNESS_CHECKS, all_integrations_healthy],
+                          jobs=jobs, schedules=schedules, sensors=[record_run_failures],
+                          resources={"dbt": dbt_resource()})
+
+
+def __getattr__(name: str):
+    # Built on first access (workspace.yaml names the attribute): importing this module
+    # must not parse the dbt project with whatever environment the importer has.
+    if name == "defs":
+        globals()["defs"] = build_definitions()
+        return globals()["defs"]
+    raise AttributeError(name)

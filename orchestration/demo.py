@@ -1,7 +1,10 @@
-"""`make run` / `sei demo`: the main job on the embedded default.
+"""`make run` / `sei demo`: the main job on the embedded default, through Dagster.
 
-Starts the simulator on a free port, points the connectors at it, runs every step that
-exists, stops the simulator and prints where the warehouse is and what was built.
+Starts the simulator on a free port, writes the files a customer would provide (org files,
+events files, a sources file pointing at the simulator), then executes the `sei_refresh`
+job in-process: the same job, assets and checks the hourly schedule runs (ingest every
+source, org import, identity resolution, profiles, dbt build with its tests, freshness and
+expectation checks, integration health, serving publish). Prints a summary.
 """
 from __future__ import annotations
 
@@ -32,24 +35,28 @@ def run_demo(size: str = "small", seed: int = 42) -> int:
     org_dir = wh.parent / "org"
     export_org(world, org_dir)
     print(f"   org files a customer would upload: {org_dir}")
-    status = 0
     with SimServer(world, time_scale=0.01) as sim:
         print(f"   serving GitHub, Jira and Harness APIs on {sim.url}")
         env = {
             "SOURCES__GITHUB__ACCESS_TOKEN": GITHUB_TOKEN, "SOURCES__GITHUB__BASE_URL": sim.url,
             "SOURCES__JIRA__EMAIL": JIRA_EMAIL, "SOURCES__JIRA__API_TOKEN": JIRA_TOKEN, "SOURCES__JIRA__BASE_URL": sim.url,
             "SOURCES__HARNESS__API_KEY": HARNESS_API_KEY, "SOURCES__HARNESS__BASE_URL": sim.url,
-            "SEI_WAIT_SCALE": "0.01",
+            "SEI_WAIT_SCALE": "0.01", "SEI_ORG_DIR": str(org_dir),
         }
         os.environ.update({k: v for k, v in env.items() if k not in os.environ})
-        status = _run_steps(world, sim)
+        status = _run_job(world, sim)
     print(f"\nwarehouse: {wh}")
     return status
 
 
-def _run_steps(world, sim) -> int:
-    """Every stage that exists so far; each later stage plugs in here."""
-    from ingestion import pipeline
+def _instance():
+    """The Dagster instance of DAGSTER_HOME when set (the run then shows in the UI), else a
+    throwaway one."""
+    import dagster as dg
+    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+
+
+def _run_job(world, sim) -> int:
     from simulator.export import export_sources
     from simulator.export_events import export_events
 
@@ -57,13 +64,42 @@ def _run_steps(world, sim) -> int:
     events = export_events(world, base / "events")
     sources = export_sources(world, base / "sources.simulator.yml", sim.url, events)
     os.environ["SEI_SOURCES"] = str(sources)
-    t = _step(f"ingest: simulator -> raw_* datasets (sources file {sources})")
-    result = pipeline.run(["github", "jira", "harness", "events"])
-    stats = sim.stats
-    requests = sum(sum(v.values()) for k, v in stats.items() if not k.startswith("sim."))
-    print(f"   {sum(s.rows for s in result.sources):,} rows in {time.monotonic() - t:.1f}s, "
-          f"{requests:,} API requests, {sim.graphql_points} GraphQL points")
-    for s in result.sources:
-        print(f"   {s.source:8s} {s.status:8s} {s.rows:>9,} rows {s.requests:>6,} requests {s.duration_s:6.1f}s")
-    print("   (org import, marts and checks land with the next issues)")
-    return 0 if all(s.status in ("success", "partial") for s in result.sources) else 1
+    t = _step("dagster: loading the definitions (dbt parse)")
+    from orchestration.definitions import MAIN_JOB, build_definitions
+    defs = build_definitions()
+    print(f"   {time.monotonic() - t:.1f}s")
+    t = _step(f"dagster: job {MAIN_JOB} in-process (sources file {sources})")
+    result = defs.resolve_job_def(MAIN_JOB).execute_in_process(instance=_instance(), raise_on_error=False)
+    print(summary(result, sim, time.monotonic() - t))
+    failed_checks = [e for e in _check_evaluations(result) if not e.passed and e.severity.value == "ERROR"]
+    return 0 if result.success and not failed_checks else 1
+
+
+def _check_evaluations(result):
+    return [ev.event_specific_data for ev in result.all_events if ev.event_type_value == "ASSET_CHECK_EVALUATION"]
+
+
+def summary(result, sim, seconds: float) -> str:
+    mats = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
+    checks = _check_evaluations(result)
+    requests = sum(sum(v.values()) for k, v in sim.stats.items() if not k.startswith("sim."))
+    lines = [f"   run {result.run_id[:8]}: {'success' if result.success else 'FAILED'} in {seconds:.1f}s, "
+             f"{len(mats)} assets materialised, {sum(c.passed for c in checks)}/{len(checks)} checks passed, "
+             f"{requests:,} API requests"]
+    for source in ("github", "jira", "harness", "events"):
+        own = {k: m for k, m in mats.items() if k.startswith(f"dlt_{source}_")}
+        if own:
+            rows = sum(m["rows"].value for m in own.values() if "rows" in m)
+            status = next(iter(own.values())).get("source_status")
+            lines.append(f"   {source:8s} {status.value if status else '?':8s} {rows:>9,} rows")
+    if "serving_publish" in mats:
+        m = mats["serving_publish"]
+        lines.append(f"   serving file {m['path'].value}: {m['tables'].value} tables, {m['rows'].value:,} rows")
+    for c in checks:
+        if not c.passed:
+            lines.append(f"   check failed: {c.asset_key.to_user_string()} {c.check_name}: {c.description}")
+    for ev in result.all_events:
+        if ev.event_type_value == "STEP_FAILURE":
+            lines.append(f"   step failed: {ev.step_key}: {ev.event_specific_data.error.message.strip()[:500]}")
+    lines.append("   integration health: `sei doctor`; the UI: `dagster dev -w workspace.yaml`")
+    return "\n".join(lines)

@@ -1,0 +1,130 @@
+"""dbt assets: every model, seed and snapshot in the manifest (whatever models exist), dbt
+tests as asset checks, lineage from the dlt assets, the org import and the profiles."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from orchestration import settings
+from orchestration.ingest import WAREHOUSE_POOL
+from sei.settings import warehouse_path
+
+HEALTH_MODEL = "integration_health"
+
+
+def dbt_executable() -> str:
+    """dbt from the same environment as this interpreter (a venv is not always on PATH)."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
+def prepare_manifest() -> Path:
+    """`dbt parse` into the private target folder, so the assets always reflect the models on
+    disk (others add models; a stale manifest would hide them). A few seconds."""
+    target = settings.dbt_target_dir() / "manifest"
+    target.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    proc = subprocess.run([dbt_executable(), "parse", "--project-dir", str(settings.DBT_PROJECT_DIR),
+                           "--profiles-dir", str(settings.DBT_PROJECT_DIR), "--target-path", str(target),
+                           "--log-path", str(target), "--quiet"], capture_output=True, text=True, env=env)
+    manifest = target / "manifest.json"
+    if proc.returncode != 0 or not manifest.exists():
+        raise RuntimeError(f"dbt parse failed in {settings.DBT_PROJECT_DIR}:\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}")
+    return manifest
+
+
+class SeiDbtTranslator(DagsterDbtTranslator):
+    """Sources without `meta.dagster.asset_key` map to the asset that writes them: the org
+    files to `org_import`, identity matches to `identity_resolution`, raw_config to
+    `profiles`, ops.* to the ingest run log."""
+
+    SOURCE_KEYS = {"org": "org_import", "config": "profiles", "ops": "ingest_run_log"}
+
+    def get_asset_key(self, props: Mapping[str, Any]) -> dg.AssetKey:
+        if props.get("resource_type") == "source" and not (props.get("meta") or {}).get("dagster", {}).get("asset_key"):
+            if props.get("source_name") == "org" and props.get("name") == "identity_matches":
+                return dg.AssetKey("identity_resolution")
+            if props.get("source_name") in self.SOURCE_KEYS:
+                return dg.AssetKey(self.SOURCE_KEYS[props["source_name"]])
+        return super().get_asset_key(props)
+
+    def get_group_name(self, props: Mapping[str, Any]) -> str | None:
+        parts = props.get("fqn") or []
+        return parts[1] if len(parts) > 2 and parts[1] in ("staging", "intermediate", "marts") else "dbt"
+
+
+class DbtBuildConfig(dg.Config):
+    full_refresh: bool = False  # weekly: rebuild incremental models from scratch
+
+
+def _health_table(warehouse: Path) -> dg.MetadataValue | None:
+    import duckdb
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        df = con.execute(f"select * from marts.{HEALTH_MODEL} order by source_name, resource_name").df()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    cols = [c for c in ("source_name", "resource_name", "status", "last_success_at", "lag_hours", "rows_last_run",
+                        "requests_last_run", "retries_last_run", "min_ratelimit_remaining", "last_error_message")
+            if c in df.columns]
+    return dg.MetadataValue.md(df[cols].to_markdown(index=False))
+
+
+def _asset_events(context, invocation):
+    """dagster-dbt's event stream, except that a node missing from the manifest the code
+    location loaded (a model added since: dbt re-reads the project when it runs) is logged
+    and skipped instead of failing the step. Reloading the code location picks it up."""
+    unknown = []
+    for raw in invocation.stream_raw_events():  # raises at the end if dbt failed
+        try:
+            yield from raw.to_default_asset_events(manifest=invocation.manifest,
+                                                   dagster_dbt_translator=invocation.dagster_dbt_translator,
+                                                   context=context, target_path=invocation.target_path,
+                                                   project=invocation.project)
+        except KeyError as e:
+            unknown.append(str(e).strip("'"))
+    if unknown:
+        context.log.warning(f"{len(unknown)} dbt nodes are newer than the loaded definitions (reload the code "
+                            f"location to see them as assets): {', '.join(unknown[:10])}")
+
+
+def build_dbt_assets(manifest: Path) -> dg.AssetsDefinition:
+    # Nested dlt tables (pull_requests__reviews) share their parent resource's key.
+    translator = SeiDbtTranslator(settings=DagsterDbtTranslatorSettings(
+        enable_asset_checks=True, enable_duplicate_source_asset_keys=True))
+
+    @dbt_assets(manifest=manifest, dagster_dbt_translator=translator, pool=WAREHOUSE_POOL, name="dbt_build")
+    def dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
+        # One knob for the allowed lag: the freshness checks and integration_health agree.
+        lags = json.dumps({"sei_health_max_lag_hours": settings.freshness_lag_hours()})
+        args = ["build", "--vars", lags, *(["--full-refresh"] if config.full_refresh else [])]
+        target = settings.dbt_target_dir() / "runs" / context.run_id[:8]
+        held = []
+        for event in _asset_events(context, dbt.cli(args, context=context, target_path=target)):
+            key = getattr(event, "asset_key", None)
+            if key is not None and key.path[-1] == HEALTH_MODEL and isinstance(event, (dg.Output, dg.AssetMaterialization)):
+                held.append(event)  # dbt holds the file until it exits: read the model after
+                continue
+            yield event
+        table = _health_table(warehouse_path())
+        for event in held:
+            yield event.with_metadata({**event.metadata, "integrations": table}) if table else event
+
+    return dbt_build
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=str(settings.DBT_PROJECT_DIR), profiles_dir=str(settings.DBT_PROJECT_DIR),
+                          dbt_executable=dbt_executable())

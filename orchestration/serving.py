@@ -1,0 +1,20 @@
+"""The serving publish: the marts copied to the file BI tools read, swapped in atomically."""
+
+import dagster as dg
+
+from orchestration.ingest import WAREHOUSE_POOL
+
+
+def build_serving_publish(dbt_assets_def: dg.AssetsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(group_name="serving", kinds={"duckdb"}, pool=WAREHOUSE_POOL, deps=list(dbt_assets_def.keys),
+              description="Every table of schema marts, copied from the working warehouse (SEI_WAREHOUSE) to a new "
+                          "DuckDB file swapped in as SEI_SERVING with os.replace: BI readers never wait for a "
+                          "refresh nor see half of one (sei/publish.py).")
+    def serving_publish() -> dg.MaterializeResult:
+        from sei.publish import publish_serving
+        res = publish_serving()
+        return dg.MaterializeResult(metadata={
+            "path": dg.MetadataValue.path(str(res.path)), "tables": len(res.tables),
+            "rows": res.rows, "duration_s": round(res.duration_s, 2)})
+
+    return serving_publish

@@ -1,0 +1,68 @@
+"""Knobs of the Dagster deployment, read from environment variables (README, "Orchestration")."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sei.settings import PROJECT_ROOT, warehouse_path
+
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+# Hours after which an integration's last successful sync counts as stale. Syncs run
+# hourly; events files usually arrive daily.
+DEFAULT_FRESHNESS_LAG_HOURS = {"github": 3.0, "jira": 3.0, "harness": 3.0, "events": 26.0}
+
+
+def org_dir() -> Path:
+    """The org files the import reads (`SEI_ORG_DIR`, default `org/` beside the warehouse)."""
+    return Path(os.environ.get("SEI_ORG_DIR") or warehouse_path().parent / "org")
+
+
+def dbt_target_dir() -> Path:
+    """dbt's manifest, run results and logs for Dagster runs (`SEI_DBT_TARGET_PATH`, default
+    `.dbt_target/` beside the warehouse): never the shared dbt_project/target."""
+    return Path(os.environ.get("SEI_DBT_TARGET_PATH") or warehouse_path().parent / ".dbt_target")
+
+
+def ops_db_path() -> Path:
+    """SQLite file where the failure sensor records failed runs (`SEI_OPS_DB`, default
+    `ops.sqlite` beside the warehouse): not the warehouse, which a failed run may hold."""
+    return Path(os.environ.get("SEI_OPS_DB") or warehouse_path().parent / "ops.sqlite")
+
+
+def alert_webhook_url() -> str | None:
+    """Where the failure sensor POSTs a JSON alert (`SEI_ALERT_WEBHOOK_URL`; unset: no post)."""
+    return os.environ.get("SEI_ALERT_WEBHOOK_URL") or None
+
+
+def _parse_pairs(name: str, raw: str) -> dict[str, float]:
+    out = {}
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        key, sep, value = part.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[key.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"{name}={raw!r}: {part!r} is not source=hours. "
+                             f"Fix: write it like github=3,jira=3,harness=3,events=26.") from None
+    return out
+
+
+def freshness_lag_hours() -> dict[str, float]:
+    """Allowed lag per integration: defaults overridden by `SEI_FRESHNESS_LAG_HOURS`
+    (e.g. `jira=6,events=48`)."""
+    lags = dict(DEFAULT_FRESHNESS_LAG_HOURS)
+    lags.update(_parse_pairs("SEI_FRESHNESS_LAG_HOURS", os.environ.get("SEI_FRESHNESS_LAG_HOURS", "")))
+    return lags
+
+
+def ingest_retries() -> int:
+    """Extra attempts of a source whose sync failed (`SEI_INGEST_RETRIES`, default 2), on top of
+    the HTTP client's own retries of single requests."""
+    return int(os.environ.get("SEI_INGEST_RETRIES", "2"))
+
+
+def ingest_retry_delay_s() -> float:
+    """Seconds before such a retry (`SEI_INGEST_RETRY_DELAY_S`, default 60)."""
+    return float(os.environ.get("SEI_INGEST_RETRY_DELAY_S", "60"))

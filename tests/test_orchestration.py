@@ -1,0 +1,213 @@
+"""The Dagster definitions run end to end in-process against the simulator (tiny org).
+
+1. The main job (`sei_refresh`, the hourly schedule's job) on a healthy simulator: every
+   asset materialises, every check (dbt tests, expectations, freshness, ingest status,
+   integration health) passes, the serving file holds the marts.
+2. Jira then answers 500 to everything: the next run still loads GitHub, Harness and the
+   events files, builds the marts and publishes; integration_health marks Jira unhealthy
+   with its error; `sei doctor` exits non-zero naming Jira.
+3. Freshness: with an allowed lag shorter than the data's age the check fails.
+"""
+import datetime as dt
+import subprocess
+import sys
+import time
+
+import dagster as dg
+import duckdb
+import pytest
+
+from helpers import environ
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dbt")]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    from simulator import generate
+    from simulator.export import export_org, export_sources
+    from simulator.export_events import export_events
+    from simulator.server import GITHUB_TOKEN, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN, SimServer
+
+    tmp = tmp_path_factory.mktemp("orchestration")
+    world = generate("tiny", seed=7)
+    with SimServer(world, time_scale=0.001) as sim:
+        events = export_events(world, tmp / "events")
+        sources = export_sources(world, tmp / "sources.yml", sim.url, events)
+        export_org(world, tmp / "org")
+        vars_ = dict(SEI_WAREHOUSE=tmp / "sei.duckdb", SEI_SERVING=tmp / "serving" / "sei.duckdb",
+                     SEI_SOURCES=sources, SEI_ORG_DIR=tmp / "org", SEI_OPS_DB=tmp / "ops.sqlite",
+                     SEI_WAIT_SCALE="0.001", SEI_INGEST_RETRIES="0", SEI_FRESHNESS_LAG_HOURS=None,
+                     SEI_DBT_TARGET_PATH=tmp / "dbt_target", SEI_PROFILES_DIR=None, SEI_ALERT_WEBHOOK_URL=None,
+                     SOURCES__GITHUB__ACCESS_TOKEN=GITHUB_TOKEN, SOURCES__GITHUB__BASE_URL=None,
+                     SOURCES__GITHUB__GRAPHQL_URL=None, SOURCES__JIRA__EMAIL=JIRA_EMAIL,
+                     SOURCES__JIRA__API_TOKEN=JIRA_TOKEN, SOURCES__JIRA__BASE_URL=None,
+                     SOURCES__HARNESS__API_KEY=HARNESS_API_KEY, SOURCES__HARNESS__BASE_URL=None)
+        with environ(**vars_):
+            from orchestration.definitions import build_definitions
+            t = time.monotonic()
+            defs = build_definitions()
+            print(f"\ndefinitions loaded in {time.monotonic() - t:.1f}s")
+            yield {"defs": defs, "sim": sim, "tmp": tmp, "vars": vars_, "instance": dg.DagsterInstance.ephemeral()}
+
+
+def _run(env, job="sei_refresh", selection=None):
+    t = time.monotonic()
+    result = env["defs"].resolve_job_def(job).execute_in_process(instance=env["instance"], raise_on_error=False,
+                                                                 asset_selection=selection)
+    print(f"{job}: {'success' if result.success else 'FAILED'} in {time.monotonic() - t:.1f}s")
+    return result
+
+
+def _checks(result) -> dict[tuple[str, str], object]:
+    return {(e.asset_key.to_user_string(), e.check_name): e
+            for e in (ev.event_specific_data for ev in result.all_events if ev.event_type_value == "ASSET_CHECK_EVALUATION")}
+
+
+def _materialized(result) -> set[str]:
+    return {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+
+
+def _warehouse(env, sql):
+    con = duckdb.connect(str(env["tmp"] / "sei.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def healthy_run(env):
+    return _run(env)
+
+
+@pytest.fixture(scope="module")
+def jira_down_run(env, healthy_run):
+    import urllib.request
+    sim = env["sim"]
+    # Jira goes down after a healthy hour: the simulator answers 500 to every Jira request.
+    urllib.request.urlopen(urllib.request.Request(f"{sim.url}/_sim/faults?spec=jira.500:1.0", method="POST")).read()
+    # The same job, restricted to what the outage concerns (every source, the run log, the
+    # health mart and what it reads, the publish): a second full dbt build would only cost time.
+    graph = env["defs"].resolve_asset_graph()
+    health = dg.AssetKey(["marts", "integration_health"])
+    selection = [k for k in graph.get_all_asset_keys() if k.path[0].startswith("dlt_")] + \
+        [dg.AssetKey("ingest_run_log"), health, dg.AssetKey("serving_publish"),
+         *[k for k in graph.get(health).parent_keys if graph.get(k).is_materializable]]
+    try:
+        result = _run(env, selection=selection)
+    finally:
+        urllib.request.urlopen(urllib.request.Request(f"{sim.url}/_sim/faults?spec=", method="POST")).read()
+    return result
+
+
+def test_every_asset_and_check_succeeds(env, healthy_run):
+    result = healthy_run
+    assert result.success, [e.message for e in result.all_events if e.is_failure][:5]
+    graph = env["defs"].resolve_asset_graph()
+    expected = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).is_materializable}
+    assert _materialized(result) == expected
+    checks = _checks(result)
+    planned = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
+    assert set(checks) == planned, planned ^ set(checks)
+    failed = {k: (c.description, c.metadata) for k, c in checks.items() if not c.passed}
+    assert not failed, failed
+    # the kinds of checks the issue names are all there and passed
+    names = {name for _, name in checks}
+    assert {"ingest_succeeded", "new_rows_meet_expectations", "freshness"} <= names
+    assert ("marts/integration_health", "all_integrations_healthy") in checks
+    dbt_tests = [k for k in checks if k[1].startswith(("not_null", "unique", "accepted_values", "relationships"))]
+    assert len(dbt_tests) > 50
+    print(f"{len(expected)} assets, {len(checks)} checks ({len(dbt_tests)} from dbt tests) passed")
+    # what the run wrote: the serving file holds every mart, read-only
+    health = _warehouse(env, "select source_name, resource_name, status, rows_last_run from marts.integration_health")
+    assert set(health.source_name) == {"github", "jira", "harness", "events"}
+    assert (health.status == "healthy").all(), health
+    con = duckdb.connect(str(env["tmp"] / "serving" / "sei.duckdb"), read_only=True)
+    try:
+        published = {r[0] for r in con.execute("select table_name from information_schema.tables "
+                                               "where table_schema = 'marts'").fetchall()}
+        n_prs = con.execute("select count(*) from marts.bridge_pull_request_team").fetchone()[0]
+    finally:
+        con.close()
+    marts = set(_warehouse(env, "select table_name from information_schema.tables where table_schema = 'marts'")
+                .table_name)
+    assert published == marts and "integration_health" in published and n_prs > 0
+    # ingest metadata carries the ops figures
+    mat = {e.asset_key.to_user_string(): e.materialization for e in result.get_asset_materialization_events()}
+    pr = mat["dlt_github_pull_requests"].metadata
+    ops = _warehouse(env, "select rows, requests from ops.ingest_resources where source = 'github' "
+                          "and resource = 'pull_requests'")
+    assert pr["rows"].value == int(ops.rows.iloc[-1]) > 0 and pr["requests"].value == int(ops.requests.iloc[-1])
+    assert "integrations" in mat["marts/integration_health"].metadata
+
+
+def _subprocess_env(env):
+    import os
+    out = {k: v for k, v in os.environ.items()}
+    out.update({k: str(v) for k, v in env["vars"].items() if v is not None})
+    return out
+
+
+def test_doctor_exits_zero_when_healthy(env, healthy_run):
+    cli = subprocess.run([sys.executable, "-m", "sei.cli", "doctor"], capture_output=True, text=True,
+                         env=_subprocess_env(env))
+    # healthy_run left every integration healthy (this test runs before the Jira outage)
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    assert "unhealthy" not in cli.stdout
+
+
+def test_freshness_check_fails_when_data_is_older_than_its_lag(env, healthy_run):
+    from orchestration.health import evaluate_freshness, last_success
+    ok_at, status = last_success("github")
+    assert status == "success" and ok_at is not None
+    # independent: the same instant straight from the run log
+    want = _warehouse(env, "select max(finished_at) as t from ops.ingest_runs where source = 'github' "
+                           "and status in ('success', 'partial')").t[0]
+    assert abs((ok_at - want.to_pydatetime()).total_seconds()) < 1e-3
+    age_h = (dt.datetime.now(dt.timezone.utc) - ok_at).total_seconds() / 3600
+    assert evaluate_freshness("github", lag_hours=age_h + 1).passed
+    stale = evaluate_freshness("github", lag_hours=age_h / 2)
+    assert not stale.passed and "allowed" in stale.description
+    # and through Dagster: the freshness job with a lag below the data's age for Jira only
+    with environ(SEI_FRESHNESS_LAG_HOURS=f"jira={age_h / 2}"):
+        result = _run(env, "sei_freshness")
+    checks = _checks(result)
+    assert {k for k in checks} == {(f"dlt_{s}_{r}", "freshness") for s, r in
+                                   [("github", "repositories"), ("jira", "issues"), ("harness", "services"),
+                                    ("events", "deployments")]}
+    assert not checks[("dlt_jira_issues", "freshness")].passed
+    assert all(c.passed for k, c in checks.items() if k[0] != "dlt_jira_issues")
+    lag = checks[("dlt_jira_issues", "freshness")].metadata["lag_hours"].value
+    assert lag > age_h / 2
+
+
+def test_jira_down_other_integrations_load_and_doctor_names_jira(env, jira_down_run):
+    result = jira_down_run
+    runs = _warehouse(env, "select source, status, error_message from ops.ingest_runs "
+                           "qualify row_number() over (partition by source order by finished_at desc) = 1")
+    last = dict(zip(runs.source, runs.status))
+    assert last == {"github": "success", "jira": "failed", "harness": "success", "events": "success"}, runs
+    jira_error = runs[runs.source == "jira"].error_message.iloc[0]
+    assert "500" in jira_error
+    mats = _materialized(result)
+    assert "serving_publish" in mats and "marts/integration_health" in mats  # the marts still built and published
+    checks = _checks(result)
+    assert not checks[("dlt_jira_issues", "ingest_succeeded")].passed
+    assert checks[("dlt_github_pull_requests", "ingest_succeeded")].passed
+    health_check = checks[("marts/integration_health", "all_integrations_healthy")]
+    assert not health_check.passed and "jira" in health_check.description
+    health = _warehouse(env, "select source_name, status, last_error_message, last_success_at from "
+                             "marts.integration_health where resource_name in ('issues', 'pull_requests', "
+                             "'pipeline_executions', 'deployments')")
+    by = {r.source_name: r for r in health.itertuples()}
+    assert by["jira"].status == "unhealthy" and "500" in by["jira"].last_error_message
+    assert by["jira"].last_success_at is not None  # it did load an hour ago; the failure is the last run
+    assert {by[s].status for s in ("github", "harness", "events")} == {"healthy"}
+    # sei doctor: a table, exit 1, Jira named with its error
+    cli = subprocess.run([sys.executable, "-m", "sei.cli", "doctor"], capture_output=True, text=True,
+                         env=_subprocess_env(env))
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    assert "jira" in cli.stdout and "unhealthy" in cli.stdout and "500" in cli.stdout
+    assert "github" in cli.stdout and "Unhealthy integrations: jira" in cli.stdout + cli.stderr
+    print(cli.stdout[-1500:])
