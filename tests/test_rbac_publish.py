@@ -404,3 +404,29 @@ class _Db:
 
     def connect(self, user=None, password=None):
         return self.srv.connect(user=user, password=password, dbname=self.dbname)
+
+
+def test_sei_publish_command(world, tmp_path, monkeypatch):
+    """The command a user runs: serving file, policy views and scope files in one go;
+    `sei rbac validate` and `show` on the same policy."""
+    from typer.testing import CliRunner
+
+    from rbac_policies.duck import scope_file
+    from sei.cli import app
+    db = tmp_path / "wh.duckdb"
+    shutil.copy(world["db"], db)
+    for k, v in {"SEI_WAREHOUSE": db, "SEI_SOURCES": world["sources"], "SEI_RBAC_POLICY": world["policy"],
+                 "SEI_SERVING": tmp_path / "serving.duckdb", "SEI_SCOPES_DIR": tmp_path / "scopes"}.items():
+        monkeypatch.setenv(k, str(v))
+    r = CliRunner().invoke(app, ["publish", "--scopes", "--views"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "serving.duckdb").exists()
+    got = _extract_rows(scope_file(tmp_path / "scopes", "manager-team"))
+    assert got["t_team_weekly"] == expected(world, "team", W.SCOPES["team"])["t_team_weekly"]
+    r = CliRunner().invoke(app, ["rbac", "validate"])
+    assert r.exit_code == 0 and "valid:" in r.output, r.output
+    r = CliRunner().invoke(app, ["rbac", "show", "--principal", "viewer-team"])
+    assert r.exit_code == 0 and "reporting/T005" in r.output and "reporting/T000" not in r.output, r.output
+    monkeypatch.delenv("SEI_RBAC_POLICY")
+    r = CliRunner().invoke(app, ["publish", "--scopes"])
+    assert r.exit_code == 2 and "single-administrator" in r.output, r.output
