@@ -11,10 +11,15 @@ def build_serving_publish(dbt_assets_def: dg.AssetsDefinition) -> dg.AssetsDefin
                           "DuckDB file swapped in as SEI_SERVING with os.replace: BI readers never wait for a "
                           "refresh nor see half of one (sei/publish.py).")
     def serving_publish() -> dg.MaterializeResult:
+        from rbac_policies.publish import publish_policies
         from sei.publish import publish_serving
         res = publish_serving()
+        # per-scope files / PostgreSQL row-level security re-applied after every build
+        # (docs/access-control.md); a no-op without SEI_RBAC_POLICY
+        access = publish_policies()
         return dg.MaterializeResult(metadata={
             "path": dg.MetadataValue.path(str(res.path)), "tables": len(res.tables),
-            "rows": res.rows, "duration_s": round(res.duration_s, 2)})
+            "rows": res.rows, "duration_s": round(res.duration_s, 2),
+            "access_control": dg.MetadataValue.json(access)})
 
     return serving_publish
