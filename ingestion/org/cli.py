@@ -259,3 +259,55 @@ def history_cmd(warehouse: Path = typer.Option(None, "--warehouse", help=H_WH)) 
         first = (r.message or "").splitlines()[0] if isinstance(r.message, str) else ""
         mark = "*" if r.import_id == current else " "
         typer.echo(f"{mark}#{r.import_id:<4d} {str(r.imported_at)[:19]}  effective {eff}  {r.status:9s} {first}")
+
+
+@org_app.command("forget")
+def forget_cmd(
+    developer: str = typer.Argument(..., help="The developer_id (developers file) of the person to forget."),
+    republish: bool = typer.Option(True, "--republish/--no-republish",
+                                   help="Publish the serving file again afterwards when one exists (sei publish)."),
+    also: list[Path] = typer.Option(None, "--also", help="Another DuckDB file (a published copy, a scoped "
+                                                         "extract) to scrub the same way. Repeatable."),
+    warehouse: Path = typer.Option(None, "--warehouse", help=H_WH),
+) -> None:
+    """Replace a person's name, emails and tool accounts with a stable pseudonym in every table
+    (raw data, org history, identity resolution, marts). Team figures stay the same. Re-importing
+    an org file that still names the person brings the name back into raw_org: update the files
+    too (and list the developer in privacy.hidden_developers to drop their per-person rows)."""
+    from ingestion.org.forget import ForgetError, forget_developer
+    try:
+        r = forget_developer(developer, warehouse, also=list(also or []))
+    except ForgetError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{developer} is now {r.pseudonym}: {r.values} values replaced in {sum(r.tables.values()):,} rows "
+               f"of {len(r.tables)} tables")
+    if r.remaining:
+        typer.echo(f"error: {r.remaining} rows still match; run the command again", err=True)
+        raise typer.Exit(1)
+    if republish:
+        from sei.publish import publish_serving, serving_path
+        if serving_path().exists():
+            publish_serving(warehouse)
+            typer.echo(f"republished {serving_path()}")
+
+
+@org_app.command("retention")
+def retention_cmd(
+    months: int = typer.Option(None, "--months", help="Keep this many months (default: the productivity profile's "
+                                                      "privacy.retention_months; nothing happens when it is null)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count what would go, change nothing."),
+    warehouse: Path = typer.Option(None, "--warehouse", help=H_WH),
+) -> None:
+    """Delete raw personal data older than the retention period: finished PRs with their
+    reviews, resolved Jira issues with their changelogs; old commits and CI runs lose their
+    author fields. Marts follow at the next dbt build."""
+    from ingestion.org.retention import apply_retention
+    r = apply_retention(warehouse, months, dry_run=dry_run)
+    if r.months is None:
+        typer.echo("no retention period set (privacy.retention_months in profiles/productivity.yml): nothing to do")
+        return
+    verb = "would go" if dry_run else "deleted"
+    typer.echo(f"retention {r.months} months: data finished before {r.cutoff:%Y-%m-%d %H:%M} UTC")
+    for table, n in sorted(r.deleted.items()):
+        typer.echo(f"  {table}: {n:,} rows {verb}")

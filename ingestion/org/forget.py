@@ -1,0 +1,214 @@
+"""`sei org forget DEVELOPER`: replace a person's name, emails and tool accounts (logins,
+Jira account ids, ...) with a stable pseudonym in every table of the warehouse: raw data,
+the org import's history, identity resolution and every materialised model. Views
+(staging) recompute from the rewritten tables.
+
+Team figures stay the same: every value of the person is replaced consistently everywhere
+(case-insensitively, as whole tokens), each by its own pseudonym, so identity resolution
+still maps the person's accounts to the same developer and attribution is unchanged. The
+developer id stays (it is the key people and teams are joined on; it names nobody).
+
+Pseudonyms are derived from the developer id (`forgotten-<10 hex>`), so forgetting twice,
+or forgetting in a copy, gives the same result. The person is recorded in
+`raw_org.forgotten_developers` (developer id, pseudonym, when) and never the values.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import re
+from pathlib import Path
+
+import duckdb
+
+TEXT_TYPES = ("VARCHAR", "JSON")
+# Characters that may be part of a login, an email or a name token: a value only matches
+# when not glued to one of them, so "ana" never rewrites "banana".
+TOKEN = "A-Za-z0-9_.@+\\-"
+
+
+class ForgetError(ValueError):
+    pass
+
+
+@dataclasses.dataclass
+class ForgetResult:
+    developer_id: str
+    pseudonym: str
+    values: int                      # distinct personal values replaced
+    tables: dict[str, int]           # "schema.table" -> rows rewritten
+    remaining: int                   # rows still matching after the rewrite (0 expected)
+
+
+def pseudonym(developer_id: str) -> str:
+    return "forgotten-" + hashlib.sha256(developer_id.encode()).hexdigest()[:10]
+
+
+def _tables(con) -> set[str]:
+    return {f"{s}.{t}" for s, t in con.execute(
+        "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE'").fetchall()}
+
+
+def _column(con, table: str, column: str) -> bool:
+    s, t = table.split(".")
+    return con.execute("select count(*) from information_schema.columns where table_schema = ? and table_name = ? "
+                       "and column_name = ?", [s, t, column]).fetchone()[0] > 0
+
+
+def personal_values(con, developer_id: str) -> dict[str, set[str]]:
+    """Everything that names the person, by kind: names, emails, accounts (logins and ids)."""
+    have = _tables(con)
+    names, emails, accounts = set(), set(), set()
+
+    def q(table: str, sql: str, *params) -> list:
+        return con.execute(sql, list(params)).fetchall() if table in have else []
+
+    for (v,) in q("raw_org.developers", "select distinct full_name from raw_org.developers where developer_id = ?",
+                  developer_id):
+        names.add(v)
+    for table in ("raw_org.developers",):
+        for (v,) in q(table, f"select distinct primary_email from {table} where developer_id = ?", developer_id):
+            emails.add(v)
+    for (v,) in q("raw_org.developer_emails", "select distinct email from raw_org.developer_emails "
+                  "where developer_id = ?", developer_id):
+        emails.add(v)
+    for (tool, v) in q("raw_org.developer_identities", "select distinct tool, account from raw_org.developer_identities "
+                       "where developer_id = ?", developer_id):
+        (emails if tool == "git" else accounts).add(v)
+    for (tool, v) in q("raw_org.identity_overrides", "select distinct tool, account from raw_org.identity_overrides "
+                       "where developer_id = ?", developer_id):
+        (emails if tool == "git" else accounts).add(v)
+    for row in q("raw_org.identity_matches", "select distinct tool, account_id, login, display_name, email "
+                 "from raw_org.identity_matches where developer_id = ?", developer_id):
+        tool, account, login, display, email = row
+        (emails if tool == "git" else accounts).add(account)
+        accounts.add(login)
+        names.add(display)
+        emails.add(email)
+    jira = sorted(a for a in accounts if a)
+    if jira and "raw_jira.users" in have:
+        marks = ",".join("?" * len(jira))
+        for name, email, user in con.execute(
+                f"select display_name, email_address, {'user_name' if _column(con, 'raw_jira.users', 'user_name') else 'null'} "
+                f"from raw_jira.users where jira_account_id in ({marks})", jira).fetchall():
+            names.add(name)
+            emails.add(email)
+            accounts.add(user)
+    known = sorted({e.lower() for e in emails if e} | {a.lower() for a in accounts if a})
+    if known and "raw_github.commits" in have:
+        marks = ",".join("?" * len(known))
+        for a, c in con.execute(f"""select distinct
+                    case when lower(author_email) in ({marks}) or lower(author_login) in ({marks}) then author_name end,
+                    case when lower(committer_email) in ({marks}) or lower(committer_login) in ({marks}) then committer_name end
+                from raw_github.commits""", known * 4).fetchall():
+            names.update({a, c})
+    clean = lambda s: {v.strip() for v in s if isinstance(v, str) and len(v.strip()) >= 2}  # noqa: E731
+    # A name is replaced only in full ("Javier Alvarez"): a lone first name ("Javier", a git
+    # author name) would also rewrite every other Javier.
+    return {"names": {n for n in clean(names) if len(n.split()) >= 2}, "emails": clean(emails),
+            "accounts": clean(accounts)}
+
+
+def replacements(developer_id: str, values: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """(value, pseudonym) pairs, longest values first so an email is replaced before the
+    login inside it. Each value gets its own pseudonym (two emails must stay two accounts)."""
+    p = pseudonym(developer_id)
+    out: dict[str, str] = {}
+    for kind, tag, fmt in (("emails", "e", "{p}-{tag}{i}@forgotten.invalid"), ("names", "n", "{p}-{tag}{i}"),
+                           ("accounts", "a", "{p}-{tag}{i}")):
+        for i, v in enumerate(sorted({v.lower() for v in values[kind]}), start=1):
+            out.setdefault(v, fmt.format(p=p, tag=tag, i=i))
+    return sorted(out.items(), key=lambda kv: (-len(kv[0]), kv[0]))
+
+
+def _pattern(value: str) -> str:
+    return f"(?i)(^|[^{TOKEN}]){re.escape(value)}([^{TOKEN}]|$)"
+
+
+def _text_columns(con) -> dict[str, list[str]]:
+    rows = con.execute("""select c.table_schema, c.table_name, c.column_name
+        from information_schema.columns c
+        join information_schema.tables t
+          on t.table_schema = c.table_schema and t.table_name = c.table_name and t.table_catalog = c.table_catalog
+        where t.table_type = 'BASE TABLE' and c.data_type in ('VARCHAR', 'JSON')
+          and c.table_schema not in ('information_schema', 'pg_catalog')""").fetchall()
+    out: dict[str, list[str]] = {}
+    for s, t, c in rows:
+        out.setdefault(f'"{s}"."{t}"', []).append(c)
+    return out
+
+
+def scrub(con, pairs: list[tuple[str, str]]) -> tuple[dict[str, int], int]:
+    """Rewrite every text column of every table; returns rows rewritten per table and how
+    many rows still match afterwards."""
+    rewritten: dict[str, int] = {}
+    remaining = 0
+    for table, cols in _text_columns(con).items():
+        for attempt in range(4):   # adjacent occurrences share a separator: repeat until clean
+            conds, sets = [], []
+            for c in cols:
+                qc = f'"{c}"'
+                expr, hit = f"cast({qc} as varchar)", []
+                for value, pseudo in pairs:
+                    pat = _pattern(value).replace("'", "''")
+                    expr = f"regexp_replace({expr}, '{pat}', '\\1{pseudo}\\2', 'g')"
+                    hit.append(f"regexp_matches(cast({qc} as varchar), '{pat}')")
+                cond = " or ".join(hit)
+                conds.append(f"({qc} is not null and ({cond}))")
+                sets.append(f"{qc} = case when {qc} is not null and ({cond}) then {expr} else {qc} end")
+            where = " or ".join(conds)
+            n = con.execute(f"select count(*) from {table} where {where}").fetchone()[0]
+            if n == 0:
+                break
+            if attempt == 3:
+                remaining += n
+                break
+            con.execute(f"update {table} set {', '.join(sets)} where {where}")
+            rewritten[table.replace('"', "")] = rewritten.get(table.replace('"', ""), 0) + n
+    return rewritten, remaining
+
+
+def forget_developer(developer_id: str, warehouse: Path | str | None = None,
+                     also: list[Path | str] = ()) -> ForgetResult:
+    """Replace everything that names `developer_id` in the warehouse, in one transaction,
+    and in the other DuckDB files listed in `also` (published copies) with the same values."""
+    from sei.settings import warehouse_path
+    db = Path(warehouse or warehouse_path())
+    if not db.exists():
+        raise ForgetError(f"{db}: no warehouse here (set SEI_WAREHOUSE or pass --warehouse)")
+    con = duckdb.connect(str(db))
+    try:
+        have = _tables(con)
+        if "raw_org.developers" not in have or not con.execute(
+                "select count(*) from raw_org.developers where developer_id = ?", [developer_id]).fetchone()[0]:
+            raise ForgetError(f"developer {developer_id!r} is not in any org import of {db}: "
+                              "use the developer_id column of the developers file (`sei org show`)")
+        values = personal_values(con, developer_id)
+        pairs = replacements(developer_id, values)
+        con.execute("begin")
+        try:
+            tables, remaining = scrub(con, pairs)
+            con.execute("create table if not exists raw_org.forgotten_developers "
+                        "(developer_id varchar, pseudonym varchar, forgotten_at timestamp)")
+            con.execute("insert into raw_org.forgotten_developers values (?, ?, ?)",
+                        [developer_id, pseudonym(developer_id),
+                         dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)])
+            for path in also:
+                forget_in_file(path, pairs)
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+    finally:
+        con.close()
+    return ForgetResult(developer_id, pseudonym(developer_id), len(pairs), tables, remaining)
+
+
+def forget_in_file(path: Path | str, pairs: list[tuple[str, str]]) -> dict[str, int]:
+    """Scrub another DuckDB file (a published copy) with the same replacements."""
+    con = duckdb.connect(str(path))
+    try:
+        return scrub(con, pairs)[0]
+    finally:
+        con.close()
