@@ -429,3 +429,20 @@ def test_sei_publish_command(world, tmp_path, monkeypatch):
     monkeypatch.delenv("SEI_RBAC_POLICY")
     r = CliRunner().invoke(app, ["publish", "--scopes"])
     assert r.exit_code == 2 and "single-administrator" in r.output, r.output
+
+
+def test_scheduled_publish_step(world, pg, tmp_path, monkeypatch):
+    """What the serving asset runs after each build: scope files and PostgreSQL, from the
+    environment; without a policy, nothing."""
+    from rbac_policies.publish import publish_policies
+    srv, _ = pg
+    monkeypatch.delenv("SEI_RBAC_POLICY", raising=False)
+    assert publish_policies(world["db"], world["sources"]) == {"mode": "single-admin"}
+    for k, v in {**srv.env(), "SEI_RBAC_POLICY": str(world["policy"]), "SEI_SCOPES_DIR": str(tmp_path / "s"),
+                 "SEI_SCOPES_FORMATS": "duckdb,parquet", "SEI_RBAC_POSTGRES": "serving"}.items():
+        monkeypatch.setenv(k, v)
+    out = publish_policies(world["db"], world["sources"])
+    assert out["scopes"]["principals"] == len(W.ROLES) * len(W.SCOPES) + len(W.CRAFTED) + 2 + 1   # + mover, grouped, group
+    assert out["postgres"]["marts"] == len(world["frames"])
+    assert _pg_rows(srv, "viewer-team", ["t_team_weekly"])["t_team_weekly"] == \
+        expected(world, "team", W.SCOPES["team"])["t_team_weekly"]
