@@ -7,7 +7,7 @@ this process holds only the client: its peak RSS (`resource.getrusage`) is the c
 and dlt's own. The run is `ingestion.pipeline.run(["github"])`, as `sei ingest` does it.
 
 Figures: wall time; dlt's extract / normalize / load steps (`pipeline.last_trace`); CPU
-seconds of the client (this process) and of the simulator (`/proc/<pid>/stat`); per
+seconds of the client (this process and its normalize workers) and of the simulator (`/proc/<pid>/stat`); per
 resource rows (dlt's normalize counts), requests, time spent waiting on HTTP (summed over
 threads) and GraphQL points (`rateLimit.cost` of each answer); the simulator's request
 counts per endpoint and total GraphQL points (`/_sim/stats`), and points per 1,000 PRs by
@@ -83,8 +83,10 @@ def _proc_rss_mb(pid: int) -> float:
 
 
 def _self_cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
+    """CPU seconds of this process and of its finished children: dlt's normalize worker
+    processes (the simulator, still running, is not counted until it exits)."""
+    r, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime + c.ru_utime + c.ru_stime
 
 
 @contextlib.contextmanager

@@ -79,6 +79,7 @@ class Runtime:
     min_ratelimit_remaining: int = 50    # below this, wait for the window's reset before the next request
     request_timeout: float = 60.0
     duckdb_memory_limit: str | None = "2GB"
+    normalize_workers: int = 2           # dlt normalize processes; it runs after the extract, when the APIs are idle
 
 
 @dataclass
@@ -269,7 +270,8 @@ def _runtime(data: dict, path) -> Runtime:
         setattr(rt, k, type(getattr(rt, k))(v) if getattr(rt, k) is not None and v is not None else v)
     env = {"SEI_WAIT_SCALE": ("wait_scale", float), "SEI_MAX_ATTEMPTS": ("max_attempts", int),
            "SEI_MIN_RATELIMIT_REMAINING": ("min_ratelimit_remaining", int),
-           "SEI_DUCKDB_MEMORY_LIMIT": ("duckdb_memory_limit", str)}
+           "SEI_DUCKDB_MEMORY_LIMIT": ("duckdb_memory_limit", str),
+           "SEI_NORMALIZE_WORKERS": ("normalize_workers", int)}
     for var, (attr, typ) in env.items():
         if os.environ.get(var):
             setattr(rt, attr, typ(os.environ[var]))
@@ -277,6 +279,9 @@ def _runtime(data: dict, path) -> Runtime:
         raise _err(path, _line(raw, "wait_scale"), "runtime.wait_scale is negative", "use 1.0 (real time) or a small positive factor for simulators")
     if rt.max_attempts < 1:
         raise _err(path, _line(raw, "max_attempts"), "runtime.max_attempts must be at least 1", "use e.g. 8")
+    if rt.normalize_workers < 1:
+        raise _err(path, _line(raw, "normalize_workers"), "runtime.normalize_workers must be at least 1",
+                   "use 1 (in-process) or the number of cores")
     return rt
 
 

@@ -15,7 +15,7 @@ Resources (dagster-dlt names them `dlt_github_<resource>`), all `merge` on a pri
 | deployments | REST `/repos/{o}/{r}/deployments` (newest first) | id | updated_at; re-lists back to the oldest deployment that can still change |
 | deployment_statuses | GraphQL `nodes(ids:)` of changed deployments, 100 per query | id | (its parent's) |
 | releases | REST `/repos/{o}/{r}/releases` | id | created_at (no updated field) |
-| workflow_runs | REST `/repos/{o}/{r}/actions/runs?created=...` | id | updated_at |
+| workflow_runs | REST `/repos/{o}/{r}/actions/runs?created=...&exclude_pull_requests=true` | id | updated_at |
 
 Incremental cursors. Each resource keeps its cursor *per repository* in dlt resource
 state (`dlt.current.resource_state()`, committed atomically with the load, reset by
@@ -432,7 +432,7 @@ DEPLOYMENT_COLUMNS = _cols(description=_T, sha=_T, ref=_T, creator_login=_T, nod
 STATUS_COLUMNS = _cols(description=_T, target_url=_T, log_url=_T, environment_url=_T, creator_login=_T,
                        environment=_T)
 RELEASE_COLUMNS = _cols(name=_T, body=_T, published_at=_TS, author_login=_T, target_commitish=_T)
-RUN_COLUMNS = _cols(conclusion=_T, pull_request_numbers=_T, run_started_at=_TS, actor_login=_T,
+RUN_COLUMNS = _cols(conclusion=_T, run_started_at=_TS, actor_login=_T,
                     triggering_actor_login=_T, display_title=_T)
 REPO_COLUMNS = _cols(project_id=_T, organisation_id=_T, account_id=_T)
 
@@ -1051,8 +1051,12 @@ def github_source(repos: list[str] = dlt.config.value,
         def q(t: str) -> str:
             return _ts(t).strftime("%Y-%m-%dT%H:%M:%S+00:00")
         created = f">={q(lo)}" if hi is None else f"{q(lo)}..{q(hi)}"
+        # exclude_pull_requests: GitHub then leaves each run's `pull_requests` array empty, a
+        # large share of the page to build and send (staging links runs to PRs by head commit
+        # and branch instead; the array is empty for pull requests from forks anyway).
         pages = api.paginate("workflow_runs", f"/repos/{repo}/actions/runs",
-                             {"per_page": 100, "created": created}, data_selector="workflow_runs")
+                             {"per_page": 100, "created": created, "exclude_pull_requests": "true"},
+                             data_selector="workflow_runs")
         first = next(pages, None)
         if first is None:
             return
@@ -1211,7 +1215,6 @@ def workflow_run_row(repo: str, r: dict) -> dict:
             "head_branch": r.get("head_branch"), "head_sha": r.get("head_sha"),
             "display_title": r.get("display_title"), "actor_login": (r.get("actor") or {}).get("login"),
             "triggering_actor_login": (r.get("triggering_actor") or {}).get("login"),
-            "pull_request_numbers": ",".join(str(p.get("number")) for p in r.get("pull_requests") or []) or None,
             "created_at": _ts(r.get("created_at")), "updated_at": _ts(r.get("updated_at")),
             "run_started_at": _ts(r.get("run_started_at")), "url": r.get("html_url")}
 
@@ -1283,7 +1286,8 @@ def plan(repos: list[str], start_date: dt.datetime, base_url: str, graphql_url: 
         if "error" in row:
             continue
         resp = api.request("plan", "GET", f"/repos/{row['repository']}/actions/runs",
-                           params={"per_page": 1, "created": f">={start_date.strftime('%Y-%m-%dT%H:%M:%S+00:00')}"})
+                           params={"per_page": 1, "created": f">={start_date.strftime('%Y-%m-%dT%H:%M:%S+00:00')}",
+                                   "exclude_pull_requests": "true"})
         row["workflow_runs"] = resp.json().get("total_count", 0) if resp.ok else 0
         runs_total += row["workflow_runs"]
     resp = api.request("plan", "GET", "/rate_limit")

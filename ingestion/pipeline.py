@@ -85,12 +85,17 @@ def pipelines_dir(warehouse: Path | None = None) -> Path:
     return (warehouse or warehouse_path()).resolve().parent / ".dlt_pipelines"
 
 
-def make_pipeline(source: str, warehouse: Path | None = None, memory_limit: str | None = "2GB") -> dlt.Pipeline:
+def make_pipeline(source: str, warehouse: Path | None = None, memory_limit: str | None = "2GB",
+                  normalize_workers: int = 1) -> dlt.Pipeline:
     wh = warehouse or warehouse_path()
     wh.parent.mkdir(parents=True, exist_ok=True)
     creds: dict = {"database": str(wh)}
     if memory_limit:
         creds["global_config"] = {"memory_limit": memory_limit}
+    # dlt's normalize step runs after the extract, when the APIs' side is idle: more than one
+    # worker process uses the other cores. Scoped to this pipeline's name, so it beats a
+    # global NORMALIZE__WORKERS and leaves other pipelines of the process alone.
+    dlt.config[f"sei_{source}.normalize.workers"] = max(1, int(normalize_workers))
     return dlt.pipeline(pipeline_name=f"sei_{source}", destination=dlt.destinations.duckdb(credentials=creds),
                         dataset_name=f"raw_{source}", pipelines_dir=str(pipelines_dir(wh)))
 
@@ -162,7 +167,7 @@ def run(sources: list[str] | tuple[str, ...] = ("github",), full_refresh: bool =
         stats = HttpStats(progress=say)
         t0 = time.monotonic()
         say(f"{name}: loading into {wh} (dataset raw_{name}{', full refresh' if full_refresh else ''})")
-        pipeline = make_pipeline(name, wh, cfg.runtime.duckdb_memory_limit)
+        pipeline = make_pipeline(name, wh, cfg.runtime.duckdb_memory_limit, cfg.runtime.normalize_workers)
         row_counts: dict[str, int] = {}
         try:
             src = dlt_source(name, cfg, stats)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import json
 import math
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -411,13 +412,19 @@ def paged(req: Request, r: Roots, frame: pd.DataFrame, render, reachable: int | 
           wrap=None, path: str | None = None) -> Response:
     """One page of `frame` rendered row by row, with GitHub's Link header. `reachable`
     caps how many rows the listing serves (the 1,000-run search cap)."""
-    per_page, page = page_args(req)
-    n = len(frame) if reachable is None else min(len(frame), reachable)
-    lo, hi = min((page - 1) * per_page, n), min(page * per_page, n)
+    lo, hi, link = page_window(req, r, len(frame), reachable, path)
     items = [render(row) for row in frame.iloc[lo:hi].itertuples(index=False)]
     body = items if wrap is None else wrap(items)
-    link = link_header(req, r, page, max(1, math.ceil(n / per_page)), path)
     return Response.json(200, body, {"Link": link} if link else {})
+
+
+def page_window(req: Request, r: Roots, rows: int, reachable: int | None = None,
+                path: str | None = None) -> tuple[int, int, str | None]:
+    """The requested page of a listing of `rows` rows: [lo, hi) and its Link header."""
+    per_page, page = page_args(req)
+    n = rows if reachable is None else min(rows, reachable)
+    lo, hi = min((page - 1) * per_page, n), min(page * per_page, n)
+    return lo, hi, link_header(req, r, page, max(1, math.ceil(n / per_page)), path)
 
 
 def parse_time(value: str, name: str) -> int:
@@ -583,66 +590,93 @@ def list_releases(req: Request, sim, r: Roots) -> Response:
     return paged(req, r, repo_releases(w, rp.repo_id), lambda row: release_json(w, row, rp, r), path=repo_path(req, rp))
 
 
-def _filter_runs(req: Request, runs: pd.DataFrame) -> pd.DataFrame:
-    if req.arg("branch"):
-        runs = runs[runs.head_branch == req.arg("branch")]
-    if req.arg("event"):
-        runs = runs[runs.event == req.arg("event")]
-    if req.arg("head_sha"):
-        runs = runs[runs.head_sha == req.arg("head_sha")]
-    if req.arg("actor"):
-        runs = runs[runs.actor == req.arg("actor")]
+def _matching_runs(req: Request, runs: pd.DataFrame) -> np.ndarray:
+    """Positions (newest first) of the runs the listing's filters keep. A mask over the
+    repository's frame, not a filtered copy of it: only the page's rows are read."""
+    keep = np.ones(len(runs), dtype=bool)
+    for arg, col in (("branch", "head_branch"), ("event", "event"), ("head_sha", "head_sha"), ("actor", "actor")):
+        if req.arg(arg):
+            keep &= (runs[col] == req.arg(arg)).to_numpy(dtype=bool, na_value=False)
     if req.arg("check_suite_id"):
-        runs = runs[runs.run_id == _int_arg(req, "check_suite_id", 0) - CHECK_SUITE_BASE + RUN_ID_BASE]
+        keep &= runs.run_id.to_numpy() == _int_arg(req, "check_suite_id", 0) - CHECK_SUITE_BASE + RUN_ID_BASE
     status = req.arg("status")
     if status:
-        runs = runs[(runs.status_now == status) if status in RUN_STATUSES else (runs.conclusion_now == status)]
+        col = runs.status_now if status in RUN_STATUSES else runs.conclusion_now
+        keep &= (col == status).to_numpy(dtype=bool, na_value=False)
     if req.arg("created"):
         lo, hi = created_window(req.arg("created"))
-        runs = runs[(runs.created_at >= lo) & (runs.created_at < hi)]
-    return runs
+        created = runs.created_at.to_numpy()
+        keep &= (created >= lo) & (created < hi)
+    return np.flatnonzero(keep)
 
 
-def run_json(w: World, row, rp, r: Roots, with_prs: bool = True) -> dict:
+def _pr_titles(w: World, repo_id: int) -> dict[int, str]:
+    """PR row -> title, for one repository's pull requests."""
+    def build():
+        prs = w["prs"]
+        mine = prs[prs.repo_id == repo_id]
+        return dict(zip(mine.index.tolist(), mine.title.tolist()))
+    return w.cached(("gh.pr_titles", repo_id), build)
+
+
+RUN_COLUMNS = ("run_id", "head_sha", "head_branch", "run_number", "event", "status_now", "conclusion_now",
+               "created_at", "updated_at")
+
+
+def runs_json(w: World, page: pd.DataFrame, rp, r: Roots, with_prs: bool = True) -> list[str]:
+    """The page's runs as JSON text, one string per run, in GitHub's shape (byte for byte what
+    json.dumps of one dict per run gives). Every run ends with the same `repository` and
+    `head_repository` objects (9 of a run's 11 kB) and carries its actor twice: those are
+    encoded once per page and spliced in, where a dict per run would encode them each time."""
     a = f"{r.api}/repos/{rp.full_name}"
-    rid, wid = int(row.run_id), WORKFLOW_ID_BASE + int(rp.repo_id)
-    login, message, ts, pr_ix, via_web = _commit_info(w, rp.repo_id).get(
-        row.head_sha, (None, "", int(row.created_at), None, False))
-    acct = accounts(w).get(login, (0, login, None))
-    actor = user_json(w, login, r)
-    for_pr = row.event == "pull_request" and pr_ix is not None
-    title = w["prs"].title.iat[pr_ix] if for_pr else message.split("\n", 1)[0]
-    prs = _run_pull_requests(w, row, rp, a, pr_ix) if for_pr and with_prs else []
-    committer = {"name": "GitHub", "email": "noreply@github.com"} if via_web else {"name": acct[1], "email": acct[2]}
-    done = row.status_now == "completed"
-    repo_min = repo_min_json(w, rp, r)
-    return {"id": rid, "name": "CI", "node_id": node_id("WFR", rid), "head_branch": row.head_branch,
-            "head_sha": row.head_sha, "path": ".github/workflows/ci.yml", "display_title": title,
-            "run_number": int(row.run_number), "event": row.event, "status": row.status_now,
-            "conclusion": row.conclusion_now if done else None, "workflow_id": wid,
-            "check_suite_id": CHECK_SUITE_BASE + rid - RUN_ID_BASE,
-            "check_suite_node_id": node_id("CS", CHECK_SUITE_BASE + rid - RUN_ID_BASE),
-            "url": f"{a}/actions/runs/{rid}", "html_url": f"{r.web}/{rp.full_name}/actions/runs/{rid}",
-            "pull_requests": prs, "created_at": iso(row.created_at), "updated_at": iso(row.updated_at),
-            "actor": actor, "run_attempt": 1, "referenced_workflows": [], "run_started_at": iso(row.created_at),
-            "triggering_actor": actor, "jobs_url": f"{a}/actions/runs/{rid}/jobs",
-            "logs_url": f"{a}/actions/runs/{rid}/logs",
-            "check_suite_url": f"{a}/check-suites/{CHECK_SUITE_BASE + rid - RUN_ID_BASE}",
-            "artifacts_url": f"{a}/actions/runs/{rid}/artifacts", "cancel_url": f"{a}/actions/runs/{rid}/cancel",
-            "rerun_url": f"{a}/actions/runs/{rid}/rerun", "previous_attempt_url": None,
-            "workflow_url": f"{a}/actions/workflows/{wid}",
-            "head_commit": {"id": row.head_sha, "tree_id": tree_sha(row.head_sha), "message": message,
-                            "timestamp": iso(ts), "author": {"name": acct[1], "email": acct[2]},
-                            "committer": committer},
-            "repository": repo_min, "head_repository": repo_min}
+    repo_min = json.dumps(repo_min_json(w, rp, r), separators=(",", ":"))
+    tail = f',"repository":{repo_min},"head_repository":{repo_min}}}'
+    info_of, accts, titles = _commit_info(w, rp.repo_id), accounts(w), _pr_titles(w, rp.repo_id)
+    wid = WORKFLOW_ID_BASE + int(rp.repo_id)
+    users: dict = {}
+    dumps = json.JSONEncoder(separators=(",", ":")).encode
+    out = []
+    for rid, sha, branch, number, event, status, conclusion, created, updated in zip(
+            *(page[c].tolist() for c in RUN_COLUMNS)):
+        login, message, ts, pr_ix, via_web = info_of.get(sha, (None, "", created, None, False))
+        acct = accts.get(login, (0, login, None))
+        actor = users.get(login)
+        if actor is None:
+            actor = users[login] = dumps(user_json(w, login, r))
+        for_pr = event == "pull_request" and pr_ix is not None
+        title = titles[pr_ix] if for_pr else message.split("\n", 1)[0]
+        prs = _run_pull_requests(w, created, rp, a, pr_ix) if for_pr and with_prs else []
+        committer = {"name": "GitHub", "email": "noreply@github.com"} if via_web else {"name": acct[1], "email": acct[2]}
+        suite = CHECK_SUITE_BASE + rid - RUN_ID_BASE
+        started = iso(created)
+        # Three dicts around the two copies of the (pre-encoded) actor, keys in GitHub's order.
+        head = {"id": rid, "name": "CI", "node_id": node_id("WFR", rid), "head_branch": branch,
+                "head_sha": sha, "path": ".github/workflows/ci.yml", "display_title": title,
+                "run_number": number, "event": event, "status": status,
+                "conclusion": conclusion if status == "completed" else None, "workflow_id": wid,
+                "check_suite_id": suite, "check_suite_node_id": node_id("CS", suite),
+                "url": f"{a}/actions/runs/{rid}", "html_url": f"{r.web}/{rp.full_name}/actions/runs/{rid}",
+                "pull_requests": prs, "created_at": started, "updated_at": iso(updated)}
+        middle = {"run_attempt": 1, "referenced_workflows": [], "run_started_at": started}
+        rest = {"jobs_url": f"{a}/actions/runs/{rid}/jobs", "logs_url": f"{a}/actions/runs/{rid}/logs",
+                "check_suite_url": f"{a}/check-suites/{suite}",
+                "artifacts_url": f"{a}/actions/runs/{rid}/artifacts", "cancel_url": f"{a}/actions/runs/{rid}/cancel",
+                "rerun_url": f"{a}/actions/runs/{rid}/rerun", "previous_attempt_url": None,
+                "workflow_url": f"{a}/actions/workflows/{wid}",
+                "head_commit": {"id": sha, "tree_id": tree_sha(sha), "message": message,
+                                "timestamp": iso(ts), "author": {"name": acct[1], "email": acct[2]},
+                                "committer": committer}}
+        out.append(f'{dumps(head)[:-1]},"actor":{actor},{dumps(middle)[1:-1]},"triggering_actor":{actor},'
+                   f'{dumps(rest)[1:-1]}{tail}')
+    return out
 
 
-def _run_pull_requests(w: World, row, rp, a: str, pr_ix: int) -> list[dict]:
+def _run_pull_requests(w: World, created: int, rp, a: str, pr_ix: int) -> list[dict]:
     p = w["prs"].loc[pr_ix]
     repo_ref = {"id": int(rp.repo_id), "url": a, "name": rp.name}
     return [{"url": f"{a}/pulls/{p.number}", "id": int(p.pr_id), "number": int(p.number),
              "head": {"ref": p.head_ref, "sha": p.head_sha, "repo": repo_ref},
-             "base": {"ref": rp.default_branch, "sha": _main_head_at(w, rp.repo_id, int(row.created_at)),
+             "base": {"ref": rp.default_branch, "sha": _main_head_at(w, rp.repo_id, created),
                       "repo": repo_ref}}]
 
 
@@ -656,12 +690,15 @@ def _main_head_at(w: World, repo_id: int, ts: int) -> str | None:
 def list_runs(req: Request, sim, r: Roots) -> Response:
     w = sim.world
     rp = _repo_or_404(w, req, RUNS_DOCS)
-    runs = _filter_runs(req, repo_runs(w, rp.repo_id))
+    runs = repo_runs(w, rp.repo_id)
+    hits = _matching_runs(req, runs)
     capped = any(req.arg(k) for k in RUNS_CAPPED_BY)
-    total = len(runs)
+    lo, hi, link = page_window(req, r, len(hits), RUNS_RESULT_CAP if capped else None, repo_path(req, rp))
+    # GitHub: "exclude_pull_requests: If true pull requests are omitted from the response (empty array)."
     with_prs = req.arg("exclude_pull_requests", "false").lower() != "true"
-    return paged(req, r, runs, lambda row: run_json(w, row, rp, r, with_prs), RUNS_RESULT_CAP if capped else None,
-                 wrap=lambda items: {"total_count": total, "workflow_runs": items}, path=repo_path(req, rp))
+    items = runs_json(w, runs.iloc[hits[lo:hi]], rp, r, with_prs)
+    body = f'{{"total_count":{len(hits)},"workflow_runs":[{",".join(items)}]}}'.encode()
+    return Response(200, body, {"Content-Type": "application/json; charset=utf-8", **({"Link": link} if link else {})})
 
 
 def commit_json(w: World, row, rp, r: Roots) -> dict:

@@ -144,6 +144,10 @@ class SimServer:
         from simulator.github_graphql_schema import get_schema
         get_schema()  # ~1 s: pay it at start, not on the first GraphQL request
         gc.set_threshold(50_000, 20, 20)  # a GraphQL page allocates ~50k short-lived objects
+        # The generated world lives as long as the server: keep the collector from walking it
+        # again on every full collection (a large org's world is millions of objects).
+        gc.collect()
+        gc.freeze()
         self.httpd = _HTTPServer((host, port), _Handler)
         self.httpd.sim = self
         self.thread: threading.Thread | None = None

@@ -532,6 +532,37 @@ def test_workflow_runs_created_windows_partition_the_runs(sim, tiny_world):
     assert done["total_count"] == int((mine.created_at + mine.duration <= w.now).sum())
 
 
+def test_workflow_runs_exclude_pull_requests_empties_only_that_array(sim, tiny_world):
+    """GitHub: `exclude_pull_requests=true` omits the runs' pull requests (empty array);
+    every other byte of the page is the same. Without it a `pull_request` run lists the PR
+    whose head commit it ran on."""
+    w = tiny_world
+    rid = busiest_repo(w)
+    full = repo_full(w, rid)
+    _, h_with, raw_with = call(sim, "GET", f"/repos/{full}/actions/runs?per_page=100&page=2")
+    _, h_without, raw_without = call(sim, "GET", f"/repos/{full}/actions/runs?per_page=100&page=2"
+                                                 "&exclude_pull_requests=true")
+    with_prs, without = json.loads(raw_with), json.loads(raw_without)
+    assert len(without["workflow_runs"]) == 100 and without["total_count"] == with_prs["total_count"]
+    assert all(run["pull_requests"] == [] for run in without["workflow_runs"])
+    # compact JSON, as json.dumps writes it (the page is assembled from pre-encoded parts)
+    assert raw_without == json.dumps(without, separators=(",", ":")).encode()
+    assert raw_with == json.dumps(with_prs, separators=(",", ":")).encode()
+    for run in with_prs["workflow_runs"]:
+        run["pull_requests"] = []
+    assert with_prs == without
+    assert links(h_without.get("link"))["next"] == \
+        links(h_with.get("link"))["next"].replace("&page=3", "&exclude_pull_requests=true&page=3")
+    prs = w["prs"]
+    linked = [r for r in json.loads(raw_with)["workflow_runs"] if r["pull_requests"]]
+    assert linked and all(r["event"] == "pull_request" for r in linked)
+    for r in linked:
+        (p,) = r["pull_requests"]
+        pr = prs[(prs.repo_id == rid) & (prs.number == p["number"])].iloc[0]
+        assert p["head"] == {"ref": r["head_branch"], "sha": r["head_sha"], "repo": p["head"]["repo"]}
+        assert (pr.head_ref, pr.head_sha) == (r["head_branch"], r["head_sha"])
+
+
 def test_workflow_runs_stop_at_1000_results_per_filtered_query(fresh_sim):
     s = fresh_sim(size="medium", seed=1)
     w = s.world
