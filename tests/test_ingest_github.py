@@ -432,6 +432,36 @@ def test_start_date_and_runtime_from_file_and_env(tmp_path, monkeypatch):
     assert cfg.runtime.wait_scale == 0.001 and cfg.github().graphql_url == "http://127.0.0.1:9/graphql"
 
 
+def test_normalize_workers_from_file_and_env_and_used_by_dlt(tmp_path, monkeypatch):
+    import importlib
+
+    from ingestion.config import ConfigError, load
+    from ingestion.pipeline import make_pipeline
+    f = tmp_path / "s.yml"
+    f.write_text("runtime:\n  normalize_workers: 3\n")
+    assert load(f).runtime.normalize_workers == 3
+    monkeypatch.setenv("SEI_NORMALIZE_WORKERS", "1")
+    assert load(f).runtime.normalize_workers == 1
+    monkeypatch.delenv("SEI_NORMALIZE_WORKERS")
+    f.write_text("runtime:\n  wait_scale: 1\n  normalize_workers: 0\n")
+    with pytest.raises(ConfigError, match=r"s\.yml:3: runtime\.normalize_workers must be at least 1\. Fix: "):
+        load(f)
+    # The pipeline's normalize step gets that many worker processes (a global
+    # NORMALIZE__WORKERS does not override the pipeline's own setting).
+    steps = importlib.import_module("dlt.pipeline.pipeline")
+    seen, run_pool = [], steps.runner.run_pool
+
+    def spy(config, step):
+        seen.append((type(step).__name__, config.workers, config.pool_type))
+        return run_pool(config, step)
+    monkeypatch.setattr(steps.runner, "run_pool", spy)
+    monkeypatch.setenv("NORMALIZE__WORKERS", "1")
+    p = make_pipeline("normalize_workers_test", tmp_path / "w.duckdb", None, normalize_workers=2)
+    p.run([{"a": i} for i in range(5)], table_name="t")
+    assert ("Normalize", 2, "process") in seen
+    assert query(tmp_path / "w.duckdb", "select count(*) n from raw_normalize_workers_test.t").n[0] == 5
+
+
 def test_github_app_jwt_is_rs256_signed_by_the_app_key():
     import base64
     from cryptography.hazmat.primitives import hashes, serialization
