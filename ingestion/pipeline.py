@@ -1,7 +1,8 @@
 """Run the dlt pipelines that load the configured sources into the warehouse.
 
 One dlt pipeline per source (`sei_github`, ...), destination DuckDB at
-`sei.settings.warehouse_path()`, dataset `raw_<source>`. Pipeline working folders (dlt
+`sei.settings.warehouse_path()` (or PostgreSQL with SEI_DESTINATION=postgres, see
+ingestion/destination.py), dataset `raw_<source>`. Pipeline working folders (dlt
 state, pending load packages) live next to the warehouse (`<warehouse dir>/.dlt_pipelines`)
 so the cursors travel with the warehouse file; dlt also keeps its state inside the
 warehouse (`raw_<source>._dlt_pipeline_state`) and restores it from there when the folder
@@ -87,16 +88,15 @@ def pipelines_dir(warehouse: Path | None = None) -> Path:
 
 def make_pipeline(source: str, warehouse: Path | None = None, memory_limit: str | None = "2GB",
                   normalize_workers: int = 1) -> dlt.Pipeline:
+    from ingestion.destination import dlt_destination
     wh = warehouse or warehouse_path()
     wh.parent.mkdir(parents=True, exist_ok=True)
-    creds: dict = {"database": str(wh)}
-    if memory_limit:
-        creds["global_config"] = {"memory_limit": memory_limit}
     # dlt's normalize step runs after the extract, when the APIs' side is idle: more than one
     # worker process uses the other cores. Scoped to this pipeline's name, so it beats a
     # global NORMALIZE__WORKERS and leaves other pipelines of the process alone.
     dlt.config[f"sei_{source}.normalize.workers"] = max(1, int(normalize_workers))
-    return dlt.pipeline(pipeline_name=f"sei_{source}", destination=dlt.destinations.duckdb(credentials=creds),
+    # SEI_DESTINATION=postgres loads into PostgreSQL instead (ingestion/destination.py)
+    return dlt.pipeline(pipeline_name=f"sei_{source}", destination=dlt_destination(wh, memory_limit),
                         dataset_name=f"raw_{source}", pipelines_dir=str(pipelines_dir(wh)))
 
 

@@ -129,9 +129,20 @@ def import_cmd(
             res = resolve_warehouse(warehouse)
         except Exception as e:  # the import stands; resolution can be re-run on its own
             typer.echo(f"warning: identity resolution failed ({e}); run `sei org identities` again later.", err=True)
+            _mirror(warehouse)
             return
         if res.figures["accounts"]:
             typer.echo(_figures_line(res.figures))
+    _mirror(warehouse)
+
+
+def _mirror(warehouse) -> None:
+    """SEI_DESTINATION=postgres: copy raw_org to PostgreSQL, where dbt builds (ingestion/destination.py)."""
+    from ingestion.destination import mirror_if_postgres
+    from sei.settings import warehouse_path
+    copied = mirror_if_postgres(warehouse or warehouse_path(), ("raw_org",))
+    if copied is not None:
+        typer.echo(f"raw_org copied to PostgreSQL: {sum(copied.values())} rows in {len(copied)} tables")
 
 
 @org_app.command("validate")
@@ -214,6 +225,8 @@ def identities_cmd(
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
     typer.echo(_figures_line(res.figures))
+    if store:
+        _mirror(warehouse)
     m = res.matches
     rows = unmatched_rows(m, tool) if unmatched else (m[m.tool == tool] if tool else m)
     if unmatched:

@@ -49,6 +49,10 @@ def apply(directory: Path = typer.Option(None, "--dir", help=DIR_HELP),
         raise typer.Exit(1) from None
     for item in loaded:
         typer.echo(f"applied {item.kind:<13} {item.path}")
+    from ingestion.destination import mirror_if_postgres  # SEI_DESTINATION=postgres: dbt reads them there
+    from sei.settings import warehouse_path
+    if mirror_if_postgres(warehouse or warehouse_path(), ("raw_config",)) is not None:
+        typer.echo("raw_config copied to PostgreSQL")
 
 
 @profile_app.command("show")

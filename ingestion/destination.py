@@ -1,0 +1,111 @@
+"""Where the raw data lands: the embedded DuckDB file (default) or a PostgreSQL server.
+
+`SEI_DESTINATION=postgres` sends every dlt pipeline to PostgreSQL, using the same
+`SEI_PG_HOST`, `SEI_PG_PORT`, `SEI_PG_USER`, `SEI_PG_PASSWORD` and `SEI_PG_DATABASE` that
+dbt's `postgres` target reads (dbt_project/profiles.yml), so dlt loads and dbt builds in
+one database. Datasets keep their names (`raw_github`, ...).
+
+The org import, identity resolution and profiles are validated and versioned in the local
+DuckDB file (`SEI_WAREHOUSE`) as always; `copy_to_postgres` then mirrors their schemas
+(`raw_org`, `raw_config`) to PostgreSQL in one transaction, so dbt on PostgreSQL sees the
+same org and profiles. `sei org import`, `sei org identities` and `sei profile apply` call it
+when the destination is postgres.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import quote
+
+import duckdb
+
+KINDS = ("duckdb", "postgres")
+MIRRORED_SCHEMAS = ("raw_org", "raw_config")
+# DuckDB column type -> PostgreSQL column type for the mirrored tables
+PG_TYPES = {"VARCHAR": "text", "INTEGER": "integer", "BIGINT": "bigint", "DOUBLE": "double precision",
+            "FLOAT": "real", "BOOLEAN": "boolean", "DATE": "date", "TIMESTAMP": "timestamp",
+            "TIMESTAMP WITH TIME ZONE": "timestamptz", "HUGEINT": "numeric", "SMALLINT": "smallint"}
+
+
+class DestinationError(ValueError):
+    pass
+
+
+def kind() -> str:
+    k = os.environ.get("SEI_DESTINATION", "duckdb").strip().lower() or "duckdb"
+    if k not in KINDS:
+        raise DestinationError(f"SEI_DESTINATION={k!r} is not a known destination. Fix: set it to duckdb (the embedded "
+                               "file, the default) or postgres (with SEI_PG_HOST, SEI_PG_PORT, SEI_PG_USER, "
+                               "SEI_PG_PASSWORD, SEI_PG_DATABASE).")
+    return k
+
+
+def postgres_settings() -> dict:
+    env = os.environ
+    return {"host": env.get("SEI_PG_HOST", "localhost"), "port": int(env.get("SEI_PG_PORT", "5432")),
+            "user": env.get("SEI_PG_USER", "sei"), "password": env.get("SEI_PG_PASSWORD", ""),
+            "dbname": env.get("SEI_PG_DATABASE", "sei")}
+
+
+def postgres_dsn() -> str:
+    s = postgres_settings()
+    return (f"postgresql://{quote(s['user'], safe='')}:{quote(s['password'], safe='')}@{s['host']}:{s['port']}/"
+            f"{quote(s['dbname'], safe='')}")
+
+
+def dlt_destination(warehouse: Path, memory_limit: str | None = None):
+    """The dlt destination of the configured kind."""
+    import dlt
+    if kind() == "postgres":
+        return dlt.destinations.postgres(credentials=postgres_dsn())
+    creds: dict = {"database": str(warehouse)}
+    if memory_limit:
+        creds["global_config"] = {"memory_limit": memory_limit}
+    return dlt.destinations.duckdb(credentials=creds)
+
+
+def copy_to_postgres(warehouse: Path | str, schemas: tuple[str, ...] = MIRRORED_SCHEMAS) -> dict[str, int]:
+    """Replace `schemas` on PostgreSQL with the DuckDB file's tables (and raw_org's current_*
+    views), all in one transaction: readers see the old copy or the new one, never half.
+    Returns rows copied per table."""
+    import psycopg2
+    from psycopg2.extras import execute_values
+
+    src = duckdb.connect(str(warehouse), read_only=True)
+    counts: dict[str, int] = {}
+    con = psycopg2.connect(**postgres_settings())
+    try:
+        with con, con.cursor() as cur:
+            for schema in schemas:
+                tables = src.execute("select table_name, table_type from information_schema.tables "
+                                     "where table_schema = ? order by table_name", [schema]).fetchall()
+                if not tables:
+                    continue
+                cur.execute(f'drop schema if exists "{schema}" cascade')
+                cur.execute(f'create schema "{schema}"')
+                for name, ttype in tables:
+                    if ttype == "VIEW":
+                        continue
+                    cols = src.execute("select column_name, data_type from information_schema.columns "
+                                       "where table_schema = ? and table_name = ? order by ordinal_position",
+                                       [schema, name]).fetchall()
+                    ddl = ", ".join(f'"{c}" {PG_TYPES.get(t.upper(), "text")}' for c, t in cols)
+                    cur.execute(f'create table "{schema}"."{name}" ({ddl})')
+                    rows = src.execute(f'select * from "{schema}"."{name}"').fetchall()
+                    if rows:
+                        execute_values(cur, f'insert into "{schema}"."{name}" values %s', rows, page_size=1000)
+                    counts[f"{schema}.{name}"] = len(rows)
+                if schema == "raw_org":
+                    from ingestion.org.store import CURRENT, SNAPSHOT_TABLES
+                    for t in SNAPSHOT_TABLES:
+                        cur.execute(f"create view raw_org.current_{t} as select * from raw_org.{t} "
+                                    f"where import_id = {CURRENT}")
+    finally:
+        con.close()
+        src.close()
+    return counts
+
+
+def mirror_if_postgres(warehouse: Path | str, schemas: tuple[str, ...] = MIRRORED_SCHEMAS) -> dict[str, int] | None:
+    """copy_to_postgres when SEI_DESTINATION=postgres; None otherwise."""
+    return copy_to_postgres(warehouse, schemas) if kind() == "postgres" else None
