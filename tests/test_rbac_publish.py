@@ -446,3 +446,31 @@ def test_scheduled_publish_step(world, pg, tmp_path, monkeypatch):
     assert out["postgres"]["marts"] == len(world["frames"])
     assert _pg_rows(srv, "viewer-team", ["t_team_weekly"])["t_team_weekly"] == \
         expected(world, "team", W.SCOPES["team"])["t_team_weekly"]
+
+
+def test_postgres_crafted_team_in_the_org_and_the_binding(world, pg, tmp_path):
+    """A team whose id is an SQL fragment, in the org tree and in a binding's scope: its
+    principal sees that team's rows and nothing else, on PostgreSQL and in its file."""
+    from rbac_policies.duck import publish_scopes
+    from rbac_policies.postgres import publish_postgres
+    srv, admin = pg
+    db = tmp_path / "crafted.duckdb"
+    shutil.copy(world["db"], db)
+    con = duckdb.connect(str(db))
+    con.execute("insert into marts.dim_team (tree, team_id, name, parent_team_id, path, depth) "
+                "values ('reporting', ?, 'Crafted', 'T003', 'x', 3)", [W.CRAFTED_TEAM])
+    con.close()
+    pol = tmp_path / "policy.yml"
+    pol.write_text(world["policy"].read_text().replace(
+        "\nmarts:", "\n  - principal: viewer-team\n    role: SEI Viewer\n    scope: {tree: reporting, team: \"' OR 1=1 --\"}\n"
+                    "  - principal: mover\n    role: SEI Viewer\n    scope: {tree: reporting, team: \"' OR 1=1 --\"}\nmarts:", 1))
+    try:
+        publish_postgres(pol, admin, db, world["sources"])
+        got = _pg_rows(srv, "mover", ["t_team_weekly"])["t_team_weekly"]
+        want = {r for r in W.row_set(world["frames"]["t_team_weekly"].astype(object).itertuples(index=False))
+                if r[2] in ("T002", W.CRAFTED_TEAM) and r[0] is not None}
+        assert got == want and any(r[2] == W.CRAFTED_TEAM for r in got)
+        files = publish_scopes(pol, tmp_path / "s", db, world["sources"])
+        assert _extract_rows(tmp_path / "s" / files.files["mover"]["file"])["t_team_weekly"] == want
+    finally:
+        publish_postgres(world["policy"], admin, world["db"], world["sources"])
