@@ -82,6 +82,13 @@ def _health_table(warehouse: Path) -> dg.MetadataValue | None:
     return dg.MetadataValue.md(df[cols].to_markdown(index=False))
 
 
+def _prune(runs: Path, keep: int) -> None:
+    """Keep the dbt artifacts and logs of the last `keep` runs only."""
+    dirs = sorted((p for p in runs.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for old in dirs[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def _asset_events(context, invocation):
     """dagster-dbt's event stream, except that a node missing from the manifest the code
     location loaded (a model added since: dbt re-reads the project when it runs) is logged
@@ -113,11 +120,13 @@ def build_dbt_assets(manifest: Path) -> dg.AssetsDefinition:
         target = settings.dbt_target_dir() / "runs" / context.run_id[:8]
         held = []
         for event in _asset_events(context, dbt.cli(args, context=context, target_path=target)):
-            key = getattr(event, "asset_key", None)
-            if key is not None and key.path[-1] == HEALTH_MODEL and isinstance(event, (dg.Output, dg.AssetMaterialization)):
+            name = event.output_name if isinstance(event, dg.Output) else \
+                event.asset_key.path[-1] if isinstance(event, dg.AssetMaterialization) else ""
+            if name.endswith(HEALTH_MODEL):
                 held.append(event)  # dbt holds the file until it exits: read the model after
                 continue
             yield event
+        _prune(target.parent, keep=5)
         table = _health_table(warehouse_path())
         for event in held:
             yield event.with_metadata({**event.metadata, "integrations": table}) if table else event
