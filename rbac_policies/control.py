@@ -54,14 +54,15 @@ def os_user() -> str:
         return f"uid:{os.geteuid()}"
 
 
-def audit_path() -> Path:
+def audit_path(warehouse: str | Path | None = None) -> Path:
+    """SEI_AUDIT_LOG, else audit.log beside the warehouse the command works on."""
     from sei.settings import warehouse_path
     env = os.environ.get(AUDIT_ENV)
-    return Path(env) if env else warehouse_path().parent / "audit.log"
+    return Path(env) if env else Path(warehouse or warehouse_path()).parent / "audit.log"
 
 
-def _append(d: Decision) -> None:
-    p = audit_path()
+def _append(d: Decision, warehouse=None) -> None:
+    p = audit_path(warehouse)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(p, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
@@ -135,7 +136,7 @@ def authorize_all(requests: list[tuple[str, str, Scope, str]], *, warehouse=None
                 ok, reason = _allowed(pol, principal, action, resource, scope, ctx)
             decisions.append(Decision(now, who, principal, action, resource, _str(scope), what, ok, reason, "policy"))
     for d in decisions:
-        _append(d)
+        _append(d, warehouse)
     refused = [d for d in decisions if not d.allowed]
     if refused:
         lines = [f"refused: {d.principal or d.os_user} may not {d.action} {d.resource} at {d.scope}"

@@ -2,8 +2,9 @@
 
 Publishing picks up whatever marts exist; each is classified by its columns, in order:
 
-1. the policy's `marts:` section: `public` (every principal sees every row: reference data
-   such as performance bands), `exclude` (never published), `{team_column: C}`;
+1. the policy's `marts:` section, else DEFAULT_RULES below: `public` (every principal sees
+   every row: reference data such as performance bands), `exclude` (never published),
+   `{team_column: C}`;
 2. `team_id` (or the policy's team column): team grain. A row is visible when its team is
    in a visible subtree (matching `tree` and `project_id` when the mart has them), or its
    project is visible whole;
@@ -28,6 +29,15 @@ class UnclassifiedMart(ValueError):
     pass
 
 
+# The project's own marts whose columns do not say whose rows they are; a policy's
+# `marts:` section overrides these.
+DEFAULT_RULES: dict[str, dict] = {
+    "dim_team_closure": {"team_column": "descendant_team_id"},   # a pair belongs to the descendant's viewers
+    "integration_health": {"exclude": True},                     # operations data: Dagster UI / `sei doctor`
+    "dora_performance_bands": {"public": True},                  # DORA's published cut-offs: reference data
+}
+
+
 @dataclass(frozen=True)
 class MartShape:
     name: str
@@ -40,7 +50,7 @@ class MartShape:
 def classify(name: str, columns: list[str], rules: dict[str, dict]) -> MartShape | None:
     """The mart's shape; None when the policy excludes it; UnclassifiedMart when unknown."""
     cols = {c.lower() for c in columns}
-    rule = rules.get(name, {})
+    rule = rules.get(name, DEFAULT_RULES.get(name, {}))
     has_tree, has_project = "tree" in cols, "project_id" in cols
     if rule.get("exclude"):
         return None
