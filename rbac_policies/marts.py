@@ -6,8 +6,8 @@ Publishing picks up whatever marts exist; each is classified by its columns, in 
    every row: reference data such as performance bands), `exclude` (never published),
    `{team_column: C}`;
 2. `team_id` (or the policy's team column): team grain. A row is visible when its team is
-   in a visible subtree (matching `tree` and `project_id` when the mart has them), or its
-   project is visible whole;
+   in a visible subtree (matching `tree` (else `owning_tree`) and `project_id` when the mart
+   has them), or its project is visible whole;
 3. `developer_id`: per-person rows, visible for people currently in a visible team, or
    when the project is visible whole;
 4. `service`: rows of a service, visible when a visible team owns the service, or when the
@@ -43,7 +43,7 @@ class MartShape:
     name: str
     shape: str                 # public | team | developer | service | project
     key: str | None = None     # the team / developer / service column
-    has_tree: bool = False
+    tree_col: str | None = None   # `tree`, else `owning_tree` (team shape only)
     has_project: bool = False
 
 
@@ -51,7 +51,8 @@ def classify(name: str, columns: list[str], rules: dict[str, dict]) -> MartShape
     """The mart's shape; None when the policy excludes it; UnclassifiedMart when unknown."""
     cols = {c.lower() for c in columns}
     rule = rules.get(name, DEFAULT_RULES.get(name, {}))
-    has_tree, has_project = "tree" in cols, "project_id" in cols
+    tree_col = "tree" if "tree" in cols else "owning_tree" if "owning_tree" in cols else None
+    has_project = "project_id" in cols
     if rule.get("exclude"):
         return None
     if rule.get("public"):
@@ -60,15 +61,15 @@ def classify(name: str, columns: list[str], rules: dict[str, dict]) -> MartShape
         if rule["team_column"].lower() not in cols:
             raise UnclassifiedMart(f"mart {name!r} has no column {rule['team_column']!r} (the policy's team_column). "
                                    f"Fix: name one of its columns: {', '.join(columns)}")
-        return MartShape(name, "team", rule["team_column"].lower(), has_tree, has_project)
+        return MartShape(name, "team", rule["team_column"].lower(), tree_col, has_project)
     if "team_id" in cols:
-        return MartShape(name, "team", "team_id", has_tree, has_project)
+        return MartShape(name, "team", "team_id", tree_col, has_project)
     if "developer_id" in cols:
-        return MartShape(name, "developer", "developer_id", False, has_project)
+        return MartShape(name, "developer", "developer_id", None, has_project)
     if "service" in cols:
-        return MartShape(name, "service", "service", False, has_project)
+        return MartShape(name, "service", "service", None, has_project)
     if has_project:
-        return MartShape(name, "project", None, False, True)
+        return MartShape(name, "project", None, None, True)
     raise UnclassifiedMart(
         f"mart {name!r} has none of team_id, developer_id, service, project_id, so its rows cannot be scoped "
         f"and it is not published. Fix: add one of those columns to the model, or list it in the policy's "
@@ -92,7 +93,7 @@ def row_filter(m: MartShape, alias: str, principal: str, rbac: str) -> str:
         return whole
     key = f"{a}.{_q(m.key)}"
     if m.shape == "team":
-        tree = f" and v.tree = {a}.tree" if m.has_tree else ""
+        tree = f" and v.tree = {a}.{_q(m.tree_col)}" if m.tree_col else ""
         part = (f"exists (select 1 from {rbac}.visible_teams v where v.principal = {principal} "
                 f"and v.team_id = {key}{tree}{proj})")
     elif m.shape == "developer":

@@ -34,6 +34,7 @@ SHAPES = {
     "t_service_daily": ("service", "service", False, True),
     "t_project_weekly": ("project", None, False, True),
     "t_bands": ("public", None, False, False),
+    "t_owned": ("team", "team_id", True, True),          # tree in `owning_tree`
 }
 
 SOURCES = """account: acme
@@ -59,7 +60,7 @@ def shape_of(mart: str, columns: list[str]) -> tuple:
     cols = set(columns)
     for key, shape in (("team_id", "team"), ("developer_id", "developer"), ("service", "service")):
         if key in cols:
-            return (shape, key, "tree" in cols and shape == "team", "project_id" in cols)
+            return (shape, key, shape == "team" and bool({"tree", "owning_tree"} & cols), "project_id" in cols)
     assert "project_id" in cols, f"{mart}: no scoping column; the publish must refuse it"
     return ("project", None, False, True)
 
@@ -162,7 +163,8 @@ def visible(facts: OrgFacts, kind: str, scope, mart: str, row: dict) -> bool:
     else:
         teams = facts.subtree(tree, scope["team"])
     if shape == "team":
-        return (not has_tree or row.get("tree") == tree) and row.get(key) in teams
+        row_tree = row.get("tree", row.get("owning_tree"))
+        return (not has_tree or row_tree == tree) and row.get(key) in teams
     if shape == "developer":
         devs = set().union(*[facts.open_members.get((tree, t), set()) for t in teams])
         return row.get(key) in devs
@@ -194,6 +196,9 @@ def add_test_marts(db: Path, facts: OrgFacts) -> None:
         rows = [(p, dt.date(2026, 1, w), w) for p in ALL_PROJECTS for w in (5, 12)] + [(None, dt.date(2026, 1, 5), 0)]
         _create(con, "t_project_weekly", ["project_id", "week", "prs"], rows)
         _create(con, "t_bands", ["band", "max_hours"], [("elite", 24.0), ("high", 168.0)])
+        _create(con, "t_owned", ["project_id", "service", "owning_tree", "team_id", "n"],
+                [("prj-payments", "atlas-api", "reporting", "T002", 1), ("prj-payments", "x", "regions", "T002", 2),
+                 ("prj-growth", "y", "reporting", "T004", 3), ("prj-growth", "z", "reporting", "T000", 4)])
     finally:
         con.close()
 
