@@ -65,11 +65,14 @@ def _run_job(world, sim) -> int:
     sources = export_sources(world, base / "sources.simulator.yml", sim.url, events)
     os.environ["SEI_SOURCES"] = str(sources)
     t = _step("dagster: loading the definitions (dbt parse)")
-    from orchestration.definitions import MAIN_JOB, build_definitions
+    from orchestration.definitions import MAIN_JOB, build_definitions, run_config
     defs = build_definitions()
     print(f"   {time.monotonic() - t:.1f}s")
     t = _step(f"dagster: job {MAIN_JOB} in-process (sources file {sources})")
-    result = defs.resolve_job_def(MAIN_JOB).execute_in_process(instance=_instance(), raise_on_error=False)
+    config = run_config().to_config_dict()  # the schedule's config; the console shows INFO, not every event
+    config["loggers"] = {"console": {"config": {"log_level": "INFO"}}}
+    result = defs.resolve_job_def(MAIN_JOB).execute_in_process(run_config=config, instance=_instance(),
+                                                               raise_on_error=False)
     print(summary(result, sim, time.monotonic() - t))
     failed_checks = [e for e in _check_evaluations(result) if not e.passed and e.severity.value == "ERROR"]
     return 0 if result.success and not failed_checks else 1

@@ -211,3 +211,19 @@ def test_jira_down_other_integrations_load_and_doctor_names_jira(env, jira_down_
     assert "jira" in cli.stdout and "unhealthy" in cli.stdout and "500" in cli.stdout
     assert "github" in cli.stdout and "Unhealthy integrations: jira" in cli.stdout + cli.stderr
     print(cli.stdout[-1500:])
+
+
+def test_nightly_job_reconciles_deletions(env, jira_down_run):
+    import urllib.request
+    sim = env["sim"]
+    key = _warehouse(env, "select key from raw_jira.issues where _sei_deleted_at is null order by key limit 1") \
+        .key[0] if "_sei_deleted_at" in set(_warehouse(env, "select * from raw_jira.issues limit 0").columns) else \
+        _warehouse(env, "select key from raw_jira.issues order by key limit 1").key[0]
+    urllib.request.urlopen(urllib.request.Request(f"{sim.url}/_sim/delete?issue={key}", method="POST")).read()
+    jira = [k for k in env["defs"].resolve_asset_graph().get_all_asset_keys() if k.path[0].startswith("dlt_jira_")]
+    result = _run(env, "sei_nightly", selection=jira)
+    assert result.success
+    meta = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
+    assert meta["dlt_jira_issues"]["deletion_pass_deleted"].value == 1
+    gone = _warehouse(env, "select key from raw_jira.issues where _sei_deleted_at is not null")
+    assert list(gone.key) == [key]

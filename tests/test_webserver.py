@@ -113,14 +113,14 @@ def test_asset_graph_renders_in_headless_chromium(webserver):
         out = webserver["tmp"] / f"{name}.png"
         subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                         "--disable-background-networking", "--disable-dev-shm-usage", "--hide-scrollbars",
-                        "--window-size=1600,1000", "--virtual-time-budget=20000", f"--screenshot={out}",
+                        "--window-size=1600,1000", "--virtual-time-budget=12000", f"--screenshot={out}",
                         webserver["url"] + path], capture_output=True, timeout=120, check=False)
         assert out.exists() and out.stat().st_size > 20_000, f"{name}: no screenshot"
         shots[name] = out
         print(f"\nscreenshot of {path}: {out} ({out.stat().st_size:,} bytes)")
     # The page rendered the app, not an error page: its DOM names our assets and location.
     dom = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                          "--disable-background-networking", "--disable-dev-shm-usage", "--virtual-time-budget=20000",
+                          "--disable-background-networking", "--disable-dev-shm-usage", "--virtual-time-budget=12000",
                           "--dump-dom", webserver["url"] + "/locations"], capture_output=True, text=True,
                          timeout=120).stdout
     assert "sei" in dom and "Loaded" in dom, dom[-2000:]
