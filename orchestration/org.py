@@ -5,7 +5,7 @@ import hashlib
 import dagster as dg
 
 from orchestration import settings
-from orchestration.ingest import INGEST_ASSETS, WAREHOUSE_POOL
+from orchestration.ingest import INGEST_ASSETS, WAREHOUSE_POOL, WAREHOUSE_RETRY
 from sei.settings import warehouse_path
 
 
@@ -17,7 +17,7 @@ def _files_digest(files) -> str:
     return h.hexdigest()
 
 
-@dg.asset(group_name="org", kinds={"duckdb"}, pool=WAREHOUSE_POOL,
+@dg.asset(group_name="org", kinds={"duckdb"}, pool=WAREHOUSE_POOL, retry_policy=WAREHOUSE_RETRY,
           description="Org files (developers, org trees, memberships, services, identity overrides) from "
                       "SEI_ORG_DIR, validated and imported into raw_org as an effective-dated version. "
                       "Unchanged files are not re-imported; a rejected import keeps the last good org.")
@@ -28,7 +28,8 @@ def org_import(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     files = OrgFiles.from_dir(folder)
     if not files.developers.exists():
         raise dg.Failure(f"{files.developers}: no developers file. Fix: put the org files (developers.csv, "
-                         f"org_tree_*.csv, ...) in that folder or set SEI_ORG_DIR to theirs (docs/org-import.md).")
+                         f"org_tree_*.csv, ...) in that folder or set SEI_ORG_DIR to theirs (docs/org-files.md).",
+                         allow_retries=False)
     digest = _files_digest(files)
     wh = warehouse_path()
     current = None
@@ -47,7 +48,7 @@ def org_import(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     if not result.ok:
         raise dg.Failure(description=f"org import rejected ({len(result.errors)} errors); the last good org stays:\n"
                                      + "\n".join(str(i) for i in result.errors[:20]),
-                         metadata={"errors": len(result.errors)})
+                         metadata={"errors": len(result.errors)}, allow_retries=False)
     for w in result.warnings:
         context.log.warning(str(w))
     return dg.MaterializeResult(metadata={"status": result.status, "import_id": result.import_id,
@@ -55,7 +56,7 @@ def org_import(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
                                           "folder": str(folder), "warnings": len(result.warnings)})
 
 
-@dg.asset(group_name="org", kinds={"duckdb"}, pool=WAREHOUSE_POOL,
+@dg.asset(group_name="org", kinds={"duckdb"}, pool=WAREHOUSE_POOL, retry_policy=WAREHOUSE_RETRY,
           deps=[org_import, *[k for a in INGEST_ASSETS for k in a.keys]],
           description="Every tool account seen in the raw data matched to a developer (email, then login/name; "
                       "overrides win), with the rule kept as provenance, in raw_org.identity_matches.")
@@ -66,7 +67,7 @@ def identity_resolution() -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"import_id": res.import_id, "accounts": len(res.matches), **meta})
 
 
-@dg.asset(group_name="org", kinds={"duckdb"}, pool=WAREHOUSE_POOL,
+@dg.asset(group_name="org", kinds={"duckdb"}, pool=WAREHOUSE_POOL, retry_policy=WAREHOUSE_RETRY,
           description="Customer-tunable profiles (YAML in SEI_PROFILES_DIR, else the shipped profiles/), validated "
                       "together and written to raw_config in one transaction; an invalid profile changes nothing.")
 def profiles() -> dg.MaterializeResult:
@@ -74,7 +75,7 @@ def profiles() -> dg.MaterializeResult:
     try:
         loaded = apply_profiles(warehouse_path(), profiles_dir())
     except (ProfileErrors, ProfileError) as e:
-        raise dg.Failure(description=f"profiles refused, nothing changed:\n{e}") from None
+        raise dg.Failure(description=f"profiles refused, nothing changed:\n{e}", allow_retries=False) from None
     return dg.MaterializeResult(metadata={"folder": str(profiles_dir()),
                                           "profiles": ", ".join(f"{x.kind} ({x.path.name})" for x in loaded),
                                           "tables": ", ".join(sorted(t for x in loaded for t in x.tables))})

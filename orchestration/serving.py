@@ -2,11 +2,12 @@
 
 import dagster as dg
 
-from orchestration.ingest import WAREHOUSE_POOL
+from orchestration.ingest import WAREHOUSE_POOL, WAREHOUSE_RETRY
 
 
 def build_serving_publish(dbt_assets_def: dg.AssetsDefinition) -> dg.AssetsDefinition:
     @dg.asset(group_name="serving", kinds={"duckdb"}, pool=WAREHOUSE_POOL, deps=list(dbt_assets_def.keys),
+              retry_policy=WAREHOUSE_RETRY,
               description="Every table of schema marts, copied from the working warehouse (SEI_WAREHOUSE) to a new "
                           "DuckDB file swapped in as SEI_SERVING with os.replace: BI readers never wait for a "
                           "refresh nor see half of one (sei/publish.py).")

@@ -194,6 +194,12 @@ def doctor(
     except NoHealthData as e:
         typer.echo(str(e), err=True)
         status = 1
+    from orchestration.sensors import recent_failures
+    failures = recent_failures(limit=5)
+    if failures:  # recorded by the Dagster failure sensor; shown, not counted in the exit status
+        typer.echo("\nrecent failed runs:")
+        for f in failures:
+            typer.echo(f"  {f['failed_at'][:16]}  {f['job_name']}  {f['run_id'][:8]}  {f['failed_steps'] or '-'}")
     if check_credentials_:
         from ingestion.config import ConfigError
         typer.echo("\ncredentials:")

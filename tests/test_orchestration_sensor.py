@@ -69,3 +69,18 @@ def test_unreachable_webhook_still_records(tmp_path):
     record_failure(tmp_path / "ops.sqlite", {"run_id": "r1", "job_name": "sei_refresh", "failed_at": "2026-01-01",
                                              "failed_steps": "dbt_build", "message": "boom", "webhook_status": status})
     assert [r["run_id"] for r in recent_failures(tmp_path / "ops.sqlite")] == ["r1"]
+
+
+def test_doctor_lists_recorded_failures(tmp_path):
+    from typer.testing import CliRunner
+
+    from orchestration.sensors import record_failure
+    from sei.cli import app
+    record_failure(tmp_path / "ops.sqlite", {"run_id": "abcdef0123456789", "job_name": "sei_refresh",
+                                             "failed_at": "2026-11-23T10:00:00+00:00", "failed_steps": "dbt_build",
+                                             "message": "boom", "webhook_status": None})
+    with environ(SEI_WAREHOUSE=tmp_path / "none.duckdb", SEI_SERVING=tmp_path / "none2.duckdb",
+                 SEI_OPS_DB=tmp_path / "ops.sqlite"):
+        out = CliRunner().invoke(app, ["doctor"])
+    assert "recent failed runs:" in out.output
+    assert "2026-11-23T10:00  sei_refresh  abcdef01  dbt_build" in out.output
