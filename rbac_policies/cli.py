@@ -69,7 +69,8 @@ def publish(
     from rbac_policies.policy import PolicyErrors
     from sei.settings import warehouse_path
     wh = warehouse or warehouse_path()
-    errors = (PolicyErrors, UnclassifiedMart, OrgCycle, FileNotFoundError, ValueError)
+    import duckdb
+    errors = (PolicyErrors, UnclassifiedMart, OrgCycle, FileNotFoundError, ValueError, duckdb.Error)
     if target not in ("duckdb", "postgres"):
         raise typer.BadParameter("use duckdb or postgres", param_hint="--target")
     if target == "postgres":
