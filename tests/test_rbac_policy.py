@@ -314,3 +314,21 @@ def test_unmapped_os_user_and_invalid_policy_change_nothing(org_wh):
     pol.write_text(pol.read_text() + "  - {principal: ghost, role: SEI Admin, scope: account}\n")
     r = _sei("org", "import", "--dir", str(w["org"]), "--no-resolve-identities")
     assert r.exit_code == 1 and "policy is invalid" in r.output, r.output
+
+
+def test_moving_a_person_needs_both_teams(org_wh):
+    """Elena manages T002: taking D00008 from T003 into her team needs T003 as well; a new
+    member for her own team from nowhere is hers to add."""
+    w = org_wh
+    w["act_as"]("elena")
+    mem = w["org"] / "memberships.csv"
+    original = mem.read_text()
+    _edit(mem, "D00008,reporting,T003,2025-11-02,\n", "D00008,reporting,T002,2025-11-02,\n")
+    r = _sei("org", "import", "--dir", str(w["org"]), "--no-resolve-identities")
+    assert r.exit_code == 1, r.output
+    refused = [a for a in _audit(w) if not a["allowed"]]
+    assert [a["scope"] for a in refused] == ["team reporting/T003"], refused
+    mem.write_text(original + "D00008,reporting,T002,2025-11-02,\n")      # D00008 also joins T002
+    r = _sei("org", "import", "--dir", str(w["org"]), "--no-resolve-identities")
+    assert r.exit_code == 0, r.output
+    assert _audit(w)[-1]["what"] == "membership of D00008 in reporting/T002" and _audit(w)[-1]["allowed"]
