@@ -78,7 +78,8 @@ from graphql import (
 )
 from graphql.execution import execute as gql_execute
 from graphql.execution.execute import ExecutionContext, default_field_resolver, get_field_def
-from graphql.type import GraphQLNonNull, is_leaf_type
+from graphql.error import located_error
+from graphql.type import GraphQLList, GraphQLNonNull, GraphQLObjectType, is_leaf_type
 from graphql.execution.values import get_variable_values
 
 __all__ = ["GitHubError", "Prepared", "get_schema", "prepare", "execute", "schema_path"]
@@ -555,25 +556,88 @@ def _format_error(err: GraphQLError) -> dict:
 class _PlainFieldsContext(ExecutionContext):
     """graphql-core resolves every field through resolve info, argument coercion and value
     completion (~4 µs each); a page of 100 PRs has ~5,000 fields, most of them plain
-    scalars read from dicts. Serve those directly and hand everything else (arguments,
-    objects, lists, nulls, resolvers, errors) to the full path."""
+    values read from dicts. Serve those directly: scalars, and objects or lists of objects
+    (of a concrete type) whose selections are then executed as graphql-core would, with
+    the same paths and the same null and error handling. Everything else (arguments,
+    resolvers, abstract types, nulls where non-null is due) takes the full path."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._plans: dict = {}  # (parent type, field node) -> how the field is served; per query
 
     def execute_field(self, parent_type, source, field_nodes, path):
         node = field_nodes[0]
         if type(source) is dict and not node.arguments and not node.directives and self.field_resolver is default_field_resolver:
             value = source.get(node.name.value)
-            if value is not None and not callable(value):
-                field_def = get_field_def(self.schema, parent_type, node)
-                if field_def is not None and field_def.resolve is None:
-                    rtype = field_def.type.of_type if isinstance(field_def.type, GraphQLNonNull) else field_def.type
-                    if is_leaf_type(rtype):
-                        try:
-                            out = rtype.serialize(value)
-                        except Exception:  # noqa: BLE001 - let the full path produce GitHub's error
-                            out = None
-                        if out is not None:
-                            return out
+            if not callable(value):
+                plan = self._plans.get((id(parent_type), id(node)), _UNPLANNED)
+                if plan is _UNPLANNED:
+                    plan = self._plan(parent_type, node)
+                if plan is not None:
+                    out = self._plain(plan, value, field_nodes, path)
+                    if out is not _FULL_PATH:
+                        return out
         return super().execute_field(parent_type, source, field_nodes, path)
+
+    def _plan(self, parent_type, node):
+        """(kind, named type, declared type, list item type) of a field served without a
+        resolver, or None; once per field of the query."""
+        plan = None
+        field_def = get_field_def(self.schema, parent_type, node)
+        if field_def is not None and field_def.resolve is None:
+            declared = field_def.type
+            t = declared.of_type if isinstance(declared, GraphQLNonNull) else declared
+            if is_leaf_type(t):
+                plan = ("leaf", t, declared, None)
+            elif isinstance(t, GraphQLObjectType) and t.is_type_of is None:
+                plan = ("object", t, declared, None)
+            elif isinstance(t, GraphQLList):
+                item = t.of_type
+                named = item.of_type if isinstance(item, GraphQLNonNull) else item
+                if isinstance(named, GraphQLObjectType) and named.is_type_of is None:
+                    plan = ("list", named, declared, item)
+        self._plans[(id(parent_type), id(node))] = plan
+        return plan
+
+    def _plain(self, plan, value, field_nodes, path):
+        kind, t, declared, item_type = plan
+        if value is None:
+            return _FULL_PATH if isinstance(declared, GraphQLNonNull) else None
+        if kind == "leaf":
+            try:
+                out = t.serialize(value)
+            except Exception:  # noqa: BLE001 - let the full path produce GitHub's error
+                return _FULL_PATH
+            return _FULL_PATH if out is None else out
+        if kind == "object":
+            if type(value) is not dict:
+                return _FULL_PATH
+            try:
+                return self.execute_fields(t, value, path, self.collect_subfields(t, field_nodes))
+            except Exception as raw_error:  # noqa: BLE001 - as graphql-core's execute_field
+                self.handle_field_error(located_error(raw_error, field_nodes, path.as_list()), declared, path)
+                return None
+        if type(value) is not list or any(type(v) is not dict for v in value):
+            return _FULL_PATH
+        sub = self.collect_subfields(t, field_nodes)
+        out = []
+        try:
+            for i, v in enumerate(value):
+                item_path = path.add_key(i, None)
+                try:
+                    out.append(self.execute_fields(t, v, item_path, sub))
+                except Exception as raw_error:  # noqa: BLE001 - as graphql-core's complete_list_value
+                    self.handle_field_error(located_error(raw_error, field_nodes, item_path.as_list()), item_type,
+                                            item_path)
+                    out.append(None)
+        except Exception as raw_error:  # noqa: BLE001 - a non-null item's error nulls the list
+            self.handle_field_error(located_error(raw_error, field_nodes, path.as_list()), declared, path)
+            return None
+        return out
+
+
+_FULL_PATH = object()   # _plain's answer: "use graphql-core's full path for this field"
+_UNPLANNED = object()
 
 
 def execute(prepared: Prepared, root_value: Any, context: Any = None) -> dict:
