@@ -288,6 +288,10 @@ def forget_cmd(
     an org file that still names the person brings the name back into raw_org: update the files
     too (and list the developer in privacy.hidden_developers to drop their per-person rows)."""
     from ingestion.org.forget import ForgetError, forget_developer
+    from rbac_policies.control import enforce
+    from rbac_policies.model import ACCOUNT
+    enforce(lambda: [("delete", "data_settings.developers", ACCOUNT, f"forget developer {developer}")],
+            f"forget developer {developer}", warehouse=warehouse)
     try:
         r = forget_developer(developer, warehouse, also=list(also or []))
     except ForgetError as e:
@@ -316,6 +320,11 @@ def retention_cmd(
     reviews, resolved Jira issues with their changelogs; old commits and CI runs lose their
     author fields. Marts follow at the next dbt build."""
     from ingestion.org.retention import apply_retention
+    if not dry_run:
+        from rbac_policies.control import enforce
+        from rbac_policies.model import ACCOUNT
+        enforce(lambda: [("delete", "data_settings.integrations", ACCOUNT, "retention: delete old raw data")],
+                "retention", warehouse=warehouse)
     r = apply_retention(warehouse, months, dry_run=dry_run)
     if r.months is None:
         typer.echo("no retention period set (privacy.retention_months in profiles/productivity.yml): nothing to do")
