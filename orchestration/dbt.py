@@ -56,6 +56,8 @@ class SeiDbtTranslator(DagsterDbtTranslator):
         return super().get_asset_key(props)
 
     def get_group_name(self, props: Mapping[str, Any]) -> str | None:
+        if props.get("resource_type") in ("seed", "snapshot"):
+            return f"{props['resource_type']}s"
         parts = props.get("fqn") or []
         return parts[1] if len(parts) > 2 and parts[1] in ("staging", "intermediate", "marts") else "dbt"
 

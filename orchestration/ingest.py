@@ -95,13 +95,13 @@ def build_ingest_asset(source: str) -> dg.AssetsDefinition:
             meta.update(run_id=result.run_id, source_status=s.status, **(reconciled if r == resources[0] else {}))
             yield dg.MaterializeResult(asset_key=resource_key(source, r), metadata=meta)
             status = rr.status if rr else s.status
+            error = (rr.error_message if rr and rr.error_message else s.error_message) or ""
+            ok = status in ("success", "skipped")
             yield dg.AssetCheckResult(
-                asset_key=resource_key(source, r), check_name="ingest_succeeded",
-                passed=status in ("success", "skipped"),
+                asset_key=resource_key(source, r), check_name="ingest_succeeded", passed=ok,
                 severity=dg.AssetCheckSeverity.ERROR if status == "failed" else dg.AssetCheckSeverity.WARN,
-                description=(f"{source}.{r}: {status}" + (f": {rr.error_message if rr and rr.error_message else s.error_message}"
-                                                          if status not in ("success", "skipped") else "")),
-                metadata={"status": status, "error": (rr.error_message if rr else s.error_message) or ""})
+                description=f"{source}.{r}: {status}" + ("" if ok else f": {error}"),
+                metadata={"status": status, "error": error})
         batches = {b.table: b for b in expectations.validate_new_batches(warehouse_path(), source, since)} \
             if s.status != "failed" and warehouse_path().exists() else {}
         for table, res in suites.items():
