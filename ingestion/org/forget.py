@@ -24,8 +24,11 @@ import duckdb
 
 TEXT_TYPES = ("VARCHAR", "JSON")
 # Characters that may be part of a login, an email or a name token: a value only matches
-# when not glued to one of them, so "ana" never rewrites "banana".
-TOKEN = "A-Za-z0-9_.@+\\-"
+# when not glued to one of them, so "ana" never rewrites "banana". A hyphen separates
+# (GitHub writes branches as `revert-210-<login>/...`) unless that would touch another
+# person's account ("alex" inside "alex-smith"): such values use STRICT.
+TOKEN = "A-Za-z0-9_.@+"
+STRICT = TOKEN + "\\-"
 
 
 class ForgetError(ValueError):
@@ -122,8 +125,32 @@ def replacements(developer_id: str, values: dict[str, set[str]]) -> list[tuple[s
     return sorted(out.items(), key=lambda kv: (-len(kv[0]), kv[0]))
 
 
-def _pattern(value: str) -> str:
-    return f"(?i)(^|[^{TOKEN}]){re.escape(value)}([^{TOKEN}]|$)"
+def _pattern(value: str, strict: bool = False) -> str:
+    t = STRICT if strict else TOKEN
+    return f"(?i)(^|[^{t}]){re.escape(value)}([^{t}]|$)"
+
+
+def other_accounts(con, developer_id: str) -> set[str]:
+    """Every other person's known accounts and emails, lower case."""
+    have, out = _tables(con), set()
+    if "raw_org.identity_matches" in have:
+        out |= {a for (a,) in con.execute("select distinct lower(account_id) from raw_org.identity_matches "
+                                          "where developer_id is distinct from ?", [developer_id]).fetchall() if a}
+    if "raw_org.developer_identities" in have:
+        out |= {a for (a,) in con.execute("select distinct lower(account) from raw_org.developer_identities "
+                                          "where developer_id <> ?", [developer_id]).fetchall() if a}
+    return out
+
+
+def strict_values(pairs: list[tuple[str, str]], others: set[str]) -> set[str]:
+    """Values that occur hyphen-joined inside another person's account."""
+    out = set()
+    for value, _ in pairs:
+        for o in others:
+            if o != value and re.search(f"(^|[^{TOKEN}]){re.escape(value)}([^{TOKEN}]|$)", o):
+                out.add(value)
+                break
+    return out
 
 
 def _text_columns(con) -> dict[str, list[str]]:
@@ -139,7 +166,7 @@ def _text_columns(con) -> dict[str, list[str]]:
     return out
 
 
-def scrub(con, pairs: list[tuple[str, str]]) -> tuple[dict[str, int], int]:
+def scrub(con, pairs: list[tuple[str, str]], strict: set[str] = frozenset()) -> tuple[dict[str, int], int]:
     """Rewrite every text column of every table; returns rows rewritten per table and how
     many rows still match afterwards."""
     rewritten: dict[str, int] = {}
@@ -151,7 +178,7 @@ def scrub(con, pairs: list[tuple[str, str]]) -> tuple[dict[str, int], int]:
                 qc = f'"{c}"'
                 expr, hit = f"cast({qc} as varchar)", []
                 for value, pseudo in pairs:
-                    pat = _pattern(value).replace("'", "''")
+                    pat = _pattern(value, value in strict).replace("'", "''")
                     expr = f"regexp_replace({expr}, '{pat}', '\\1{pseudo}\\2', 'g')"
                     hit.append(f"regexp_matches(cast({qc} as varchar), '{pat}')")
                 cond = " or ".join(hit)
@@ -186,16 +213,17 @@ def forget_developer(developer_id: str, warehouse: Path | str | None = None,
                               "use the developer_id column of the developers file (`sei org show`)")
         values = personal_values(con, developer_id)
         pairs = replacements(developer_id, values)
+        strict = strict_values(pairs, other_accounts(con, developer_id))
         con.execute("begin")
         try:
-            tables, remaining = scrub(con, pairs)
+            tables, remaining = scrub(con, pairs, strict)
             con.execute("create table if not exists raw_org.forgotten_developers "
                         "(developer_id varchar, pseudonym varchar, forgotten_at timestamp)")
             con.execute("insert into raw_org.forgotten_developers values (?, ?, ?)",
                         [developer_id, pseudonym(developer_id),
                          dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)])
             for path in also:
-                forget_in_file(path, pairs)
+                forget_in_file(path, pairs, strict)
             con.execute("commit")
         except Exception:
             con.execute("rollback")
@@ -205,10 +233,10 @@ def forget_developer(developer_id: str, warehouse: Path | str | None = None,
     return ForgetResult(developer_id, pseudonym(developer_id), len(pairs), tables, remaining)
 
 
-def forget_in_file(path: Path | str, pairs: list[tuple[str, str]]) -> dict[str, int]:
+def forget_in_file(path: Path | str, pairs: list[tuple[str, str]], strict: set[str] = frozenset()) -> dict[str, int]:
     """Scrub another DuckDB file (a published copy) with the same replacements."""
     con = duckdb.connect(str(path))
     try:
-        return scrub(con, pairs)[0]
+        return scrub(con, pairs, strict)[0]
     finally:
         con.close()
