@@ -128,8 +128,7 @@ def test_spine_sub_teams_and_weeks(built):
     # phases add up for a PR with all of them
     f = marts(built, "select * from marts.fct_pull_requests where coding_hours is not null and pickup_hours is not null "
                      "and review_hours is not null")
-    assert np.allclose(f.coding_hours + f.pickup_hours + f.review_hours, f.cycle_time_hours, atol=1e-6)
-    assert f.is_revert.sum() + marts(built, "select count(*) n from marts.fct_pull_requests where is_revert").n[0] > 0
+    assert len(f) > 300 and np.allclose(f.coding_hours + f.pickup_hours + f.review_hours, f.cycle_time_hours, atol=1e-6)
 
 
 def test_pr_facts_buckets_reverts_and_categories(built):
