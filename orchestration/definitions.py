@@ -31,7 +31,7 @@ def build_definitions() -> dg.Definitions:
     dbt_build = build_dbt_assets(prepare_manifest())
     serving_publish = build_serving_publish(dbt_build)
     assets = [*INGEST_ASSETS, ingest_run_log, *ORG_ASSETS, dbt_build, serving_publish]
-    everything = dg.AssetSelection.all(include_sources=False)
+    everything = dg.AssetSelection.all()
     tags = {"sei/writes": "warehouse"}  # dagster.yaml: one run with this tag at a time
     jobs = [
         dg.define_asset_job(MAIN_JOB, selection=everything, config=run_config(), tags=tags,

@@ -41,7 +41,7 @@ def run_demo(size: str = "small", seed: int = 42) -> int:
             "SOURCES__GITHUB__ACCESS_TOKEN": GITHUB_TOKEN, "SOURCES__GITHUB__BASE_URL": sim.url,
             "SOURCES__JIRA__EMAIL": JIRA_EMAIL, "SOURCES__JIRA__API_TOKEN": JIRA_TOKEN, "SOURCES__JIRA__BASE_URL": sim.url,
             "SOURCES__HARNESS__API_KEY": HARNESS_API_KEY, "SOURCES__HARNESS__BASE_URL": sim.url,
-            "SEI_WAIT_SCALE": "0.01", "SEI_ORG_DIR": str(org_dir),
+            "SEI_WAIT_SCALE": "0.01", "SEI_ORG_DIR": str(org_dir), "SEI_INGEST_RETRY_DELAY_S": "2",
         }
         os.environ.update({k: v for k, v in env.items() if k not in os.environ})
         status = _run_job(world, sim)

@@ -139,7 +139,9 @@ def validate_batch(con: duckdb.DuckDBPyConnection, source: str, table: str, load
     if df.empty or not rules:
         return out
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    from great_expectations.data_context.types.base import ProgressBarsConfig
     ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)  # quiet logs
     batch = ctx.data_sources.add_pandas("raw").add_dataframe_asset(f"{source}_{table}") \
         .add_batch_definition_whole_dataframe("new_rows").get_batch(batch_parameters={"dataframe": df})
     for rule in rules:

@@ -7,6 +7,9 @@ would bypass `ingestion.pipeline.run`: the per-resource request, retry, rate-lim
 figures in ops.ingest_*, the partial status when some repositories fail, the
 full-refresh and cursor handling, and the rule that one failing source never stops the
 others. `sei ingest` and the schedules must load the same way, so the assets call it.
+`@dlt_assets(dlt_source=..., dlt_pipeline=...)` also needs the built DltSource when the code
+location loads, and ours is built from the sources file and secrets, which the webserver
+must not need to show the graph.
 
 A source that failed still reports its resources (status `failed`, the error, 0 rows) and
 its `ingest_succeeded` checks fail: Dagster would otherwise skip every downstream step, and
