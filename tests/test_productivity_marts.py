@@ -17,6 +17,7 @@ from test_dbt_staging import PROJECT, dbt, query
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dbt")]
 
 MINE = ["fct_pull_requests", "productivity_team_weekly", "productivity_team_monthly", "productivity_developer_monthly",
+        "productivity_team_pr_sizes",
         "fct_sprint_issues", "sprint_metrics", "alignment_team_monthly", "goal_status"]
 
 
@@ -125,6 +126,13 @@ def test_spine_sub_teams_and_weeks(built):
     w = weekly[~weekly.includes_sub_teams].groupby("team_id").merged_prs.sum()
     mo = monthly[~monthly.includes_sub_teams].groupby("team_id").merged_prs.sum()
     assert w.to_dict() == mo.to_dict()
+    # the size buckets split each team-month's merged PRs
+    sizes = marts(built, """select s.tree, s.team_id, s.includes_sub_teams, s.period_start, sum(s.merged_prs) as n
+                            from marts.productivity_team_pr_sizes s where s.period_grain = 'month'
+                            group by 1, 2, 3, 4""")
+    sizes["month_start"] = sizes.period_start
+    j = monthly.merge(sizes, on=["tree", "team_id", "includes_sub_teams", "month_start"])
+    assert len(j) == len(monthly) and (j.n == j.merged_prs).all()
     # phases add up for a PR with all of them
     f = marts(built, "select * from marts.fct_pull_requests where coding_hours is not null and pickup_hours is not null "
                      "and review_hours is not null")
