@@ -255,14 +255,20 @@ def test_goal_status_follows_the_thresholds(built):
     goals = yaml.safe_load((PROJECT.parent / "profiles" / "goals.yml").read_text())["goals"]
     assert set(g.goal_id) == {x["id"] for x in goals}
     assert set(g.status) == {"on_track", "at_risk", "off_track", "no_data"}
+    productivity_columns = set(marts(built, "select * from marts.productivity_team_monthly limit 0").columns)
     for x in goals:
         rows = g[g.goal_id == x["id"]].sort_values("period_start")
         grain = "monthly" if x.get("period", "month") == "month" else "weekly"
         col = "month_start" if grain == "monthly" else "week_start"
-        src = marts(built, f"""select {col} as period_start, {x['metric']} as v from marts.productivity_team_{grain}
-            where tree = 'reporting' and team_id = '{x['team']}' and includes_sub_teams = {x.get('include_sub_teams', False)}""") \
+        table = f"productivity_team_{grain}" if x["metric"] in productivity_columns else f"dora_team_{grain}"
+        flag = "includes_sub_teams" if table.startswith("productivity") else "includes_subteams"
+        start = col if table.startswith("productivity") else "period_start"
+        src = marts(built, f"""select cast({start} as date) as period_start, {x['metric']} as v from marts.{table}
+            where tree = 'reporting' and team_id = '{x['team']}' and {flag} = {x.get('include_sub_teams', False)}""") \
             if not x["metric"].startswith("sprint_") else None
         if src is not None:
+            src["period_start"] = pd.to_datetime(src.period_start)
+            rows = rows.assign(period_start=pd.to_datetime(rows.period_start))
             v = rows.merge(src, on="period_start", how="left")
             assert np.allclose(v.actual.astype(float), v.v.astype(float), equal_nan=True)
         lower = x["direction"] == "lower_is_better"
