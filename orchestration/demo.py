@@ -74,6 +74,8 @@ def _run_job(world, sim) -> int:
     result = defs.resolve_job_def(MAIN_JOB).execute_in_process(run_config=config, instance=_instance(),
                                                                raise_on_error=False)
     print(summary(result, sim, time.monotonic() - t))
+    from sei.insights_summary import insights_summary
+    print(insights_summary())  # goal statuses and alignment shares
     failed_checks = [e for e in _check_evaluations(result) if not e.passed and e.severity.value == "ERROR"]
     return 0 if result.success and not failed_checks else 1
 
