@@ -100,11 +100,23 @@ def summary(result, sim, seconds: float) -> str:
     if "serving_publish" in mats:
         m = mats["serving_publish"]
         lines.append(f"   serving file {m['path'].value}: {m['tables'].value} tables, {m['rows'].value:,} rows")
+    failed_sources = set()
     for c in checks:
-        if not c.passed:
-            lines.append(f"   check failed: {c.asset_key.to_user_string()} {c.check_name}: {c.description}")
+        if c.passed:
+            continue
+        key = c.asset_key.to_user_string()
+        why = " ".join((c.description or "").split())[:300]
+        if c.check_name == "ingest_succeeded":  # one line per source, not one per resource
+            source = key.split("_")[1]
+            if source in failed_sources:
+                continue
+            failed_sources.add(source)
+            lines.append(f"   {source} did not load: {why}")
+        else:
+            lines.append(f"   check failed: {key} {c.check_name}: {why}")
     for ev in result.all_events:
         if ev.event_type_value == "STEP_FAILURE":
-            lines.append(f"   step failed: {ev.step_key}: {ev.event_specific_data.error.message.strip()[:500]}")
+            msg = " ".join(ev.event_specific_data.error.message.split())[:500]
+            lines.append(f"   step failed: {ev.step_key}: {msg}")
     lines.append("   integration health: `sei doctor`; the UI: `dagster dev -w workspace.yaml`")
     return "\n".join(lines)
