@@ -141,15 +141,22 @@ def publish_scopes(policy_path: str | Path, out_dir: str | Path, warehouse: str 
         result = ScopesResult(out)
         granted = set(prep.compiled.tables["visible_projects"].principal) | \
             set(prep.compiled.tables["visible_teams"].principal)
+        written: dict[str, tuple[str, dict]] = {}    # visibility signature -> (first principal's name, rows)
         for principal, kind in prep.compiled.principals.itertuples(index=False):
             if principal not in granted:
                 continue          # no data binding: no file (and an old one is removed below)
             name = opaque_name(key, principal)
-            rows = {}
-            if "duckdb" in formats:
-                rows = _write_duckdb(con, prep.shapes, principal, out / f"{name}.duckdb", version)
-            if "parquet" in formats:
-                rows = _write_parquet(con, prep.shapes, principal, out / name)
+            sig = _signature(prep.compiled, principal)
+            if sig in written:    # same rows as a file written this run (e.g. users seeing only through one group)
+                _copy_scope(out, written[sig][0], name, formats)
+                rows = written[sig][1]
+            else:
+                rows = {}
+                if "duckdb" in formats:
+                    rows = _write_duckdb(con, prep.shapes, principal, out / f"{name}.duckdb", version)
+                if "parquet" in formats:
+                    rows = _write_parquet(con, prep.shapes, principal, out / name)
+                written[sig] = (name, rows)
             result.files[principal] = {"file": name + (".duckdb" if "duckdb" in formats else ""),
                                        "parquet": name if "parquet" in formats else None, "kind": kind, "rows": rows}
     finally:
@@ -172,6 +179,38 @@ def publish_scopes(policy_path: str | Path, out_dir: str | Path, warehouse: str 
     os.replace(tmp, out / MANIFEST)
     result.seconds = (dt.datetime.now(dt.timezone.utc) - t0).total_seconds()
     return result
+
+
+def _signature(compiled: Compiled, principal: str) -> str:
+    """A digest of everything the principal may see: equal digests, equal files."""
+    h = hashlib.sha256()
+    for t, frame in sorted(compiled.for_principal(principal).items()):
+        h.update(t.encode())
+        for r in sorted(tuple("" if v is None else str(v) for v in row[1:]) for row in frame.itertuples(index=False)):
+            h.update(repr(r).encode())
+    return h.hexdigest()
+
+
+def _copy_scope(out: Path, source: str, name: str, formats) -> None:
+    """Copy an already written scope (file and/or Parquet folder) under another opaque name,
+    owner-only, swapped in like a fresh one."""
+    import shutil
+    if "duckdb" in formats:
+        tmp = out / f".{name}.duckdb.tmp"
+        shutil.copyfile(out / f"{source}.duckdb", tmp)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, out / f"{name}.duckdb")
+    if "parquet" in formats:
+        tmp = out / f".{name}.tmp"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        shutil.copytree(out / source, tmp)
+        os.chmod(tmp, 0o700)
+        for f in tmp.iterdir():
+            os.chmod(f, 0o600)
+        if (out / name).exists():
+            shutil.rmtree(out / name)
+        os.replace(tmp, out / name)
 
 
 def _select(m: MartShape, principal: str) -> str:
