@@ -41,8 +41,8 @@ reviews as (
         r.state,
         r.submitted_at
     from {{ ref('stg_github__pull_request_reviews') }} as r
-    inner join pull_requests as pr
-        on pr.pull_request_id = r.pull_request_id
+    -- authors holds every live PR once: joining pull_requests as well only made PostgreSQL
+    -- plan nested loops over the materialised CTEs (minutes on the tiny org)
     inner join authors as a
         on a.pull_request_id = r.pull_request_id
     left join github_identities as ri
