@@ -1,7 +1,7 @@
 """`make bench`: run the benchmarks and print figures for docs/benchmarks.md.
 
-    python -m benchmarks.run [simulator|ingest|all] [--sizes tiny,small,medium,large]
-                             [--ingest-sizes medium]
+    python -m benchmarks.run [simulator|ingest|dora|all] [--sizes tiny,small,medium,large]
+                             [--ingest-sizes medium] [--dora-sizes medium]
 
 `ingest` runs a full GitHub sync of each of `--ingest-sizes` (default medium; `large`
 needs ~4 GB for the simulator and takes about 20 minutes on 2 cores).
@@ -30,6 +30,7 @@ def main() -> None:
     ap.add_argument("what", nargs="?", default="all")
     ap.add_argument("--sizes", default="tiny,small,medium,large")
     ap.add_argument("--ingest-sizes", default="medium")
+    ap.add_argument("--dora-sizes", default="medium", help="orgs to build the DORA marts for (bench_dora)")
     args = ap.parse_args()
     print("machine:", machine())
     results = {}
@@ -44,6 +45,13 @@ def main() -> None:
             r = bench_ingest.full_sync(size, quiet=True)
             print(bench_ingest.format_result(r), flush=True)
             results["ingest"].append(r)
+    if args.what in ("dora", "all"):
+        from benchmarks import bench_dora
+        results["dora"] = []
+        for size in args.dora_sizes.split(","):
+            r = bench_dora.run(size)
+            print(bench_dora.format_result(r), flush=True)
+            results["dora"].append(r)
     print(json.dumps(results, indent=1, default=str))
 
 
