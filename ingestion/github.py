@@ -89,7 +89,7 @@ from requests.auth import AuthBase
 
 from ingestion.config import GITHUB_COM_API, Runtime, default_graphql_url
 from ingestion.http import (Api, ApiError, AuthError, BearerToken, HttpStats, Integration, NotFound,
-                            PermissionDenied, RetriesExhausted, _server_now)
+                            PermissionDenied, RetriesExhausted, _server_now, response_json)
 
 INTEGRATION = "github"
 JIRA_KEY_RX = re.compile(r"[A-Z][A-Z0-9]+-\d+")
@@ -253,7 +253,7 @@ def graphql(api: Api, url: str, resource: str, query: str, variables: dict, repo
     for attempt in range(1, 4):
         resp = api.request(resource, "POST", url, json={"query": query, "variables": variables})
         try:
-            body = resp.json()
+            body = response_json(resp)
         except ValueError:
             raise ApiError(INTEGRATION, "POST /graphql", f"GitHub GraphQL answered something that is not JSON: "
                            f"{resp.text[:200]!r}", resp.status_code, resp) from None
@@ -1060,7 +1060,7 @@ def github_source(repos: list[str] = dlt.config.value,
         first = next(pages, None)
         if first is None:
             return
-        total = first.response.json().get("total_count", 0)
+        total = response_json(first.response).get("total_count", 0)
         if total > RUNS_CAP:
             end = hi or _iso(_server_time(first.response))
             a, b = int(_ts(lo).timestamp()), int(_ts(end).timestamp())

@@ -50,6 +50,7 @@ from requests.auth import AuthBase
 from tenacity import RetryCallState, Retrying, stop_after_attempt
 from tenacity.retry import retry_base
 
+from dlt.common import json as dlt_json
 from dlt.sources.helpers.requests.retry import DEFAULT_RETRY_EXCEPTIONS, Client, _get_retry_response
 from dlt.sources.helpers.requests.session import Session
 from dlt.sources.helpers.rest_client import RESTClient
@@ -440,6 +441,28 @@ class BearerToken(AuthBase):
         return r
 
 
+def response_json(resp: requests.Response) -> Any:
+    """The response's JSON body, parsed once: with dlt's JSON module (orjson), 2-3x faster
+    than requests' decoder on the megabyte pages of GitHub's workflow-run listings. A body
+    orjson refuses (a lone surrogate escape, say) goes through the standard decoder."""
+    data = getattr(resp, "_sei_json", None)
+    if data is None:
+        try:
+            data = dlt_json.loadb(resp.content)
+        except ValueError:
+            data = resp.json()
+        resp._sei_json = data
+    return data
+
+
+class _RESTClient(RESTClient):
+    """dlt's RESTClient, parsing pages with response_json (the body stays readable there)."""
+
+    def extract_response(self, response: requests.Response, data_selector) -> list[Any]:
+        response.json = lambda **_: response_json(response)  # what dlt's extract_response reads
+        return super().extract_response(response, data_selector)
+
+
 class Api:
     """One integration's HTTP setup: base URL, auth, headers, a shared pool, the stats."""
 
@@ -468,7 +491,7 @@ class Api:
         key = (resource, type(paginator).__name__ if paginator else None, threading.get_ident())
         rc = self._rest.get(key)
         if rc is None or rc.auth is not self.auth:
-            rc = self._rest[key] = RESTClient(base_url=self.base_url, headers=self.headers, auth=self.auth,
+            rc = self._rest[key] = _RESTClient(base_url=self.base_url, headers=self.headers, auth=self.auth,
                                               paginator=paginator or HeaderLinkPaginator(),
                                               session=self.client(resource).session)
         return rc

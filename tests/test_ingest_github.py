@@ -462,6 +462,19 @@ def test_normalize_workers_from_file_and_env_and_used_by_dlt(tmp_path, monkeypat
     assert query(tmp_path / "w.duckdb", "select count(*) n from raw_normalize_workers_test.t").n[0] == 5
 
 
+def test_response_json_parses_once_and_falls_back_for_what_orjson_refuses():
+    import requests
+
+    from ingestion.http import response_json
+    r = requests.Response()
+    r._content, r.encoding = b'{"total_count": 2, "workflow_runs": [{"id": 1}, {"id": 2}]}', "utf-8"
+    assert response_json(r) == {"total_count": 2, "workflow_runs": [{"id": 1}, {"id": 2}]}
+    assert response_json(r) is response_json(r)
+    lone = requests.Response()
+    lone._content, lone.encoding = b'{"body": "half an emoji \\ud83d"}', "utf-8"
+    assert response_json(lone) == {"body": "half an emoji \ud83d"}
+
+
 def test_github_app_jwt_is_rs256_signed_by_the_app_key():
     import base64
     from cryptography.hazmat.primitives import hashes, serialization
