@@ -72,6 +72,26 @@ def truth(url: str, table: str) -> pd.DataFrame:
     return pd.read_json(io.StringIO(body), lines=True, dtype=False) if body.strip() else pd.DataFrame()
 
 
+def run_pull_requests(url: str, repos, token: str) -> dict[int, str | None]:
+    """Run id -> the numbers in GitHub's own `pull_requests` array of the run (the listing
+    without `exclude_pull_requests`), comma-separated, ascending; None when empty."""
+    out = {}
+    for repo in repos:
+        page = 1
+        while True:
+            req = urllib.request.Request(f"{url}/repos/{repo}/actions/runs?per_page=100&page={page}",
+                                         headers={"Authorization": f"Bearer {token}"})
+            with urllib.request.urlopen(req) as r:
+                runs = json.loads(r.read())["workflow_runs"]
+            for run in runs:
+                nums = sorted(p["number"] for p in run["pull_requests"])
+                out[run["id"]] = ",".join(map(str, nums)) or None
+            if len(runs) < 100:
+                break
+            page += 1
+    return out
+
+
 def utc(iso: str | None) -> dt.datetime | None:
     """Truth's ISO timestamp -> naive UTC datetime (what staging holds)."""
     if iso is None or (isinstance(iso, float) and pd.isna(iso)):
@@ -127,6 +147,7 @@ def built(tmp_path_factory):
             assert result.ok, [(s.source, s.status, s.error_message) for s in result.sources]
             t = {name: truth(sim.url, name) for name in ("pull_requests", "repositories", "services", "deployments",
                                                          "incidents")}
+            t["run_pull_requests"] = run_pull_requests(sim.url, t["repositories"].full_name, GITHUB_TOKEN)
             if HAS["jira"]:
                 from simulator import views
                 t["issues"], t["sprints"] = views.issues(world).copy(), views.sprints(world).copy()
@@ -227,6 +248,22 @@ def test_durations_equal_python(built):
     done = runs[runs.status == "completed"].head(200)
     py = [(b - a).total_seconds() / 3600 for a, b in zip(done.run_started_at, done.updated_at)]
     assert max(abs(a - b) for a, b in zip(done.run_duration_hours, py)) < 1e-9
+
+
+def test_workflow_runs_link_to_the_pull_requests_github_lists(built):
+    """Runs are read with `exclude_pull_requests=true`; staging links them to PRs by head
+    branch and commit. The result equals GitHub's own `pull_requests` arrays, read from
+    the listing without the parameter."""
+    want = built["truth"]["run_pull_requests"]
+    stg = query(built["db"], "select workflow_run_id, trigger_event, pull_request_numbers "
+                             "from staging.stg_github__workflow_runs")
+    assert query(built["db"], "select count(*) n from raw_github.workflow_runs").n[0] == len(stg) > 1000
+    have = {int(i): (None if pd.isna(n) else n) for i, n in zip(stg.workflow_run_id, stg.pull_request_numbers)}
+    # the listing also has runs created before the sources file's start_date, which are not loaded
+    assert set(have) <= set(want)
+    assert have == {i: want[i] for i in have}
+    linked = stg[stg.pull_request_numbers.notna()]
+    assert len(linked) > 300 and set(linked.trigger_event) == {"pull_request"}
 
 
 def test_soft_deleted_repository_is_flagged_not_dropped(built):

@@ -45,16 +45,15 @@ pull_requests as (
 -- The pull requests a run belongs to. Runs are listed with `exclude_pull_requests=true`
 -- (GitHub's `pull_requests` array costs the API most of a page, and is empty for pull
 -- requests from forks anyway), so the link is made here: a `pull_request` run on a PR's
--- head branch in the same repository, on the PR's head commit or created while the PR
--- was open (a run on an earlier push to the branch).
-run_pull_requests as (
+-- head branch in the same repository, on the PR's head commit; a run on no PR's head
+-- commit (an earlier push to the branch) goes to the PRs open on that branch when it was
+-- created. Branch names come back (several PRs per Jira key): the head commit decides.
+run_pull_request_candidates as (
 
     select
         w.id,
-        {{ dbt.listagg(
-            'cast(pr.pull_request_number as ' ~ dbt.type_string() ~ ')',
-            "','",
-            'order by pr.pull_request_number') }} as pull_request_numbers
+        pr.pull_request_number,
+        case when pr.last_commit_sha = w.head_sha then 1 else 0 end as is_on_head_commit
     from deduplicated as w
     inner join pull_requests as pr
         on lower(pr.repository_full_name) = lower(w.repository)
@@ -67,7 +66,31 @@ run_pull_requests as (
             )
         )
     where w.event in ('pull_request', 'pull_request_target')
-    group by w.id
+
+),
+
+run_pull_request_matches as (
+
+    select
+        id,
+        pull_request_number,
+        is_on_head_commit,
+        max(is_on_head_commit) over (partition by id) as has_head_commit_match
+    from run_pull_request_candidates
+
+),
+
+run_pull_requests as (
+
+    select
+        id,
+        {{ dbt.listagg(
+            'cast(pull_request_number as ' ~ dbt.type_string() ~ ')',
+            "','",
+            'order by pull_request_number') }} as pull_request_numbers
+    from run_pull_request_matches
+    where is_on_head_commit = has_head_commit_match
+    group by id
 
 ),
 
