@@ -28,39 +28,8 @@ MARTS = ("fct_deployments", "fct_deployment_changes", "fct_changes", "fct_incide
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    from ingestion import pipeline
-    from ingestion.org.identities import resolve_warehouse
-    from ingestion.org.store import import_org
-    from ingestion.org.validate import OrgFiles
-    from sei.profiles import apply_profiles
-    from simulator import generate
-    from simulator.export import export_org, export_sources
-    from simulator.export_events import export_events
-    from simulator.server import GITHUB_TOKEN, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN, SimServer
-    from simulator.truth import truth_frame
-
-    tmp = tmp_path_factory.mktemp("dora")
-    db = tmp / "sei.duckdb"
-    world = generate("tiny", seed=7)
-    with SimServer(world, time_scale=0.001) as sim:
-        events = export_events(world, tmp / "events")
-        src = export_sources(world, tmp / "sources.yml", sim.url, events)
-        with environ(SEI_WAREHOUSE=db, SEI_SOURCES=src, SEI_WAIT_SCALE="0.001",
-                     SOURCES__GITHUB__ACCESS_TOKEN=GITHUB_TOKEN, SOURCES__HARNESS__API_KEY=HARNESS_API_KEY,
-                     SOURCES__JIRA__EMAIL=JIRA_EMAIL, SOURCES__JIRA__API_TOKEN=JIRA_TOKEN,
-                     SOURCES__GITHUB__BASE_URL=None, SOURCES__GITHUB__GRAPHQL_URL=None):
-            result = pipeline.run(["github", "jira", "harness", "events"], progress=False)
-        assert result.ok, [(s.source, s.status, s.error_message) for s in result.sources]
-    export_org(world, tmp / "org")
-    assert import_org(OrgFiles.from_dir(tmp / "org"), warehouse=db).status == "accepted"
-    resolve_warehouse(db)
-    apply_profiles(db)
-    target = tmp / "target"
-    build = dbt(["build", "--select", *SELECT, "--indirect-selection", "cautious"], db, target)
-    truth = {t: truth_frame(world, t) for t in ("deployments", "incidents", "identities", "teams")}
-    return {"world": world, "db": db, "tmp": tmp, "build": build, "truth": truth,
-            "results": run_results(target) if (target / "run_results.json").exists() else pd.DataFrame()}
+def built():
+    return ref.dora_warehouse()
 
 
 @pytest.fixture(scope="module")
