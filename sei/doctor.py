@@ -49,6 +49,18 @@ def read_health(warehouse: Path | None = None, serving: Path | None = None) -> t
                        "(`sei demo`, or the Dagster job sei_refresh) so the integration_health model is built.")
 
 
+def as_of_now(df: pd.DataFrame, now: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Lag measured to now, not to when the mart was built: if runs stop, the mart is not
+    rebuilt, and a lag frozen at build time would say healthy forever."""
+    now = now or pd.Timestamp.now(tz="UTC").tz_localize(None)
+    df = df.copy()
+    success = pd.to_datetime(df.last_success_at)
+    df["lag_hours"] = (now - success).dt.total_seconds() / 3600
+    stale = df.status.isin(["healthy", "degraded"]) & (df.lag_hours > df.max_lag_hours)
+    df.loc[stale, "status"] = "unhealthy"
+    return df
+
+
 def _cell(v, width: int = 60) -> str:
     if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NaT:
         return ""
@@ -181,7 +193,9 @@ def doctor(
     status = 0
     try:
         df, path = read_health()
-        typer.echo(f"integration health ({path}):\n")
+        df = as_of_now(df)
+        built = pd.to_datetime(df.checked_at).max() if "checked_at" in df.columns else None
+        typer.echo(f"integration health ({path}, built {_cell(built)} UTC, lag measured to now):\n")
         typer.echo(render(df))
         bad = unhealthy(df)
         if bad:

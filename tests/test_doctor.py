@@ -46,14 +46,23 @@ def test_check_credentials_says_which_integration_is_wrong(tmp_path, tiny_world,
     assert next(ln for ln in bad.output.splitlines() if ln.strip().startswith("github")).split()[1] == "ok"
 
 
+# As the mart was built an hour ago: GitHub fine, Jira failing, Harness fine then but its
+# last success is now 10 h old (runs stopped), over its 3 h limit.
 HEALTH = """create schema marts;
-create table marts.integration_health as select * from (values
-  ('github', 'pull_requests', 'healthy', 'success', timestamp '2026-01-01 10:00', timestamp '2026-01-01 10:00',
-   0.5, 3.0, 120, 14, 0, 4990, null, null),
-  ('jira', 'issues', 'unhealthy', 'failed', timestamp '2026-01-01 10:00', timestamp '2026-01-01 09:00', 1.5, 3.0,
-   0, 8, 7, null, timestamp '2026-01-01 10:00', 'Jira answered 500 on search/jql')
-) t(source_name, resource_name, status, last_status, last_run_at, last_success_at, lag_hours, max_lag_hours,
-    rows_last_run, requests_last_run, retries_last_run, min_ratelimit_remaining, last_error_at, last_error_message)"""
+create table marts.integration_health as
+with now as (select (now() at time zone 'UTC') as t)
+select v.*, now.t - interval 1 hour as checked_at from now, (values
+  ('github', 'pull_requests', 'healthy', 'success', 0.5, 0.5, 3.0, 120, 14, 0, 4990, null, null),
+  ('jira', 'issues', 'unhealthy', 'failed', 1.2, 1.5, 3.0, 0, 8, 7, null, 1.2, 'Jira answered 500 on search/jql'),
+  ('harness', 'pipeline_executions', 'healthy', 'success', 10, 10, 3.0, 5, 2, 0, null, null, null)
+) v(source_name, resource_name, status, last_status, last_run_h, last_success_h, max_lag_hours, rows_last_run,
+    requests_last_run, retries_last_run, min_ratelimit_remaining, last_error_h, last_error_message)"""
+HEALTH_TIMES = """create or replace table marts.integration_health as
+select source_name, resource_name, status, last_status, t - to_microseconds(cast(last_run_h * 3600e6 as bigint))
+       as last_run_at, t - to_microseconds(cast(last_success_h * 3600e6 as bigint)) as last_success_at,
+       max_lag_hours, rows_last_run, requests_last_run, retries_last_run, min_ratelimit_remaining,
+       t - to_microseconds(cast(last_error_h * 3600e6 as bigint)) as last_error_at, last_error_message, checked_at
+from marts.integration_health, (select (now() at time zone 'UTC') as t)"""
 
 HOLD = textwrap.dedent("""
     import sys, time, duckdb
@@ -68,6 +77,7 @@ def test_doctor_reads_the_serving_copy_while_a_run_holds_the_warehouse(tmp_path)
     wh, serving = tmp_path / "sei.duckdb", tmp_path / "serving.duckdb"
     con = duckdb.connect(str(wh))
     con.execute(HEALTH)
+    con.execute(HEALTH_TIMES)
     con.close()
     publish_serving(wh, serving)
     holder = subprocess.Popen([sys.executable, "-c", HOLD, str(wh)], stdout=subprocess.PIPE, text=True)
@@ -81,7 +91,8 @@ def test_doctor_reads_the_serving_copy_while_a_run_holds_the_warehouse(tmp_path)
         holder.kill()
         holder.wait()
     assert out.exit_code == 1
-    assert f"integration health ({serving})" in out.output
-    assert "Unhealthy integrations: jira" in out.output
+    assert f"integration health ({serving}, built" in out.output
+    assert "Unhealthy integrations: harness, jira" in out.output
     assert "jira: Jira answered 500 on search/jql" in out.output
+    assert "harness: last success 10.0 h ago (allowed 3 h)" in out.output
     assert "github" in out.output and "4990" in out.output

@@ -157,6 +157,14 @@ def test_doctor_exits_zero_when_healthy(env, healthy_run):
     assert "unhealthy" not in cli.stdout
 
 
+def test_unchanged_org_files_are_not_imported_again(env, healthy_run):
+    before = _warehouse(env, "select count(*) as n from raw_org.imports").n[0]
+    result = _run(env, selection=[dg.AssetKey("org_import")])
+    meta = result.get_asset_materialization_events()[0].materialization.metadata
+    assert meta["status"].value == "unchanged"
+    assert _warehouse(env, "select count(*) as n from raw_org.imports").n[0] == before == 1
+
+
 def test_freshness_check_fails_when_data_is_older_than_its_lag(env, healthy_run):
     from orchestration.health import evaluate_freshness, last_success
     ok_at, status = last_success("github")
