@@ -307,6 +307,25 @@ def forget_cmd(
         if serving_path().exists():
             publish_serving(warehouse)
             typer.echo(f"republished {serving_path()}")
+        _republish_scopes(warehouse)
+
+
+def _republish_scopes(warehouse: Path | None) -> None:
+    """Scoped extracts (`sei publish --scopes`) are copies too: publish them again from the
+    scrubbed warehouse, in the formats already there."""
+    import os
+
+    from rbac_policies.policy import policy_path
+    from sei.settings import warehouse_path
+    wh = Path(warehouse or warehouse_path())
+    scopes = Path(os.environ.get("SEI_SCOPES_DIR") or wh.parent / "scopes")
+    policy = policy_path(None)
+    if policy is None or not scopes.is_dir() or not any(scopes.iterdir()):
+        return
+    from rbac_policies.duck import publish_scopes
+    formats = ("duckdb",) + (("parquet",) if any(scopes.rglob("*.parquet")) else ())
+    s = publish_scopes(policy, scopes, wh, formats=formats)
+    typer.echo(f"republished {len(s.files)} scoped extracts in {scopes}")
 
 
 @org_app.command("retention")
