@@ -295,3 +295,12 @@ def test_changing_a_profile_changes_the_figures(built, tmp_path):
     after = query(db, "select size_bucket, count(*) n from marts.fct_pull_requests group by 1").set_index("size_bucket").n
     moved = query(db, "select count(*) n from marts.fct_pull_requests where size_lines >= 100 and size_lines < 200").n[0]
     assert moved > 0 and after["S"] == before["S"] + moved and after["M"] == before["M"] - moved
+
+
+def test_every_goal_metric_has_values(built):
+    """sei/profiles/goals.py METRICS (what a goal may name) and int_goals__metric_values
+    (what goal_status can read) stay in step."""
+    from sei.profiles.goals import METRICS
+    have = marts(built, "select metric, count(metric_value) n from intermediate.int_goals__metric_values group by 1")
+    assert set(have.metric) == set(METRICS)
+    assert (have.n > 0).all(), have[have.n == 0]
