@@ -28,7 +28,6 @@ from sei.settings import warehouse_path
 WAREHOUSE_POOL = "warehouse"  # every step that writes the DuckDB warehouse; dagster.yaml limits it to 1
 # Quick warehouse steps retry when something outside Dagster (a `sei` command) holds the file.
 WAREHOUSE_RETRY = dg.RetryPolicy(max_retries=3, delay=15, backoff=dg.Backoff.EXPONENTIAL)
-REQUIRED_SOURCES_FILE = "SEI_SOURCES"
 
 
 class IngestConfig(dg.Config):
