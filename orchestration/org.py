@@ -9,6 +9,13 @@ from orchestration.ingest import INGEST_ASSETS, WAREHOUSE_POOL, WAREHOUSE_RETRY
 from sei.settings import warehouse_path
 
 
+def _mirror(schema: str) -> None:
+    """SEI_DESTINATION=postgres: dbt builds there, so the org and profiles written to the
+    local DuckDB file are mirrored to it, as the `sei org` and `sei profile` commands do."""
+    from ingestion.destination import mirror_if_postgres
+    mirror_if_postgres(warehouse_path(), (schema,))
+
+
 def _files_digest(files) -> str:
     h = hashlib.sha256()
     for p in [files.developers, *files.trees, files.memberships, files.services, files.overrides]:
@@ -51,6 +58,7 @@ def org_import(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
                          metadata={"errors": len(result.errors)}, allow_retries=False)
     for w in result.warnings:
         context.log.warning(str(w))
+    _mirror("raw_org")
     return dg.MaterializeResult(metadata={"status": result.status, "import_id": result.import_id,
                                           "summary": result.summary(), "files_sha256": digest,
                                           "folder": str(folder), "warnings": len(result.warnings)})
@@ -63,6 +71,7 @@ def org_import(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 def identity_resolution() -> dg.MaterializeResult:
     from ingestion.org.identities import resolve_warehouse
     res = resolve_warehouse(warehouse_path())
+    _mirror("raw_org")
     meta = {k: v for k, v in res.figures.items() if isinstance(v, (int, float, str))}
     return dg.MaterializeResult(metadata={"import_id": res.import_id, "accounts": len(res.matches), **meta})
 
@@ -76,6 +85,7 @@ def profiles() -> dg.MaterializeResult:
         loaded = apply_profiles(warehouse_path(), profiles_dir())
     except (ProfileErrors, ProfileError) as e:
         raise dg.Failure(description=f"profiles refused, nothing changed:\n{e}", allow_retries=False) from None
+    _mirror("raw_config")
     return dg.MaterializeResult(metadata={"folder": str(profiles_dir()),
                                           "profiles": ", ".join(f"{x.kind} ({x.path.name})" for x in loaded),
                                           "tables": ", ".join(sorted(t for x in loaded for t in x.tables))})
