@@ -1,13 +1,24 @@
--- Deployment -> the team that owns its service (services file), in the owning team's tree:
--- one row per deployment with a known service. Deployments follow the service, not the
--- person who pressed the button (DESIGN.md §3). Ownership is the latest org import's.
+-- Deployment -> the team that owned its service when it happened (finished, else started),
+-- in the owning team's tree: one row per deployment with a known service and owner.
+-- Deployments follow the service, not the person who pressed the button (DESIGN.md §3);
+-- ownership is effective-dated by the org imports (stg_org__service_ownership).
+with deployments as (
+
+    select deployment_id, service, coalesce(finished_at, started_at) as event_at
+    from {{ ref('int_dora__deployments') }}
+    where service is not null
+
+)
+
 select
     d.deployment_id,
-    sc.owning_tree as tree,
-    sc.owning_team_id as team_id,
+    o.owning_tree as tree,
+    o.owning_team_id as team_id,
     d.service,
-    coalesce(d.finished_at, d.started_at) as event_at
-from {{ ref('int_dora__deployments') }} as d
-join {{ ref('int_dora__service_scopes') }} as sc
-    on sc.service = d.service
-where sc.owning_team_id is not null
+    d.event_at
+from deployments as d
+join {{ ref('stg_org__service_ownership') }} as o
+    on o.service = d.service
+   and d.event_at >= coalesce(cast(o.valid_from as {{ dbt.type_timestamp() }}), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
+   and d.event_at < coalesce(cast(o.valid_to as {{ dbt.type_timestamp() }}), cast('9999-12-31' as {{ dbt.type_timestamp() }}))
+where o.owning_team_id is not null

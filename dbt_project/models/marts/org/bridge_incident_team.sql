@@ -1,12 +1,22 @@
--- Incident -> the team that owns its service (services file), in the owning team's tree:
--- one row per incident with a known service. Ownership is the latest org import's.
+-- Incident -> the team that owned its service when it was opened, in the owning team's
+-- tree (ownership effective-dated by the org imports: stg_org__service_ownership).
+with incidents as (
+
+    select incident_id, service, opened_at as event_at
+    from {{ ref('int_dora__incidents_unioned') }}
+    where service is not null
+
+)
+
 select
     i.incident_id,
-    sc.owning_tree as tree,
-    sc.owning_team_id as team_id,
+    o.owning_tree as tree,
+    o.owning_team_id as team_id,
     i.service,
-    i.opened_at as event_at
-from {{ ref('int_dora__incidents_unioned') }} as i
-join {{ ref('int_dora__service_scopes') }} as sc
-    on sc.service = i.service
-where sc.owning_team_id is not null
+    i.event_at
+from incidents as i
+join {{ ref('stg_org__service_ownership') }} as o
+    on o.service = i.service
+   and i.event_at >= coalesce(cast(o.valid_from as {{ dbt.type_timestamp() }}), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
+   and i.event_at < coalesce(cast(o.valid_to as {{ dbt.type_timestamp() }}), cast('9999-12-31' as {{ dbt.type_timestamp() }}))
+where o.owning_team_id is not null
