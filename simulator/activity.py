@@ -477,10 +477,13 @@ def _jira(org, rng, a, start, end):
     stories = issues.index[(issues.type == "Story") & (issues.source != "epic") & (rng.random(len(issues)) < 0.08)]
     sp = issues.loc[stories]
     m = len(sp)
-    sub_start = np.where(sp.start_at >= 0, sp.start_at + _ln(rng, 4, m), -1)
-    sub_done = np.where((sp.done_at >= 0) & (sub_start >= 0), np.minimum(sp.done_at - 60, sub_start + _ln(rng, 12, m)), -1)
+    start_lag, work, create_lag = _ln(rng, 4, m), _ln(rng, 12, m), _ln(rng, 4, m)
+    sub_created = sp.created_at.to_numpy() + create_lag
+    # a sub-task is created before it starts, and resolved after that
+    sub_start = np.where(sp.start_at >= 0, np.maximum(sp.start_at + start_lag, sub_created + 60), -1)
+    sub_done = np.where((sp.done_at >= 0) & (sub_start >= 0), np.minimum(sp.done_at - 60, sub_start + work), -1)
     subs = pd.DataFrame({"project_id": sp.project_id.to_numpy(), "team_id": sp.team_id.to_numpy(),
-                         "assignee_dev": sp.assignee_dev.to_numpy(), "created_at": sp.created_at.to_numpy() + _ln(rng, 4, m),
+                         "assignee_dev": sp.assignee_dev.to_numpy(), "created_at": sub_created,
                          "start_at": sub_start, "review_at": -1, "done_at": np.maximum(sub_done, np.where(sub_done >= 0, sub_start, -1)),
                          "won_t": False, "component": sp.component.to_numpy(), "type": "Sub-task",
                          "parent_ix": stories.to_numpy(), "source": "subtask"})
