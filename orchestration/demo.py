@@ -76,6 +76,8 @@ def _run_job(world, sim) -> int:
     print(summary(result, sim, time.monotonic() - t))
     from sei.insights_summary import insights_summary
     print(insights_summary())  # goal statuses and alignment shares
+    from sei.dora_summary import dora_summary
+    print(dora_summary())  # which DORA bands the teams reach
     failed_checks = [e for e in _check_evaluations(result) if not e.passed and e.severity.value == "ERROR"]
     return 0 if result.success and not failed_checks else 1
 
