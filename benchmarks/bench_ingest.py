@@ -7,11 +7,11 @@ this process holds only the client: its peak RSS (`resource.getrusage`) is the c
 and dlt's own. The run is `ingestion.pipeline.run(["github"])`, as `sei ingest` does it.
 
 Figures: wall time; dlt's extract / normalize / load steps (`pipeline.last_trace`); CPU
-seconds of the client (this process and its normalize workers) and of the simulator (`/proc/<pid>/stat`); per
-resource rows (dlt's normalize counts), requests, time spent waiting on HTTP (summed over
-threads) and GraphQL points (`rateLimit.cost` of each answer); the simulator's request
-counts per endpoint and total GraphQL points (`/_sim/stats`), and points per 1,000 PRs by
-GitHub's formula.
+seconds of the client (this process and its normalize worker processes) and of the
+simulator (`/proc/<pid>/stat`); per resource rows (dlt's normalize counts), requests, time
+spent waiting on HTTP (summed over threads) and GraphQL points (`rateLimit.cost` of each
+answer); the simulator's request counts per endpoint and total GraphQL points
+(`/_sim/stats`), and points per 1,000 PRs by GitHub's formula.
 
 Rate limits: the simulator's clock runs 1,000x fast (`time_scale=0.001`) and the client
 scales its waits the same way, so GitHub's hourly windows cost milliseconds: the figure is
