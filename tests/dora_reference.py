@@ -12,7 +12,6 @@ import tempfile
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 PRODUCTION_NAMES = {"production", "prod"}
@@ -316,10 +315,6 @@ def subtree_teams(teams: pd.DataFrame) -> dict[str, set[str]]:
             out.setdefault(a, set()).add(t)
             a = parent.get(a)
     return out
-
-
-def expand_numpy_none(x):
-    return None if x is None or (isinstance(x, float) and np.isnan(x)) else x
 
 
 # --------------------------------------------------------------------------- the test warehouse

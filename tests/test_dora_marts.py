@@ -17,11 +17,10 @@ import pandas as pd
 import pytest
 
 import dora_reference as ref
-from test_dbt_staging import dbt, environ, query, run_results
+from test_dbt_staging import dbt, query
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dbt")]
 
-SELECT = ["+path:models/marts/dora", "+bridge_deployment_team", "+bridge_incident_team"]
 MARTS = ("fct_deployments", "fct_deployment_changes", "fct_changes", "fct_incidents", "dora_service_weekly",
          "dora_service_monthly", "dora_team_weekly", "dora_team_monthly", "bridge_deployment_team",
          "bridge_incident_team")
