@@ -299,13 +299,26 @@ def repo_main_commits(w: World, repo_id: int) -> pd.DataFrame:
     return w.cached(("gh.main_commits", repo_id), build)
 
 
+def _repo_rows(w: World, name: str, frame, repo_of, repo_id: int) -> pd.DataFrame:
+    """One repository's rows of `frame()`, in the frame's order. The frame is ordered by
+    repository once per clock position (a stable sort) and sliced, where a mask per
+    repository would scan (and copy through) the whole organisation's rows each time."""
+    def build():
+        f = frame()
+        repo = np.asarray(repo_of(f))
+        order = np.argsort(repo, kind="stable")
+        return f.iloc[order], repo[order]
+    f, repo = w.cached(("gh.by_repo", name), build)
+    return f.iloc[int(np.searchsorted(repo, repo_id, "left")):int(np.searchsorted(repo, repo_id, "right"))]
+
+
 def repo_runs(w: World, repo_id: int) -> pd.DataFrame:
     """Workflow runs newest first, with what their JSON needs from commits and PRs."""
     def build():
-        r = views.workflow_runs(w)
-        r = r[r.repo_id == repo_id].sort_values(["created_at", "run_id"], ascending=False, kind="stable").copy()
+        r = _repo_rows(w, "workflow_runs", lambda: views.workflow_runs(w), lambda f: f.repo_id.to_numpy(), repo_id)
+        r = r.sort_values(["created_at", "run_id"], ascending=False, kind="stable").copy()
         info = _commit_info(w, repo_id)
-        r["actor"] = [info.get(s, (None,))[0] for s in r.head_sha]
+        r["actor"] = [info.get(s, (None,))[0] for s in r.head_sha.tolist()]
         return r
     return w.cached(("gh.runs", repo_id), build)
 
@@ -314,15 +327,16 @@ def _commit_info(w: World, repo_id: int) -> dict[str, tuple]:
     """sha -> (author login, message, authored_at, PR row or None, committed via the web UI)."""
     def build():
         prs = w["prs"]
-        login = prs.author_login.to_numpy()
-        pc = w["pr_commits"]
-        pc = pc[pc.pr_ix.isin(prs.index[prs.repo_id == repo_id])]
-        out = {sha: (login[ix], msg, ts, ix, False)
-               for sha, msg, ts, ix in zip(pc.sha, pc.message, pc.authored_at.tolist(), pc.pr_ix.tolist())}
-        mc = w["main_commits"]
-        mc = mc[mc.repo_id == repo_id]
+        login = w.cached("gh.pr_author_logins", lambda: prs.author_login.tolist())  # by PR row
+        pc = _repo_rows(w, "pr_commits", lambda: w["pr_commits"],
+                        lambda f: prs.repo_id.to_numpy()[f.pr_ix.to_numpy()], repo_id)
+        # .tolist() first: iterating pandas' Arrow-backed strings goes element by element
+        out = {sha: (login[ix], msg, ts, ix, False) for sha, msg, ts, ix in zip(
+            pc.sha.tolist(), pc.message.tolist(), pc.authored_at.tolist(), pc.pr_ix.tolist())}
+        mc = _repo_rows(w, "main_commits", lambda: w["main_commits"], lambda f: f.repo_id.to_numpy(), repo_id)
         out.update({sha: (lg, msg, ts, None, ix >= 0) for sha, lg, msg, ts, ix in zip(
-            mc.sha, mc.author_login, mc.message, mc.authored_at.tolist(), mc.pr_ix.tolist())})
+            mc.sha.tolist(), mc.author_login.tolist(), mc.message.tolist(), mc.authored_at.tolist(),
+            mc.pr_ix.tolist())})
         return out
     return w.cached(("gh.commit_info", repo_id), build)
 
