@@ -20,7 +20,7 @@ def insights_summary(warehouse: Path | str | None = None) -> str:
                                from marts.goal_status group by 1 order by 1""").fetchall()
         shares = con.execute("""select category, sum(effort) as effort, min(effort_measure)
                                 from marts.alignment_team_monthly
-                                where tree = 'reporting' and not includes_sub_teams group by 1 order by 2 desc""").fetchall()
+                                where tree = 'reporting' and not includes_subteams group by 1 order by 2 desc""").fetchall()
     except duckdb.Error as e:
         return f"   (no productivity summary: {str(e).splitlines()[0]})"
     finally:

@@ -317,10 +317,10 @@ def test_timestamps_are_utc_without_time_zone_and_scope_is_carried(built):
     ts_cols = [(m, c, ty) for m, cs in cols.items() for c, ty in cs if c.endswith("_at")]
     assert len(ts_cols) > 60
     assert {ty for _, _, ty in ts_cols} == {"TIMESTAMP"}, [x for x in ts_cols if x[2] != "TIMESTAMP"]
-    # every fact carries its project (ops tables and the org import are not project-scoped)
+    # every fact carries its project (ops tables, the org import and the profiles are not project-scoped)
     for model, cs in cols.items():
         names = [c for c, _ in cs]
-        if model.startswith(("stg_ops__", "stg_org__")):
+        if model.startswith(("stg_ops__", "stg_org__", "stg_config__")):
             continue
         assert {"project_id", "organisation_id", "account_id", "is_deleted"} <= set(names), model
         n_null = query(db, f"select count(*) n from staging.{model} where project_id is null").n[0]

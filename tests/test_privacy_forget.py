@@ -16,8 +16,8 @@ from prod_warehouse import build
 from test_dbt_staging import dbt, query
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dbt")]
-TEAM_MARTS = {"productivity_team_monthly": ["tree", "team_id", "includes_sub_teams", "month_start"],
-              "alignment_team_monthly": ["tree", "team_id", "includes_sub_teams", "month_start", "category"],
+TEAM_MARTS = {"productivity_team_monthly": ["tree", "team_id", "includes_subteams", "month_start"],
+              "alignment_team_monthly": ["tree", "team_id", "includes_subteams", "month_start", "category"],
               "sprint_metrics": ["sprint_id", "tree", "team_id"]}
 
 

@@ -98,7 +98,7 @@ def test_build_passes_with_unit_tests_and_contracts(built):
 def test_merged_prs_and_cycle_time_p50_per_team_and_month_equal_the_truth(built):
     t = truth_prs(built["world"]).groupby(["team", "month"]).agg(merged=("pr_id", "size"), p50=("cycle", "median"))
     m = marts(built, """select team_id as team, month_start, merged_prs, pr_cycle_time_p50_hours
-                        from marts.productivity_team_monthly where tree = 'reporting' and not includes_sub_teams""")
+                        from marts.productivity_team_monthly where tree = 'reporting' and not includes_subteams""")
     m["month"] = pd.to_datetime(m.month_start)
     j = m.merge(t.reset_index(), on=["team", "month"], how="left")
     j["merged"] = j.merged.fillna(0).astype(int)
@@ -118,20 +118,20 @@ def test_spine_sub_teams_and_weeks(built):
     assert len(monthly) == len(teams) * months * 2        # every team, every month, alone and with sub-teams
     # the root with sub-teams counts every human PR once, however many teams its author was in
     t = truth_prs(built["world"]).drop_duplicates("pr_id").groupby("month").size()
-    root = monthly[(monthly.team_id == "T000") & monthly.includes_sub_teams].set_index("month_start").merged_prs
+    root = monthly[(monthly.team_id == "T000") & monthly.includes_subteams].set_index("month_start").merged_prs
     root.index = pd.to_datetime(root.index)
     assert root.reindex(t.index).tolist() == t.tolist()
     weekly = marts(built, "select * from marts.productivity_team_weekly where tree = 'reporting'")
     assert set(pd.to_datetime(weekly.week_start).dt.dayofweek) == {0}
-    w = weekly[~weekly.includes_sub_teams].groupby("team_id").merged_prs.sum()
-    mo = monthly[~monthly.includes_sub_teams].groupby("team_id").merged_prs.sum()
+    w = weekly[~weekly.includes_subteams].groupby("team_id").merged_prs.sum()
+    mo = monthly[~monthly.includes_subteams].groupby("team_id").merged_prs.sum()
     assert w.to_dict() == mo.to_dict()
     # the size buckets split each team-month's merged PRs
-    sizes = marts(built, """select s.tree, s.team_id, s.includes_sub_teams, s.period_start, sum(s.merged_prs) as n
+    sizes = marts(built, """select s.tree, s.team_id, s.includes_subteams, s.period_start, sum(s.merged_prs) as n
                             from marts.productivity_team_pr_sizes s where s.period_grain = 'month'
                             group by 1, 2, 3, 4""")
     sizes["month_start"] = sizes.period_start
-    j = monthly.merge(sizes, on=["tree", "team_id", "includes_sub_teams", "month_start"])
+    j = monthly.merge(sizes, on=["tree", "team_id", "includes_subteams", "month_start"])
     assert len(j) == len(monthly) and (j.n == j.merged_prs).all()
     # phases add up for a PR with all of them
     f = marts(built, "select * from marts.fct_pull_requests where coding_hours is not null and pickup_hours is not null "
@@ -236,7 +236,7 @@ def test_alignment_shares_per_team_and_month_equal_the_truth(built):
     eff = d.groupby(["team", "month", "category"]).effort.sum()
     share = (eff / eff.groupby(level=[0, 1]).transform("sum")).dropna()
     m = marts(built, """select team_id as team, month_start, category, effort, effort_share from marts.alignment_team_monthly
-                        where tree = 'reporting' and not includes_sub_teams and effort_share is not null""")
+                        where tree = 'reporting' and not includes_subteams and effort_share is not null""")
     m["month"] = pd.to_datetime(m.month_start)
     got = m.set_index(["team", "month", "category"]).effort_share
     got = got[got > 0]
@@ -261,10 +261,10 @@ def test_goal_status_follows_the_thresholds(built):
         grain = "monthly" if x.get("period", "month") == "month" else "weekly"
         col = "month_start" if grain == "monthly" else "week_start"
         table = f"productivity_team_{grain}" if x["metric"] in productivity_columns else f"dora_team_{grain}"
-        flag = "includes_sub_teams" if table.startswith("productivity") else "includes_subteams"
+        flag = "includes_subteams" if table.startswith("productivity") else "includes_subteams"
         start = col if table.startswith("productivity") else "period_start"
         src = marts(built, f"""select cast({start} as date) as period_start, {x['metric']} as v from marts.{table}
-            where tree = 'reporting' and team_id = '{x['team']}' and {flag} = {x.get('include_sub_teams', False)}""") \
+            where tree = 'reporting' and team_id = '{x['team']}' and {flag} = {x.get('include_subteams', False)}""") \
             if not x["metric"].startswith("sprint_") else None
         if src is not None:
             src["period_start"] = pd.to_datetime(src.period_start)

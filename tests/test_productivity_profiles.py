@@ -120,7 +120,7 @@ def test_goals_mistakes_are_refused(tmp_path):
         goals:
           - {id: g1, team: T002, metric: merged_prs, direction: higher_is_better, target: 8, warning: 5, critical: 2}
     """)
-    assert ok[0]["tree"] == "reporting" and ok[0]["period"] == "month" and ok[0]["include_sub_teams"] is False
+    assert ok[0]["tree"] == "reporting" and ok[0]["period"] == "month" and ok[0]["include_subteams"] is False
     errs = refused(goals, tmp_path, """
         goals:
           - id: g1

@@ -53,6 +53,7 @@ def toy_kind():
 
 def test_apply_is_all_or_nothing(tmp_path, toy_kind, monkeypatch):
     monkeypatch.setattr(base, "KIND_MODULES", ())        # only the toy kind
+    monkeypatch.setattr(base, "REGISTRY", {"toy": base.REGISTRY["toy"]})
     db, d = tmp_path / "w.duckdb", tmp_path / "profiles"
     d.mkdir()
     (d / "toy.yml").write_text("rules:\n  - label: a\n    hours: 24\n")

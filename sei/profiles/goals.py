@@ -1,7 +1,7 @@
 """The goals profile (profiles/goals.yml): per-team targets on metrics, with the
 thresholds that make a goal on track, at risk or off track.
 
-A goal: id, team (and tree, default `reporting`), include_sub_teams, metric (one of
+A goal: id, team (and tree, default `reporting`), include_subteams, metric (one of
 METRICS), period (week | month), direction (lower_is_better | higher_is_better), target,
 warning, critical. Status per period: on_track while the actual is no worse than
 `warning`, at_risk while no worse than `critical`, off_track beyond it, no_data without a
@@ -50,7 +50,7 @@ METRICS = {
 DIRECTIONS = ("lower_is_better", "higher_is_better")
 PERIODS = ("week", "month")
 ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-COLUMNS = ["goal_id", "goal_name", "tree", "team_id", "include_sub_teams", "metric", "period", "direction",
+COLUMNS = ["goal_id", "goal_name", "tree", "team_id", "include_subteams", "metric", "period", "direction",
            "target", "warning", "critical"]
 
 
@@ -63,7 +63,7 @@ def _goal(g: Any, i: int, errors: list, path: Path, lines: Lines, seen: set) -> 
     if not require(isinstance(g, dict), errors, path, lines, k, "a goal must be a mapping",
                    "write - {id: ..., team: ..., metric: ..., target: ..., warning: ..., critical: ...}"):
         return None
-    check_keys(g, {"id", "name", "tree", "team", "include_sub_teams", "metric", "period", "direction", "target",
+    check_keys(g, {"id", "name", "tree", "team", "include_subteams", "metric", "period", "direction", "target",
                    "warning", "critical"}, errors, path, lines, k)
     n = len(errors)
     gid = g.get("id")
@@ -78,9 +78,9 @@ def _goal(g: Any, i: int, errors: list, path: Path, lines: Lines, seen: set) -> 
     tree = g.get("tree", "reporting")
     require(isinstance(tree, str) and tree.strip() != "", errors, path, lines, f"{k}.tree", "tree must be a name",
             "write tree: reporting")
-    sub = g.get("include_sub_teams", False)
-    require(isinstance(sub, bool), errors, path, lines, f"{k}.include_sub_teams",
-            "include_sub_teams must be true or false", "true measures the team with its sub-teams")
+    sub = g.get("include_subteams", False)
+    require(isinstance(sub, bool), errors, path, lines, f"{k}.include_subteams",
+            "include_subteams must be true or false", "true measures the team with its sub-teams")
     metric = g.get("metric")
     require(metric in METRICS, errors, path, lines, f"{k}.metric" if "metric" in g else k,
             f"unknown metric {metric!r}", f"use one of: {', '.join(METRICS)}")
@@ -106,14 +106,14 @@ def _goal(g: Any, i: int, errors: list, path: Path, lines: Lines, seen: set) -> 
                 f"order them {word}: warning is where the goal becomes at risk, critical where it is off track")
     if len(errors) > n:
         return None
-    return {"goal_id": gid, "goal_name": g.get("name") or gid, "tree": tree, "team_id": team, "include_sub_teams": sub,
+    return {"goal_id": gid, "goal_name": g.get("name") or gid, "tree": tree, "team_id": team, "include_subteams": sub,
             "metric": metric, "period": period, "direction": direction, **vals}
 
 
 def _to_tables(profile: list[dict]) -> dict[str, pd.DataFrame]:
     return {"goals": pd.DataFrame(profile, columns=COLUMNS).astype(
-        {c: "string" for c in COLUMNS if c not in ("include_sub_teams", "target", "warning", "critical")}
-        | {"include_sub_teams": "bool", "target": "float64", "warning": "float64", "critical": "float64"})}
+        {c: "string" for c in COLUMNS if c not in ("include_subteams", "target", "warning", "critical")}
+        | {"include_subteams": "bool", "target": "float64", "warning": "float64", "critical": "float64"})}
 
 
 @register_profile("goals", "goals.yml", to_tables=_to_tables, tables=("goals",),

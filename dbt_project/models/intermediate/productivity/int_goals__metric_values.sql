@@ -11,7 +11,7 @@ with
 {% for grain in ['week', 'month'] %}
 productivity_{{ grain }} as (
     {%- for m in productivity %}
-    select tree, team_id, includes_sub_teams, '{{ grain }}' as period_grain, {{ grain }}_start as period_start,
+    select tree, team_id, includes_subteams, '{{ grain }}' as period_grain, {{ grain }}_start as period_start,
            '{{ m }}' as metric, cast({{ m }} as double precision) as metric_value
     from {{ ref('productivity_team_' ~ grain ~ 'ly') }}
     {% if not loop.last %}union all{% endif %}
@@ -20,7 +20,7 @@ productivity_{{ grain }} as (
 
 dora_{{ grain }} as (
     {%- for m in dora %}
-    select tree, team_id, includes_subteams as includes_sub_teams, '{{ grain }}' as period_grain,
+    select tree, team_id, includes_subteams as includes_subteams, '{{ grain }}' as period_grain,
            cast(period_start as date) as period_start, '{{ m }}' as metric, cast({{ m }} as double precision) as metric_value
     from {{ ref('dora_team_' ~ grain ~ 'ly') }}
     {% if not loop.last %}union all{% endif %}
@@ -32,7 +32,7 @@ sprint_slices as (
 
     -- closed sprints by the period they ended in; with sub-teams, the slices of every
     -- descendant team
-    select s.tree, s.team_id, false as includes_sub_teams, s.sprint_id, s.sprint_ended_at,
+    select s.tree, s.team_id, false as includes_subteams, s.sprint_id, s.sprint_ended_at,
            s.committed_issues, s.delivered_committed_issues, s.added_issues, s.velocity_points
     from {{ ref('sprint_metrics') }} as s
     where s.is_sprint_closed
@@ -48,28 +48,28 @@ sprint_slices as (
 
 sprint_periods as (
 
-    select p.period_grain, p.period_start, s.tree, s.team_id, s.includes_sub_teams,
+    select p.period_grain, p.period_start, s.tree, s.team_id, s.includes_subteams,
            sum(s.committed_issues) as committed, sum(s.delivered_committed_issues) as delivered,
            sum(s.added_issues) as added, count(distinct s.sprint_id) as sprints, sum(s.velocity_points) as points
     from sprint_slices as s
     inner join {{ ref('int_calendar__periods') }} as p
         on s.sprint_ended_at >= cast(p.period_start as {{ dbt.type_timestamp() }})
        and s.sprint_ended_at < cast(p.period_end as {{ dbt.type_timestamp() }})
-    group by p.period_grain, p.period_start, s.tree, s.team_id, s.includes_sub_teams
+    group by p.period_grain, p.period_start, s.tree, s.team_id, s.includes_subteams
 
 ),
 
 sprints as (
 
-    select tree, team_id, includes_sub_teams, period_grain, period_start, 'sprint_say_do_ratio' as metric,
+    select tree, team_id, includes_subteams, period_grain, period_start, 'sprint_say_do_ratio' as metric,
            cast(case when committed > 0 then 1.0 * delivered / committed end as double precision) as metric_value
     from sprint_periods
     union all
-    select tree, team_id, includes_sub_teams, period_grain, period_start, 'sprint_scope_creep_pct',
+    select tree, team_id, includes_subteams, period_grain, period_start, 'sprint_scope_creep_pct',
            cast(case when committed > 0 then 100.0 * added / committed end as double precision)
     from sprint_periods
     union all
-    select tree, team_id, includes_sub_teams, period_grain, period_start, 'sprint_velocity_points',
+    select tree, team_id, includes_subteams, period_grain, period_start, 'sprint_velocity_points',
            cast(1.0 * points / sprints as double precision)
     from sprint_periods
 

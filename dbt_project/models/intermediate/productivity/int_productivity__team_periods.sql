@@ -66,7 +66,7 @@ merged_periods as (
 
 merged_scoped as (
 
-    select distinct tree, team_id, false as includes_sub_teams, period_grain, period_start, pull_request_id,
+    select distinct tree, team_id, false as includes_subteams, period_grain, period_start, pull_request_id,
            cycle_time_hours, coding_hours, pickup_hours, review_hours, time_to_first_review_hours, size_lines,
            review_count, review_comment_count, first_review_at, is_reworked
     from merged_periods
@@ -83,7 +83,7 @@ merged_scoped as (
 pr_stats as (
 
     select
-        tree, team_id, includes_sub_teams, period_grain, period_start,
+        tree, team_id, includes_subteams, period_grain, period_start,
         count(*) as merged_prs,
         percentile_cont(0.5) within group (order by cycle_time_hours) as pr_cycle_time_p50_hours,
         percentile_cont(0.9) within group (order by cycle_time_hours) as pr_cycle_time_p90_hours,
@@ -100,7 +100,7 @@ pr_stats as (
         sum(case when first_review_at is not null then 1 else 0 end) as prs_with_first_review,
         sum(case when is_reworked then 1 else 0 end) as reworked_prs
     from merged_scoped
-    group by tree, team_id, includes_sub_teams, period_grain, period_start
+    group by tree, team_id, includes_subteams, period_grain, period_start
 
 ),
 
@@ -119,7 +119,7 @@ activity_periods as (
 
 activity_scoped as (
 
-    select tree, team_id, false as includes_sub_teams, period_grain, period_start, developer_id, kind, event_day
+    select tree, team_id, false as includes_subteams, period_grain, period_start, developer_id, kind, event_day
     from activity_periods
     union all
     select a.tree, c.ancestor_team_id, true, a.period_grain, a.period_start, a.developer_id, a.kind, a.event_day
@@ -132,13 +132,13 @@ activity_scoped as (
 people_stats as (
 
     select
-        tree, team_id, includes_sub_teams, period_grain, period_start,
+        tree, team_id, includes_subteams, period_grain, period_start,
         count(distinct developer_id) as active_developers,
         count(distinct case when kind = 'commit'
                             then {{ dbt.concat(['developer_id', "'|'", 'cast(event_day as ' ~ dbt.type_string() ~ ')']) }}
                        end) as coding_days
     from activity_scoped
-    group by tree, team_id, includes_sub_teams, period_grain, period_start
+    group by tree, team_id, includes_subteams, period_grain, period_start
 
 ),
 
@@ -155,7 +155,7 @@ completed_periods as (
 
 completed_scoped as (
 
-    select distinct tree, team_id, false as includes_sub_teams, period_grain, period_start, issue_id, story_points
+    select distinct tree, team_id, false as includes_subteams, period_grain, period_start, issue_id, story_points
     from completed_periods
     union all
     select distinct p.tree, c.ancestor_team_id, true, p.period_grain, p.period_start, p.issue_id, p.story_points
@@ -167,18 +167,18 @@ completed_scoped as (
 
 issue_stats as (
 
-    select tree, team_id, includes_sub_teams, period_grain, period_start,
+    select tree, team_id, includes_subteams, period_grain, period_start,
            count(*) as completed_issues, sum(story_points) as completed_story_points
     from completed_scoped
-    group by tree, team_id, includes_sub_teams, period_grain, period_start
+    group by tree, team_id, includes_subteams, period_grain, period_start
 
 ),
 
 spine as (
 
-    select t.tree, t.team_id, s.includes_sub_teams, p.period_grain, p.period_start, p.period_end
+    select t.tree, t.team_id, s.includes_subteams, p.period_grain, p.period_start, p.period_end
     from {{ ref('dim_team') }} as t
-    cross join (select false as includes_sub_teams union all select true) as s
+    cross join (select false as includes_subteams union all select true) as s
     cross join {{ ref('int_calendar__periods') }} as p
 
 )
@@ -186,7 +186,7 @@ spine as (
 select
     s.tree,
     s.team_id,
-    s.includes_sub_teams,
+    s.includes_subteams,
     s.period_grain,
     s.period_start,
     s.period_end,
@@ -211,11 +211,11 @@ select
     coalesce(iss.completed_story_points, 0) as completed_story_points
 from spine as s
 left join pr_stats as pr
-    on pr.tree = s.tree and pr.team_id = s.team_id and pr.includes_sub_teams = s.includes_sub_teams
+    on pr.tree = s.tree and pr.team_id = s.team_id and pr.includes_subteams = s.includes_subteams
    and pr.period_grain = s.period_grain and pr.period_start = s.period_start
 left join people_stats as ps
-    on ps.tree = s.tree and ps.team_id = s.team_id and ps.includes_sub_teams = s.includes_sub_teams
+    on ps.tree = s.tree and ps.team_id = s.team_id and ps.includes_subteams = s.includes_subteams
    and ps.period_grain = s.period_grain and ps.period_start = s.period_start
 left join issue_stats as iss
-    on iss.tree = s.tree and iss.team_id = s.team_id and iss.includes_sub_teams = s.includes_sub_teams
+    on iss.tree = s.tree and iss.team_id = s.team_id and iss.includes_subteams = s.includes_subteams
    and iss.period_grain = s.period_grain and iss.period_start = s.period_start

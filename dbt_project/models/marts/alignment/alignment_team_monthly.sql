@@ -33,7 +33,7 @@ attributed as (
 
 scoped as (
 
-    select distinct tree, team_id, false as includes_sub_teams, issue_id, category, effort_measure, period_start,
+    select distinct tree, team_id, false as includes_subteams, issue_id, category, effort_measure, period_start,
            story_points, in_progress_hours
     from attributed
 
@@ -50,7 +50,7 @@ scoped as (
 totals as (
 
     select
-        tree, team_id, includes_sub_teams, period_start, category,
+        tree, team_id, includes_subteams, period_start, category,
         count(*) as completed_issues,
         sum(story_points) as story_points,
         sum(in_progress_hours) as in_progress_hours,
@@ -59,7 +59,7 @@ totals as (
                                 else 1 end) as effort,
         case when min(effort_measure) = max(effort_measure) then min(effort_measure) else 'mixed' end as effort_measure
     from scoped
-    group by tree, team_id, includes_sub_teams, period_start, category
+    group by tree, team_id, includes_subteams, period_start, category
 
 ),
 
@@ -81,9 +81,9 @@ default_measure as (
 
 spine as (
 
-    select t.tree, t.team_id, s.includes_sub_teams, p.period_start, c.category
+    select t.tree, t.team_id, s.includes_subteams, p.period_start, c.category
     from {{ ref('dim_team') }} as t
-    cross join (select false as includes_sub_teams union all select true) as s
+    cross join (select false as includes_subteams union all select true) as s
     cross join (select period_start from {{ ref('int_calendar__periods') }} where period_grain = 'month') as p
     cross join categories as c
 
@@ -92,7 +92,7 @@ spine as (
 filled as (
 
     select
-        s.tree, s.team_id, s.includes_sub_teams, s.period_start, s.category,
+        s.tree, s.team_id, s.includes_subteams, s.period_start, s.category,
         coalesce(t.completed_issues, 0) as completed_issues,
         coalesce(t.story_points, 0) as story_points,
         coalesce(t.in_progress_hours, 0) as in_progress_hours,
@@ -100,7 +100,7 @@ filled as (
         coalesce(t.effort_measure, d.effort_measure, 'issue_count') as effort_measure
     from spine as s
     left join totals as t
-        on t.tree = s.tree and t.team_id = s.team_id and t.includes_sub_teams = s.includes_sub_teams
+        on t.tree = s.tree and t.team_id = s.team_id and t.includes_subteams = s.includes_subteams
        and t.period_start = s.period_start and t.category = s.category
     cross join default_measure as d
 
@@ -109,7 +109,7 @@ filled as (
 select
     tree,
     team_id,
-    includes_sub_teams,
+    includes_subteams,
     period_start as month_start,
     category,
     cast(completed_issues as bigint) as completed_issues,
@@ -117,7 +117,7 @@ select
     cast(in_progress_hours as double precision) as in_progress_hours,
     effort_measure,
     cast(effort as double precision) as effort,
-    cast(case when sum(effort) over (partition by tree, team_id, includes_sub_teams, period_start) > 0
-              then effort / sum(effort) over (partition by tree, team_id, includes_sub_teams, period_start)
+    cast(case when sum(effort) over (partition by tree, team_id, includes_subteams, period_start) > 0
+              then effort / sum(effort) over (partition by tree, team_id, includes_subteams, period_start)
          end as double precision) as effort_share
 from filled

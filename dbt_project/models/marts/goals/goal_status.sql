@@ -28,7 +28,7 @@ valued as (
         v.metric_value as actual
     from periods as p
     left join {{ ref('int_goals__metric_values') }} as v
-        on v.tree = p.tree and v.team_id = p.team_id and v.includes_sub_teams = p.include_sub_teams
+        on v.tree = p.tree and v.team_id = p.team_id and v.includes_subteams = p.include_subteams
        and v.period_grain = p.period and v.period_start = p.period_start and v.metric = p.metric
 
 ),
@@ -48,7 +48,7 @@ select
     goal_name,
     tree,
     team_id,
-    include_sub_teams,
+    include_subteams,
     metric,
     period,
     period_start,

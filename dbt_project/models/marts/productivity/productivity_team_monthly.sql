@@ -4,7 +4,7 @@
 select
     tree,
     team_id,
-    includes_sub_teams,
+    includes_subteams,
     period_start as month_start,
     cast(active_developers as bigint) as active_developers,
     cast(merged_prs as bigint) as merged_prs,

@@ -25,7 +25,7 @@ merged as (
 
 scoped as (
 
-    select distinct tree, team_id, false as includes_sub_teams, period_grain, period_start, size_bucket,
+    select distinct tree, team_id, false as includes_subteams, period_grain, period_start, size_bucket,
            pull_request_id
     from merged
     union all
@@ -38,9 +38,9 @@ scoped as (
 
 counts as (
 
-    select tree, team_id, includes_sub_teams, period_grain, period_start, size_bucket, count(*) as merged_prs
+    select tree, team_id, includes_subteams, period_grain, period_start, size_bucket, count(*) as merged_prs
     from scoped
-    group by tree, team_id, includes_sub_teams, period_grain, period_start, size_bucket
+    group by tree, team_id, includes_subteams, period_grain, period_start, size_bucket
 
 ),
 
@@ -55,9 +55,9 @@ buckets as (
 
 spine as (
 
-    select t.tree, t.team_id, s.includes_sub_teams, p.period_grain, p.period_start, b.bucket_name, b.bucket_order
+    select t.tree, t.team_id, s.includes_subteams, p.period_grain, p.period_start, b.bucket_name, b.bucket_order
     from {{ ref('dim_team') }} as t
-    cross join (select false as includes_sub_teams union all select true) as s
+    cross join (select false as includes_subteams union all select true) as s
     cross join {{ ref('int_calendar__periods') }} as p
     cross join buckets as b
 
@@ -66,7 +66,7 @@ spine as (
 select
     s.tree,
     s.team_id,
-    s.includes_sub_teams,
+    s.includes_subteams,
     s.period_grain,
     s.period_start,
     s.bucket_name as size_bucket,
@@ -74,5 +74,5 @@ select
     cast(coalesce(c.merged_prs, 0) as bigint) as merged_prs
 from spine as s
 left join counts as c
-    on c.tree = s.tree and c.team_id = s.team_id and c.includes_sub_teams = s.includes_sub_teams
+    on c.tree = s.tree and c.team_id = s.team_id and c.includes_subteams = s.includes_subteams
    and c.period_grain = s.period_grain and c.period_start = s.period_start and c.size_bucket = s.bucket_name

@@ -5,7 +5,7 @@ with source as (
         'goal_name': 'string',
         'tree': 'string',
         'team_id': 'string',
-        'include_sub_teams': 'boolean',
+        'include_subteams': 'boolean',
         'metric': 'string',
         'period': 'string',
         'direction': 'string',
