@@ -35,7 +35,8 @@ def load(size: str, seed: int, tmp: Path) -> tuple[Path, dict]:
     from simulator import generate
     from simulator.export import export_org, export_sources
     from simulator.export_events import export_events
-    from simulator.server import GITHUB_TOKEN, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN, SimServer
+    from benchmarks.bench_ingest import simulator
+    from simulator.server import GITHUB_TOKEN, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN
 
     db, t = tmp / "sei.duckdb", {}
     t0 = time.perf_counter()
@@ -47,9 +48,11 @@ def load(size: str, seed: int, tmp: Path) -> tuple[Path, dict]:
     old = {k: os.environ.get(k) for k in env}
     t0 = time.perf_counter()
     try:
-        with SimServer(world, time_scale=0.001) as sim:
+        # The simulator serves from its own process (as in bench_ingest): in this one it would
+        # share the GIL with the connector and the large org's load would take twice as long.
+        with simulator(size, seed, tmp / "simulator_sources.yml") as sim:
             events = export_events(world, tmp / "events")
-            env["SEI_SOURCES"] = str(export_sources(world, tmp / "sources.yml", sim.url, events))
+            env["SEI_SOURCES"] = str(export_sources(world, tmp / "sources.yml", sim["url"], events))
             os.environ.update(env)
             result = pipeline.run(["github", "jira", "harness", "events"], progress=False)
             if not result.ok:
