@@ -16,7 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from sei.profiles.base import ProfileError, ProfileErrors, Lines, check_keys, register_profile, require
+from sei.profiles.base import (ProfileError, ProfileErrors, Lines, check_keys, check_top, project_overrides,
+                               register_profile, require)
 
 EFFORTS = ("issue_count", "story_points", "time_in_progress")
 # profile key -> criterion name the dbt model matches on
@@ -123,20 +124,10 @@ def _to_tables(profile: dict) -> dict[str, pd.DataFrame]:
 @register_profile("alignment", "alignment.yml", to_tables=_to_tables, tables=TABLES,
                   description="Ranked business-alignment categories and the effort measure")
 def validate(data: Any, lines: Lines, path: Path) -> dict:
-    errors: list[ProfileError] = []
-    if not isinstance(data, dict):
-        raise ProfileError(path, 1, "the alignment profile must be a mapping",
-                           "start from the shipped profiles/alignment.yml")
-    check_keys(data, {"version", "effort", "uncategorized", "categories", "projects"}, errors, path, lines)
-    require(data.get("version", 1) == 1, errors, path, lines, "version", "unsupported version", "write version: 1")
+    errors = check_top(data, "alignment", {"version", "effort", "uncategorized", "categories", "projects"}, path, lines)
     defaults = _block({k: v for k, v in data.items() if k in ("effort", "uncategorized", "categories")},
                       errors, path, lines, "", required=True)
-    projects = {}
-    raw = data.get("projects") or {}
-    if require(isinstance(raw, dict), errors, path, lines, "projects", "projects must map project ids to overrides",
-               "write projects: {prj-payments: {effort: story_points}}"):
-        for pid, blk in raw.items():
-            projects[str(pid)] = _block(blk, errors, path, lines, f"projects.{pid}", required=False)
+    projects = project_overrides(data, _block, errors, path, lines, "{prj-payments: {effort: story_points}}")
     if errors:
         raise ProfileErrors(errors)
     return {"defaults": defaults, "projects": projects}

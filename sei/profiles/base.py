@@ -215,3 +215,27 @@ def check_keys(data: dict, allowed: set[str], errors: list[ProfileError], path: 
             key = f"{prefix}.{k}" if prefix else k
             errors.append(ProfileError(path, lines.at(key), f"unknown key {k!r}",
                                        f"use one of: {', '.join(sorted(allowed))}"))
+
+
+def check_top(data: Any, kind: str, allowed: set[str], path: Path, lines: Lines,
+              what: str = "a mapping") -> list[ProfileError]:
+    """The checks every profile opens with: a mapping, known top-level keys, version 1.
+    Returns the error list the kind module goes on filling."""
+    if not isinstance(data, dict):
+        raise ProfileError(path, 1, f"the {kind} profile must be {what}", f"start from the shipped profiles/{kind}.yml")
+    errors: list[ProfileError] = []
+    check_keys(data, allowed, errors, path, lines)
+    require(data.get("version", 1) == 1, errors, path, lines, "version", "unsupported version", "write version: 1")
+    return errors
+
+
+def project_overrides(data: dict, section: Callable[..., dict], errors: list[ProfileError], path: Path,
+                      lines: Lines, example: str) -> dict[str, dict]:
+    """The `projects:` map, project id -> `section(block, errors, path, lines, key, required=False)`
+    of its override block (each error at its own projects.<id> line)."""
+    raw = data.get("projects") or {}
+    if not require(isinstance(raw, dict), errors, path, lines, "projects", "projects must map project ids to overrides",
+                   f"write projects: {example}"):
+        return {}
+    return {str(pid): section(block, errors, path, lines, f"projects.{pid}", required=False)
+            for pid, block in raw.items()}

@@ -20,7 +20,8 @@ from typing import Any
 
 import pandas as pd
 
-from sei.profiles.base import ProfileError, ProfileErrors, Lines, check_keys, register_profile, require
+from sei.profiles.base import (ProfileError, ProfileErrors, Lines, check_keys, check_top, project_overrides,
+                               register_profile, require)
 
 SOURCES = ("harness", "github", "events", "release_branches")
 LEAD_TIME_STARTS = ("first_commit", "pr_opened", "issue_in_progress")
@@ -172,19 +173,10 @@ def _to_tables(profile: dict) -> dict[str, pd.DataFrame]:
                   description="DORA: production environments, deployment sources, failure rules, incident window, "
                               "lead-time start, bots")
 def validate(data: Any, lines: Lines, path: Path) -> dict:
-    errors: list[ProfileError] = []
-    if not isinstance(data, dict):
-        raise ProfileError(path, 1, "the efficiency profile must be a mapping",
-                           "start from the shipped profiles/efficiency.yml")
-    check_keys(data, {"version", "defaults", "projects", "trees"}, errors, path, lines)
-    require(data.get("version", 1) == 1, errors, path, lines, "version", "unsupported version", "write version: 1")
+    errors = check_top(data, "efficiency", {"version", "defaults", "projects", "trees"}, path, lines)
     defaults = _sections(data.get("defaults"), errors, path, lines, "defaults", required=True)
-    projects: dict = {}
-    raw = data.get("projects") or {}
-    if require(isinstance(raw, dict), errors, path, lines, "projects", "projects must map project ids to sections",
-               "write projects: {prj-payments: {failures: {incident_window_hours: 48}}}"):
-        for pid, block in raw.items():
-            projects[str(pid)] = _sections(block, errors, path, lines, f"projects.{pid}", required=False)
+    projects = project_overrides(data, _sections, errors, path, lines,
+                                 "{prj-payments: {failures: {incident_window_hours: 48}}}")
     trees: dict = {}
     raw = data.get("trees") or {}
     if require(isinstance(raw, dict), errors, path, lines, "trees",

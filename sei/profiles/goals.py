@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from sei.profiles.base import ProfileError, ProfileErrors, Lines, check_keys, register_profile, require
+from sei.profiles.base import ProfileErrors, Lines, check_keys, check_top, register_profile, require
 
 # metric -> (where its value comes from, what it is). The dbt model int_goal_metric_values
 # publishes exactly these names; tests check the two stay in step.
@@ -119,12 +119,7 @@ def _to_tables(profile: list[dict]) -> dict[str, pd.DataFrame]:
 @register_profile("goals", "goals.yml", to_tables=_to_tables, tables=("goals",),
                   description="Per-team targets and thresholds on productivity, sprint and DORA metrics")
 def validate(data: Any, lines: Lines, path: Path) -> list[dict]:
-    errors: list[ProfileError] = []
-    if not isinstance(data, dict):
-        raise ProfileError(path, 1, "the goals profile must be a mapping with a goals list",
-                           "start from the shipped profiles/goals.yml")
-    check_keys(data, {"version", "goals"}, errors, path, lines)
-    require(data.get("version", 1) == 1, errors, path, lines, "version", "unsupported version", "write version: 1")
+    errors = check_top(data, "goals", {"version", "goals"}, path, lines, what="a mapping with a goals list")
     goals = data.get("goals") or []
     out, seen = [], set()
     if require(isinstance(goals, list), errors, path, lines, "goals", "goals must be a list", "write goals: [...]"):

@@ -17,7 +17,8 @@ from typing import Any
 
 import pandas as pd
 
-from sei.profiles.base import ProfileError, ProfileErrors, Lines, check_keys, register_profile, require
+from sei.profiles.base import (ProfileError, ProfileErrors, Lines, check_keys, check_top, project_overrides,
+                               register_profile, require)
 
 CATEGORIES = ("to_do", "in_progress", "done", "wont_do")
 SECTIONS = {"pr_size_buckets", "status_categories", "sprints"}
@@ -168,19 +169,10 @@ def _to_tables(profile: dict) -> dict[str, pd.DataFrame]:
 @register_profile("productivity", "productivity.yml", to_tables=_to_tables, tables=TABLES,
                   description="PR size buckets, Jira status categories, sprint rules, privacy switches")
 def validate(data: Any, lines: Lines, path: Path) -> dict:
-    errors: list[ProfileError] = []
-    if not isinstance(data, dict):
-        raise ProfileError(path, 1, "the productivity profile must be a mapping",
-                           "start from the shipped profiles/productivity.yml")
-    check_keys(data, {"version", "defaults", "projects", "privacy"}, errors, path, lines)
-    require(data.get("version", 1) == 1, errors, path, lines, "version", "unsupported version", "write version: 1")
+    errors = check_top(data, "productivity", {"version", "defaults", "projects", "privacy"}, path, lines)
     defaults = _sections(data.get("defaults"), errors, path, lines, "defaults", required=True)
-    projects = {}
-    raw = data.get("projects") or {}
-    if require(isinstance(raw, dict), errors, path, lines, "projects", "projects must map project ids to sections",
-               "write projects: {prj-payments: {sprints: {grace_period_hours: 48}}}"):
-        for pid, block in raw.items():
-            projects[str(pid)] = _sections(block, errors, path, lines, f"projects.{pid}", required=False)
+    projects = project_overrides(data, _sections, errors, path, lines,
+                                 "{prj-payments: {sprints: {grace_period_hours: 48}}}")
     privacy = _privacy(data.get("privacy"), errors, path, lines)
     if errors:
         raise ProfileErrors(errors)
