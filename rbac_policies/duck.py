@@ -215,7 +215,7 @@ def _copy_scope(out: Path, source: str, name: str, formats) -> None:
 
 def _select(m: MartShape, principal: str) -> str:
     return (f"select * from wh.{MARTS_SCHEMA}.{_q(m.name)} as {_q(m.name)} "
-            f"where {row_filter(m, m.name, _lit(principal), RBAC_SCHEMA)}")
+            f"where {row_filter(m, m.name, _lit(principal), RBAC_SCHEMA, f'wh.{MARTS_SCHEMA}')}")
 
 
 def _write_duckdb(con, shapes, principal: str, target: Path, version: str) -> dict[str, int]:
@@ -315,7 +315,7 @@ def write_policy_views(policy_path: str | Path, warehouse: str | Path | None = N
         principal = f"getvariable('{PRINCIPAL_VARIABLE}')"
         for m in prep.shapes:
             con.execute(f"create view {POLICY_VIEW_SCHEMA}.{_q(m.name)} as select * from {MARTS_SCHEMA}.{_q(m.name)} "
-                        f"as {_q(m.name)} where {row_filter(m, m.name, principal, RBAC_SCHEMA)}")
+                        f"as {_q(m.name)} where {row_filter(m, m.name, principal, RBAC_SCHEMA, MARTS_SCHEMA)}")
         con.execute("commit")
         return [m.name for m in prep.shapes]
     finally:

@@ -254,10 +254,13 @@ def parse_policy(data: Any, lines, path: Path, ctx: OrgContext | None = None) ->
             mart_rules[str(name)] = {rule: True}
         elif isinstance(rule, dict) and set(rule) == {"team_column"}:
             mart_rules[str(name)] = {"team_column": str(rule["team_column"])}
+        elif isinstance(rule, dict) and set(rule) == {"bridge", "key"}:
+            mart_rules[str(name)] = {"bridge": str(rule["bridge"]), "key": str(rule["key"])}
         else:
             c.err(key, f"unknown rule {rule!r} for mart {name!r}",
-                  "write `public` (everyone sees every row), `exclude` (never published) or "
-                  "`{team_column: COLUMN}` (rows belong to the team in that column)")
+                  "write `public` (everyone sees every row), `exclude` (never published), "
+                  "`{team_column: COLUMN}` (rows belong to the team in that column) or "
+                  "`{bridge: BRIDGE_MART, key: COLUMN}` (rows reach teams through a bridge mart)")
 
     # ---- bindings
     bindings: list[Binding] = []

@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,6 +78,23 @@ def _ident(name: str):
     return sql.Identifier(name)
 
 
+@contextmanager
+def _transaction(pg):
+    """A cursor inside one transaction: committed when the block ends, rolled back when it
+    raises (readers see the previous publish or the new one, never half); the connection
+    is left in autocommit, as the catalog reads of `prepare` expect."""
+    pg.autocommit = False
+    try:
+        with pg.cursor() as cur:
+            yield cur
+        pg.commit()
+    except Exception:
+        pg.rollback()
+        raise
+    finally:
+        pg.autocommit = True
+
+
 def publish_postgres(policy_path: str | Path, pg, warehouse: str | Path | None = None, sources=None,
                      today: dt.date | None = None) -> PgResult:
     """Serving mode: copy the DuckDB warehouse's marts into `sei_marts` and apply the policy.
@@ -101,26 +119,18 @@ def publish_postgres(policy_path: str | Path, pg, warehouse: str | Path | None =
     finally:
         con.close()
     result = PgResult()
-    pg.autocommit = False
-    try:
-        with pg.cursor() as cur:
-            _roles(cur, prep, result)
-            _schemas(cur)
-            _mapping(cur, mapping)
-            _stale_relations(cur, {m.name for m in prep.shapes})
-            for m in prep.shapes:
-                cols, csv = data[m.name]
-                _copy_mart(cur, m.name, cols, csv)
-                _protect(cur, MART_SCHEMA, m)
-                cur.execute(f'select count(*) from {MART_SCHEMA}."{m.name}"')
-                result.tables[m.name] = cur.fetchone()[0]
-            _lock_down(cur, keep={MART_SCHEMA})
-        pg.commit()
-    except Exception:
-        pg.rollback()
-        raise
-    finally:
-        pg.autocommit = True
+    with _transaction(pg) as cur:
+        _roles(cur, prep, result)
+        _schemas(cur)
+        _mapping(cur, mapping)
+        _stale_relations(cur, {m.name for m in prep.shapes})
+        for m in prep.shapes:
+            _copy_mart(cur, m.name, *data[m.name])
+        for m in prep.shapes:   # after every copy: a bridged mart's policy reads its bridge
+            _protect(cur, MART_SCHEMA, m)
+            cur.execute(f'select count(*) from {MART_SCHEMA}."{m.name}"')
+            result.tables[m.name] = cur.fetchone()[0]
+        _lock_down(cur, keep={MART_SCHEMA})
     result.seconds = (dt.datetime.now(dt.timezone.utc) - t0).total_seconds()
     return result
 
@@ -139,22 +149,14 @@ def apply_in_place(policy_path: str | Path, pg, schema: str = "marts", sources=N
     finally:
         mem.close()
     result = PgResult()
-    pg.autocommit = False
-    try:
-        with pg.cursor() as cur:
-            _roles(cur, prep, result)
-            _schemas(cur, marts=schema)
-            _mapping(cur, mapping)
-            for m in prep.shapes:
-                _protect(cur, schema, m)
-                result.tables[m.name] = -1
-            _lock_down(cur, keep={schema})
-        pg.commit()
-    except Exception:
-        pg.rollback()
-        raise
-    finally:
-        pg.autocommit = True
+    with _transaction(pg) as cur:
+        _roles(cur, prep, result)
+        _schemas(cur, marts=schema)
+        _mapping(cur, mapping)
+        for m in prep.shapes:
+            _protect(cur, schema, m)
+            result.tables[m.name] = -1
+        _lock_down(cur, keep={schema})
     result.seconds = (dt.datetime.now(dt.timezone.utc) - t0).total_seconds()
     return result
 
@@ -277,7 +279,7 @@ def _protect(cur, schema: str, m) -> None:
     cur.execute(sql.SQL("drop policy if exists {} on {}").format(_ident(POLICY_NAME), table))
     # current_user cannot be spoofed with SET / set_config; only SET ROLE to a role one is a
     # member of (a reader's own groups, which see a subset) or a superuser changes it.
-    expr = row_filter(m, m.name, "current_user", RBAC_SCHEMA)
+    expr = row_filter(m, m.name, "current_user", RBAC_SCHEMA, sql.Identifier(schema).as_string(cur))
     cur.execute(sql.SQL("create policy {} on {} as permissive for select to public using (" + expr + ")")
                 .format(_ident(POLICY_NAME), table))
     cur.execute(sql.SQL("revoke all on {} from public").format(table))

@@ -35,7 +35,14 @@ SHAPES = {
     "t_project_weekly": ("project", None, False, True),
     "t_bands": ("public", None, False, False),
     "t_owned": ("team", "team_id", True, True),          # tree in `owning_tree`
+    "t_prs": ("bridged", "pr_id", False, True),          # through t_pr_team, like fct_pull_requests
+    "t_pr_team": ("team", "team_id", True, False),
 }
+# the bridge of t_prs: a fact reaches a team when one of its bridge rows is in that team
+PR_TEAMS = [("pr1", "reporting", "T001"), ("pr2", "reporting", "T002"), ("pr2", "reporting", "T004"),
+            ("pr3", "regions", "T001"), ("pr5", "reporting", "T001"), ("pr6", "reporting", "T002")]
+PRS = [("pr1", "prj-payments"), ("pr2", "prj-growth"), ("pr3", "prj-platform"), ("pr4", "prj-platform"),
+       ("pr5", None), ("pr6", "prj-platform")]
 
 SOURCES = """account: acme
 organisations:
@@ -84,7 +91,8 @@ def policy_yaml(extra_users: str = "", extra_bindings: str = "", mover_dev: str 
     return ("version: 1\nprincipals:\n  users:\n" + "\n".join(users) + extra_users +
             "\n  groups:\n    - name: growth-viewers\n      members: [grouped]\n"
             "bindings:\n" + "\n".join(binds) + extra_bindings +
-            "\nmarts:\n  dim_team_closure: {team_column: descendant_team_id}\n  t_bands: public\n")
+            "\nmarts:\n  dim_team_closure: {team_column: descendant_team_id}\n  t_bands: public\n"
+            "  t_prs: {bridge: t_pr_team, key: pr_id}\n")
 
 
 def _yq(s: str) -> str:
@@ -162,6 +170,8 @@ def visible(facts: OrgFacts, kind: str, scope, mart: str, row: dict) -> bool:
                               if tr == tree and d == scope["developer_id"]])
     else:
         teams = facts.subtree(tree, scope["team"])
+    if shape == "bridged":
+        return any(pr == row[key] and tr == tree and t in teams for pr, tr, t in PR_TEAMS)
     if shape == "team":
         row_tree = row.get("tree", row.get("owning_tree"))
         return (not has_tree or row_tree == tree) and row.get(key) in teams
@@ -199,6 +209,8 @@ def add_test_marts(db: Path, facts: OrgFacts) -> None:
         _create(con, "t_owned", ["project_id", "service", "owning_tree", "team_id", "n"],
                 [("prj-payments", "atlas-api", "reporting", "T002", 1), ("prj-payments", "x", "regions", "T002", 2),
                  ("prj-growth", "y", "reporting", "T004", 3), ("prj-growth", "z", "reporting", "T000", 4)])
+        _create(con, "t_prs", ["pr_id", "project_id"], PRS)
+        _create(con, "t_pr_team", ["pr_id", "tree", "team_id"], PR_TEAMS)
     finally:
         con.close()
 

@@ -332,3 +332,51 @@ def test_moving_a_person_needs_both_teams(org_wh):
     r = _sei("org", "import", "--dir", str(w["org"]), "--no-resolve-identities")
     assert r.exit_code == 0, r.output
     assert _audit(w)[-1]["what"] == "membership of D00008 in reporting/T002" and _audit(w)[-1]["allowed"]
+
+
+def _project_mart_columns() -> dict[str, list[str]]:
+    """Every mart's columns as its YAML declares them (the contracts)."""
+    import yaml
+    out = {}
+    for f in (ROOT / "dbt_project" / "models" / "marts").rglob("*.yml"):
+        for m in (yaml.safe_load(f.read_text()) or {}).get("models", []):
+            out[m["name"]] = [c["name"] for c in m.get("columns", [])]
+    return out
+
+
+def test_every_mart_of_the_project_has_a_scope_and_people_facts_go_through_bridges():
+    from rbac_policies.marts import UnclassifiedMart, classify_all
+    cols = _project_mart_columns()
+    shapes = {s.name: s for s in classify_all(cols, {})}
+    assert set(shapes) == set(cols) - {"integration_health"}
+    assert (shapes["fct_pull_requests"].shape, shapes["fct_pull_requests"].bridge,
+            shapes["fct_pull_requests"].key) == ("bridged", "bridge_pull_request_team", "pull_request_id")
+    assert (shapes["fct_sprint_issues"].shape, shapes["fct_sprint_issues"].bridge) == ("bridged", "bridge_issue_team")
+    assert shapes["dora_team_monthly"].shape == "team" and shapes["fct_deployments"].shape == "team"
+    # without its bridge built, or with the bridge excluded, the fact is refused, not leaked
+    with pytest.raises(UnclassifiedMart, match="'bridge_pull_request_team' is not built.*Fix: build the bridge"):
+        classify_all({k: v for k, v in cols.items() if k != "bridge_pull_request_team"}, {})
+    with pytest.raises(UnclassifiedMart, match="which the policy excludes.*Fix: publish 'bridge_issue_team'"):
+        classify_all(cols, {"bridge_issue_team": {"exclude": True}})
+
+
+def test_policy_accepts_a_bridge_rule_and_names_every_form_on_a_bad_one(tmp_path):
+    p = tmp_path / "policy.yml"
+    p.write_text(textwrap.dedent("""\
+        version: 1
+        principals:
+          users:
+            - name: alice
+        bindings:
+          - principal: alice
+            role: SEI Viewer
+            scope: account
+        marts:
+          t_facts: {bridge: t_bridge, key: fact_id}
+          t_other: {bridge: t_bridge}
+        """))
+    with pytest.raises(PolicyErrors) as e:
+        load_policy(p)
+    msg = str(e.value)
+    assert "policy.yml:11" in msg and "t_other" in msg and "{bridge: BRIDGE_MART, key: COLUMN}" in msg
+    assert "t_facts" not in msg
