@@ -22,7 +22,6 @@ inner join {{ ref('dim_identity') }} as i
    and i.developer_id is not null
 inner join {{ ref('bridge_team_membership') }} as m
     on m.developer_id = i.developer_id
-   and f.event_at >= coalesce(cast(m.valid_from as {{ dbt.type_timestamp() }}), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
-   and f.event_at < coalesce(cast(m.valid_to as {{ dbt.type_timestamp() }}), cast('9999-12-31' as {{ dbt.type_timestamp() }}))
+   and {{ effective_at('f.event_at', 'm.valid_from', 'm.valid_to') }}
 where f.event_at is not null
 {%- endmacro %}

@@ -106,12 +106,12 @@ failures as (
 )
 
 select
-    deployment_id,
+    f.deployment_id,
     source,
     source_deployment_id,
-    service,
-    owning_tree,
-    owning_team_id as team_id,
+    f.service,
+    b.tree as owning_tree,
+    b.team_id,
     project_id,
     scope_key as efficiency_scope,
     environment_name,
@@ -136,4 +136,8 @@ select
     case when failure_reason is not null and restoration_at >= finished_at then restoration_at end as restored_at,
     case when failure_reason is not null and restoration_at >= finished_at
          then {{ duration_hours('finished_at', 'restoration_at') }} end as recovery_hours
-from failures
+from failures as f
+-- the owner when it happened (bridge_deployment_team), as in the team metrics; a service
+-- that changed hands keeps its past deployments on the old team
+left join {{ ref('bridge_deployment_team') }} as b
+    on b.deployment_id = f.deployment_id

@@ -36,8 +36,8 @@ select
     i.source,
     i.source_incident_id,
     i.service,
-    sc.owning_tree,
-    sc.owning_team_id as team_id,
+    b.tree as owning_tree,
+    b.team_id,
     i.project_id,
     i.severity,
     i.title,
@@ -51,5 +51,6 @@ select
 from incidents as i
 left join latest as l
     on l.incident_id = i.incident_id and l.nth = 1
-left join {{ ref('int_dora__service_scopes') }} as sc
-    on sc.service = i.service
+-- the owner when it was opened (bridge_incident_team), as in the team metrics
+left join {{ ref('bridge_incident_team') }} as b
+    on b.incident_id = i.incident_id

@@ -17,6 +17,5 @@ select
 from incidents as i
 join {{ ref('stg_org__service_ownership') }} as o
     on o.service = i.service
-   and i.event_at >= coalesce(cast(o.valid_from as {{ dbt.type_timestamp() }}), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
-   and i.event_at < coalesce(cast(o.valid_to as {{ dbt.type_timestamp() }}), cast('9999-12-31' as {{ dbt.type_timestamp() }}))
+   and {{ effective_at('i.event_at', 'o.valid_from', 'o.valid_to') }}
 where o.owning_team_id is not null
