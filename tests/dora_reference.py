@@ -318,50 +318,27 @@ def subtree_teams(teams: pd.DataFrame) -> dict[str, set[str]]:
 
 
 # --------------------------------------------------------------------------- the test warehouse
+from tiny_org import load_world  # noqa: E402,F401  (test_dora_postgres syncs with it)
+
 SELECT = ["+path:models/marts/dora", "+bridge_deployment_team", "+bridge_incident_team"]
-
-
-def load_world(world, db: Path, tmp: Path, sources=("github", "jira", "harness", "events")):
-    """Sync the simulated world over HTTP into the configured destination (SEI_DESTINATION)."""
-    from ingestion import pipeline
-    from simulator.export import export_sources
-    from simulator.export_events import export_events
-    from simulator.server import GITHUB_TOKEN, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN, SimServer
-    from tests.helpers import environ
-    with SimServer(world, time_scale=0.001) as sim:
-        events = export_events(world, tmp / "events")
-        src = export_sources(world, tmp / "sources.yml", sim.url, events)
-        with environ(SEI_WAREHOUSE=db, SEI_SOURCES=src, SEI_WAIT_SCALE="0.001",
-                     SOURCES__GITHUB__ACCESS_TOKEN=GITHUB_TOKEN, SOURCES__HARNESS__API_KEY=HARNESS_API_KEY,
-                     SOURCES__JIRA__EMAIL=JIRA_EMAIL, SOURCES__JIRA__API_TOKEN=JIRA_TOKEN,
-                     SOURCES__GITHUB__BASE_URL=None, SOURCES__GITHUB__GRAPHQL_URL=None):
-            result = pipeline.run(list(sources), progress=False)
-    assert result.ok, [(s.source, s.status, s.error_message) for s in result.sources]
 
 
 @functools.cache
 def dora_warehouse() -> dict:
     """The tiny org synced into DuckDB, org imported, identities resolved, profiles applied,
     DORA marts built: once per test process (test_dora_marts and test_dora_postgres share it)."""
-    from ingestion.org.identities import resolve_warehouse
-    from ingestion.org.store import import_org
-    from ingestion.org.validate import OrgFiles
-    from sei.profiles import apply_profiles
-    from simulator import generate
-    from simulator.export import export_org
+    import shutil
+
     from simulator.truth import truth_frame
     from test_dbt_staging import dbt, run_results
-    from tests.helpers import environ
+    from tiny_org import loaded
 
+    org = loaded()
     tmp = Path(tempfile.mkdtemp(prefix="sei-dora-"))
     db = tmp / "sei.duckdb"
-    world = generate("tiny", seed=7)
-    with environ(SEI_DESTINATION="duckdb"):
-        load_world(world, db, tmp)
-    export_org(world, tmp / "org")
-    assert import_org(OrgFiles.from_dir(tmp / "org"), warehouse=db).status == "accepted"
-    resolve_warehouse(db)
-    apply_profiles(db)
+    shutil.copy(org["raw"], db)
+    shutil.copytree(org["dir"] / "org", tmp / "org")
+    world = org["world"]
     target = tmp / "target"
     build = dbt(["build", "--select", *SELECT, "--indirect-selection", "cautious"], db, target)
     truth = {t: truth_frame(world, t) for t in ("deployments", "incidents", "identities", "teams")}
