@@ -14,6 +14,7 @@ when the destination is postgres.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -104,6 +105,83 @@ def copy_to_postgres(warehouse: Path | str, schemas: tuple[str, ...] = MIRRORED_
         con.close()
         src.close()
     return counts
+
+
+class PgConnection:
+    """Just enough of DuckDB's connection API (`execute(sql, params).fetchall()`, `.df()`,
+    `executemany`) over psycopg2, in autocommit, so the plain SQL that runs on both engines
+    (catalog reads, raw-table reads, small appends) is written once. `?` marks parameters."""
+
+    def __init__(self, pg):
+        self.pg = pg
+        self.rows: list = []
+        self.columns: list[str] = []
+
+    def execute(self, sql: str, params=None):
+        with self.pg.cursor() as cur:
+            if params is None:
+                cur.execute(sql)
+            else:
+                cur.execute(sql.replace("?", "%s"), list(params))
+            self.columns = [d.name for d in cur.description] if cur.description else []
+            self.rows = cur.fetchall() if cur.description else []
+        return self
+
+    def executemany(self, sql: str, rows) -> None:
+        with self.pg.cursor() as cur:
+            cur.executemany(sql.replace("?", "%s"), list(rows))
+
+    def fetchall(self):
+        return self.rows
+
+    def fetchone(self):
+        return self.rows[0] if self.rows else None
+
+    def df(self):
+        import pandas as pd
+        return pd.DataFrame(self.rows, columns=self.columns)
+
+    def close(self) -> None:
+        self.pg.close()
+
+
+def has_table(con, schema: str, table: str) -> bool:
+    return con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                       [schema, table]).fetchone()[0] > 0
+
+
+@contextmanager
+def connect_warehouse(warehouse: Path | str, read_only: bool = True):
+    """The database the raw data and the marts live in: the DuckDB file (`warehouse`), or
+    PostgreSQL with SEI_DESTINATION=postgres (a PgConnection). Org history, profiles and
+    the ops run figures stay in the DuckDB file either way (they are mirrored)."""
+    if kind() == "postgres":
+        import psycopg2
+        pg = psycopg2.connect(**postgres_settings())
+        pg.autocommit = True
+        con = PgConnection(pg)
+    else:
+        con = duckdb.connect(str(warehouse), read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def read_frame(warehouse: Path | str, sql: str, params=None):
+    """A query's rows (pandas) from the warehouse, DuckDB file or PostgreSQL; None when the
+    file, or a table the query names, is not there (yet)."""
+    if kind() != "postgres" and not Path(warehouse).exists():
+        return None
+    missing: tuple = (duckdb.Error,)
+    if kind() == "postgres":
+        from psycopg2 import errors
+        missing = (errors.UndefinedTable, errors.InvalidSchemaName)
+    try:
+        with connect_warehouse(warehouse) as con:
+            return con.execute(sql, params).df()
+    except missing:
+        return None
 
 
 def mirror_if_postgres(warehouse: Path | str, schemas: tuple[str, ...] = MIRRORED_SCHEMAS) -> dict[str, int] | None:

@@ -213,6 +213,9 @@ def run(sources: list[str] | tuple[str, ...] = ("github",), full_refresh: bool =
                 + (f"  cursor {r.cursor_value}" if r.cursor_value else ""))
         say(f"{name}: {res.status} in {time.monotonic() - t0:.1f}s, {res.rows} rows, {res.requests} requests")
     ops.write(wh, run_id, result.sources)
+    # PostgreSQL as the warehouse: dbt builds integration_health there, from these figures
+    from ingestion.destination import mirror_if_postgres
+    mirror_if_postgres(wh, ("ops",))
     return result
 
 

@@ -67,17 +67,10 @@ class DbtBuildConfig(dg.Config):
 
 
 def _health_table(warehouse: Path) -> dg.MetadataValue | None:
-    import duckdb
-    try:
-        con = duckdb.connect(str(warehouse), read_only=True)
-    except duckdb.Error:
+    from ingestion.destination import read_frame
+    df = read_frame(warehouse, f"select * from marts.{HEALTH_MODEL} order by source_name, resource_name")
+    if df is None:
         return None
-    try:
-        df = con.execute(f"select * from marts.{HEALTH_MODEL} order by source_name, resource_name").df()
-    except duckdb.Error:
-        return None
-    finally:
-        con.close()
     cols = [c for c in ("source_name", "resource_name", "status", "last_success_at", "lag_hours", "rows_last_run",
                         "requests_last_run", "retries_last_run", "min_ratelimit_remaining", "last_error_message")
             if c in df.columns]

@@ -16,8 +16,9 @@ import dataclasses
 import datetime as dt
 import logging
 
-import duckdb
 import pandas as pd
+
+from ingestion.destination import connect_warehouse, has_table
 
 QUARANTINE_DDL = """
 create table if not exists quarantine.flagged_rows (
@@ -124,7 +125,7 @@ def _applicable(rule: Rule, columns: set[str]) -> bool:
     return rule.column in columns and (rule.other is None or rule.other in columns)
 
 
-def validate_batch(con: duckdb.DuckDBPyConnection, source: str, table: str, load_ids: list[str]) -> BatchResult | None:
+def validate_batch(con, source: str, table: str, load_ids: list[str]) -> BatchResult | None:
     """Validate the rows of `load_ids` in raw_<source>.<table>; None when the table is absent."""
     import great_expectations as gx
     schema = f"raw_{source}"
@@ -153,7 +154,7 @@ def validate_batch(con: duckdb.DuckDBPyConnection, source: str, table: str, load
     return out
 
 
-def flag_rows(con: duckdb.DuckDBPyConnection, batch: BatchResult, load_ids: list[str]) -> int:
+def flag_rows(con, batch: BatchResult, load_ids: list[str]) -> int:
     """Record every failing row in quarantine.flagged_rows (the raw row itself stays)."""
     rows = []
     now = dt.datetime.now(dt.timezone.utc)
@@ -170,20 +171,19 @@ def flag_rows(con: duckdb.DuckDBPyConnection, batch: BatchResult, load_ids: list
     return len(rows)
 
 
-def new_load_ids(con: duckdb.DuckDBPyConnection, source: str, since: dt.datetime) -> list[str]:
+def new_load_ids(con, source: str, since: dt.datetime) -> list[str]:
     """dlt loads of raw_<source> completed at or after `since` (this sync's batch)."""
-    try:
-        return [r[0] for r in con.execute(f"select load_id from raw_{source}._dlt_loads where inserted_at >= ? "
-                                          f"and status = 0 order by load_id", [since]).fetchall()]
-    except duckdb.CatalogException:
+    if not has_table(con, f"raw_{source}", "_dlt_loads"):
         return []
+    return [r[0] for r in con.execute(f"select load_id from raw_{source}._dlt_loads where inserted_at >= ? "
+                                      f"and status = 0 order by load_id", [since]).fetchall()]
 
 
 def validate_new_batches(warehouse, source: str, since: dt.datetime) -> list[BatchResult]:
-    """Validate and flag every suite of `source` over the loads since `since`."""
+    """Validate and flag every suite of `source` over the loads since `since`, in the
+    warehouse the loads went to (the DuckDB file, or PostgreSQL)."""
     out = []
-    con = duckdb.connect(str(warehouse))
-    try:
+    with connect_warehouse(warehouse, read_only=False) as con:
         load_ids = new_load_ids(con, source, since)
         for (src, table) in SUITES:
             if src != source:
@@ -194,8 +194,6 @@ def validate_new_batches(warehouse, source: str, since: dt.datetime) -> list[Bat
             if not res.success:
                 flag_rows(con, res, load_ids)
             out.append(res)
-    finally:
-        con.close()
     return out
 
 

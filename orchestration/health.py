@@ -9,12 +9,14 @@ import duckdb
 import pandas as pd
 
 from ingestion import pipeline
+from ingestion.destination import read_frame
 from orchestration import settings
 from orchestration.ingest import INGEST_ASSETS, WAREHOUSE_POOL, resource_key
 from sei.settings import warehouse_path
 
 
 def _read(sql: str, params=None) -> pd.DataFrame | None:
+    """From the local DuckDB file, where the ops run figures are written whatever the destination."""
     wh = warehouse_path()
     if not wh.exists():
         return None
@@ -90,7 +92,7 @@ FRESHNESS_CHECKS = [build_freshness_check(s) for s in pipeline.BUILT_SOURCES]
 @dg.asset_check(asset=dg.AssetKey(["marts", "integration_health"]), name="all_integrations_healthy", pool=WAREHOUSE_POOL,
                 description="Every integration's last sync succeeded and is within its lag (`sei doctor`).")
 def all_integrations_healthy() -> dg.AssetCheckResult:
-    df = _read("select * from marts.integration_health")
+    df = read_frame(warehouse_path(), "select * from marts.integration_health")  # where dbt built it
     if df is None:
         return dg.AssetCheckResult(passed=False, description="marts.integration_health is missing")
     bad = df[df.status == "unhealthy"]

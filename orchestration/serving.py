@@ -11,9 +11,17 @@ def build_serving_publish(dbt_assets_def: dg.AssetsDefinition) -> dg.AssetsDefin
               description="Every table of schema marts, copied from the working warehouse (SEI_WAREHOUSE) to a new "
                           "DuckDB file swapped in as SEI_SERVING with os.replace: BI readers never wait for a "
                           "refresh nor see half of one (sei/publish.py).")
-    def serving_publish() -> dg.MaterializeResult:
+    def serving_publish(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        from ingestion.destination import kind
         from rbac_policies.publish import publish_policies
         from sei.publish import publish_serving
+        if kind() == "postgres":
+            # the marts are in PostgreSQL, where BI tools read them (row-level security with
+            # SEI_RBAC_POSTGRES=in_place); there is no DuckDB copy to publish
+            access = publish_policies()
+            context.log.info("SEI_DESTINATION=postgres: the marts are served from PostgreSQL; no serving file")
+            return dg.MaterializeResult(metadata={"served_from": "postgresql",
+                                                  "access_control": dg.MetadataValue.json(access)})
         res = publish_serving()
         # per-scope files / PostgreSQL row-level security re-applied after every build
         # (docs/access-control.md); a no-op without SEI_RBAC_POLICY

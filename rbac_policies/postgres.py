@@ -32,6 +32,7 @@ from pathlib import Path
 
 import duckdb
 
+from ingestion.destination import PgConnection
 from rbac_policies.compile import TABLES
 from rbac_policies.duck import MARTS_SCHEMA, Prepared, _lit, load_compiled, prepare
 from rbac_policies.marts import row_filter
@@ -141,7 +142,7 @@ def apply_in_place(policy_path: str | Path, pg, schema: str = "marts", sources=N
     (run after every `dbt build`; the rebuild drops the policies and views)."""
     t0 = dt.datetime.now(dt.timezone.utc)
     pg.autocommit = True    # the catalog reads below may fail one by one (a missing org mart) harmlessly
-    prep = prepare(_PgAsDuck(pg), policy_path, None, sources, today)
+    prep = prepare(PgConnection(pg), policy_path, None, sources, today)
     mem = duckdb.connect()
     try:
         load_compiled(mem, prep.compiled)
@@ -159,27 +160,6 @@ def apply_in_place(policy_path: str | Path, pg, schema: str = "marts", sources=N
         _lock_down(cur, keep={schema})
     result.seconds = (dt.datetime.now(dt.timezone.utc) - t0).total_seconds()
     return result
-
-
-class _PgAsDuck:
-    """Just enough of DuckDB's `con.execute(sql, params).fetchall()` over psycopg2 for the
-    catalog and org queries `prepare` runs (they are plain SQL on both engines)."""
-
-    def __init__(self, pg):
-        self.pg = pg
-        self.rows: list = []
-
-    def execute(self, sql: str, params=None):
-        with self.pg.cursor() as cur:
-            cur.execute(sql.replace("?", "%s"), params)
-            self.rows = cur.fetchall() if cur.description else []
-        return self
-
-    def fetchall(self):
-        return self.rows
-
-    def fetchone(self):
-        return self.rows[0] if self.rows else None
 
 
 def _csv(con, select: str) -> bytes:

@@ -26,8 +26,18 @@ class NoHealthData(RuntimeError):
     pass
 
 
-def read_health(warehouse: Path | None = None, serving: Path | None = None) -> tuple[pd.DataFrame, Path]:
+def read_health(warehouse: Path | None = None, serving: Path | None = None) -> tuple[pd.DataFrame, Path | str]:
+    from ingestion.destination import kind, postgres_settings, read_frame
     from sei.publish import serving_path
+    if kind() == "postgres":    # dbt builds the mart there; PostgreSQL has no single-writer lock
+        df = read_frame(warehouse or warehouse_path(),
+                        "select * from marts.integration_health order by source_name, resource_name")
+        s = postgres_settings()
+        where = f"postgresql://{s['host']}:{s['port']}/{s['dbname']}"
+        if df is None:
+            raise NoHealthData(f"{where}: no marts.integration_health. Fix: run the main job (the Dagster job "
+                               "sei_refresh, or `sei ingest` then `dbt build`) so the integration_health model is built.")
+        return df, where
     candidates = [Path(warehouse or warehouse_path()), Path(serving or serving_path())]
     problems = []
     for path in candidates:
@@ -54,7 +64,7 @@ def as_of_now(df: pd.DataFrame, now: pd.Timestamp | None = None) -> pd.DataFrame
     rebuilt, and a lag frozen at build time would say healthy forever."""
     now = now or pd.Timestamp.now(tz="UTC").tz_localize(None)
     df = df.copy()
-    success = pd.to_datetime(df.last_success_at)
+    success = pd.to_datetime(df.last_success_at, utc=True).dt.tz_localize(None)  # naive UTC on both engines
     df["lag_hours"] = (now - success).dt.total_seconds() / 3600
     stale = df.status.isin(["healthy", "degraded"]) & (df.lag_hours > df.max_lag_hours)
     df.loc[stale, "status"] = "unhealthy"

@@ -337,7 +337,8 @@ def _q(col: str | None) -> str:
 def gather_accounts(con) -> pd.DataFrame:
     """Every account seen in raw_github / raw_jira / raw_harness, one row each: tool,
     account_id, login, display_name, email (most used), emails, names, types (lists),
-    activity (rows that are its activity), sources (tables)."""
+    activity (rows that are its activity), sources (tables). Plain SQL (positional GROUP
+    BY), so it reads a DuckDB or a PostgreSQL warehouse alike."""
     parts: list[str] = []
     gh = _columns(con, "raw_github")
     for table, login, email, name, typ in GITHUB_TABLES:
@@ -356,7 +357,7 @@ def gather_accounts(con) -> pd.DataFrame:
         col = lambda c: f't."{c}"' if c else "NULL"  # noqa: E731
         parts.append(f"SELECT 'github' AS tool, {col(login)} AS login, {col(e)} AS email, {col(n)} AS name, "
                      f"{col(ty)} AS type, {repo} AS repo, '{table}' AS src, 1 AS act, count(*) AS n FROM {src} "
-                     f"WHERE {col(login)} IS NOT NULL OR {col(e)} IS NOT NULL GROUP BY ALL")
+                     f"WHERE {col(login)} IS NOT NULL OR {col(e)} IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7, 8")
     for table, cols in _columns(con, "raw_jira").items():
         users = "user" in table.lower()
         for c in sorted(cols):
@@ -377,7 +378,7 @@ def gather_accounts(con) -> pd.DataFrame:
             act = 0 if users else 1
             parts.append(f"SELECT 'jira' AS tool, {_q(c)} AS login, {_q(e)} AS email, {_q(n)} AS name, {_q(ty)} AS type, "
                          f"NULL AS repo, '{table}.{c}' AS src, {act} AS act, count(*) AS n FROM raw_jira.\"{table}\" "
-                         f"WHERE {_q(c)} IS NOT NULL GROUP BY ALL")
+                         f"WHERE {_q(c)} IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7, 8")
     for table, cols in _columns(con, "raw_harness").items():
         if "triggered_by" not in cols:
             continue
@@ -385,7 +386,7 @@ def gather_accounts(con) -> pd.DataFrame:
         cond = "trigger_type = 'MANUAL'" if "trigger_type" in cols else f"{_q(e)} IS NOT NULL"
         parts.append(f"SELECT 'harness' AS tool, triggered_by AS login, {_q(e)} AS email, NULL AS name, NULL AS type, "
                      f"NULL AS repo, '{table}' AS src, 1 AS act, count(*) AS n FROM raw_harness.\"{table}\" "
-                     f"WHERE triggered_by IS NOT NULL AND {cond} GROUP BY ALL")
+                     f"WHERE triggered_by IS NOT NULL AND {cond} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8")
     if not parts:
         return _accounts_frame([])
     raw = con.execute(" UNION ALL ".join(f"({p})" for p in parts)).fetchall()
@@ -483,6 +484,7 @@ class Resolution:
 def resolve_warehouse(warehouse: Path | str | None = None, store: bool = True) -> Resolution:
     """Match every account in the warehouse against the current org import and, if
     `store`, replace raw_org.identity_matches with the result (one transaction)."""
+    from ingestion.destination import connect_warehouse, kind
     from ingestion.org.store import SCHEMA, connect, ensure_schema, latest_import
     con = connect(warehouse, read_only=not store)
     try:
@@ -491,7 +493,12 @@ def resolve_warehouse(warehouse: Path | str | None = None, store: bool = True) -
             raise LookupError("no org imported yet: run `sei org import` first.")
         iid = int(cur["import_id"])
         d = Directory.from_warehouse(con, iid)
-        matches = resolve(gather_accounts(con), d)
+        if kind() == "postgres":    # the raw tables are there; the org history stays here
+            with connect_warehouse(warehouse) as raw:
+                accounts = gather_accounts(raw)
+        else:
+            accounts = gather_accounts(con)
+        matches = resolve(accounts, d)
         if store:
             ensure_schema(con)
             df = matches.copy()
