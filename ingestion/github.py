@@ -105,18 +105,6 @@ PARALLELIZE = True           # dlt pulls each resource's pages from its own thre
 STATUS_BATCH = 100           # deployments per GraphQL `nodes(ids:)` statuses query (GitHub's maximum)
 
 
-def _load_file_format() -> str | None:
-    """Parquet when pyarrow is there: DuckDB loaded a medium org in 5 s instead of 161 s with
-    dlt's default INSERT statements, and peak memory fell from 11 GB to 0.6 GB
-    (docs/benchmarks.md, Ingestion)."""
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        return None
-    return "parquet"
-
-
-LOAD_FILE_FORMAT = _load_file_format()
 TOKEN_HINT = ("set SOURCES__GITHUB__ACCESS_TOKEN (or access_token under [sources.github] in .dlt/secrets.toml) "
               "to a valid token that can read the repositories, or configure a GitHub App "
               "(SOURCES__GITHUB__APP_ID, SOURCES__GITHUB__PRIVATE_KEY, SOURCES__GITHUB__INSTALLATION_ID)")
@@ -1080,9 +1068,6 @@ def github_source(repos: list[str] = dlt.config.value,
 
     resources = (repositories, pull_requests, pull_request_jira_keys, commits, deployments, deployment_statuses,
                  releases, workflow_runs)
-    if LOAD_FILE_FORMAT:
-        for r in resources:
-            r.apply_hints(file_format=LOAD_FILE_FORMAT)
     if concurrency > 1 and PARALLELIZE:
         # dlt then asks each resource for its next page from its own thread pool: a resource
         # waiting for an answer does not hold up the others (round robin would).
