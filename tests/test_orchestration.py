@@ -17,7 +17,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from helpers import environ
+from helpers import environ, job_environment
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dbt")]
 
@@ -27,7 +27,7 @@ def env(tmp_path_factory):
     from simulator import generate
     from simulator.export import export_org, export_sources
     from simulator.export_events import export_events
-    from simulator.server import GITHUB_TOKEN, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN, SimServer
+    from simulator.server import SimServer
 
     tmp = tmp_path_factory.mktemp("orchestration")
     world = generate("tiny", seed=7)
@@ -35,14 +35,7 @@ def env(tmp_path_factory):
         events = export_events(world, tmp / "events")
         sources = export_sources(world, tmp / "sources.yml", sim.url, events)
         export_org(world, tmp / "org")
-        vars_ = dict(SEI_WAREHOUSE=tmp / "sei.duckdb", SEI_SERVING=tmp / "serving" / "sei.duckdb",
-                     SEI_SOURCES=sources, SEI_ORG_DIR=tmp / "org", SEI_OPS_DB=tmp / "ops.sqlite",
-                     SEI_WAIT_SCALE="0.001", SEI_INGEST_RETRIES="0", SEI_FRESHNESS_LAG_HOURS=None,
-                     SEI_DBT_TARGET_PATH=tmp / "dbt_target", SEI_PROFILES_DIR=None, SEI_ALERT_WEBHOOK_URL=None,
-                     SOURCES__GITHUB__ACCESS_TOKEN=GITHUB_TOKEN, SOURCES__GITHUB__BASE_URL=None,
-                     SOURCES__GITHUB__GRAPHQL_URL=None, SOURCES__JIRA__EMAIL=JIRA_EMAIL,
-                     SOURCES__JIRA__API_TOKEN=JIRA_TOKEN, SOURCES__JIRA__BASE_URL=None,
-                     SOURCES__HARNESS__API_KEY=HARNESS_API_KEY, SOURCES__HARNESS__BASE_URL=None)
+        vars_ = job_environment(tmp, sources)
         with environ(**vars_):
             from orchestration.definitions import build_definitions
             t = time.monotonic()
