@@ -9,7 +9,12 @@ The org import, identity resolution and profiles are validated and versioned in 
 DuckDB file (`SEI_WAREHOUSE`) as always; `copy_to_postgres` then mirrors their schemas
 (`raw_org`, `raw_config`) to PostgreSQL in one transaction, so dbt on PostgreSQL sees the
 same org and profiles. `sei org import`, `sei org identities` and `sei profile apply` call it
-when the destination is postgres.
+when the destination is postgres, and every ingest mirrors `ops` (its run figures).
+
+Code that reads the raw tables or the marts (identity matching, the expectations, the
+health check, `sei doctor`) opens `connect_warehouse` / `read_frame`: the DuckDB file, or
+PostgreSQL through `PgConnection`, a DuckDB-like wrapper written here because psycopg2's
+cursor API differs and the queries are plain SQL that both engines run.
 """
 from __future__ import annotations
 
