@@ -130,5 +130,8 @@ def build_dbt_assets(manifest: Path) -> dg.AssetsDefinition:
 
 
 def dbt_resource() -> DbtCliResource:
+    # dagster-dbt runs dbt inside the project folder, where profiles.yml's relative default
+    # (warehouse/sei.duckdb) would name another file: dbt gets the warehouse Python uses.
+    os.environ.setdefault("SEI_WAREHOUSE", str(warehouse_path().resolve()))
     return DbtCliResource(project_dir=str(settings.DBT_PROJECT_DIR), profiles_dir=str(settings.DBT_PROJECT_DIR),
                           dbt_executable=dbt_executable())

@@ -228,3 +228,21 @@ def test_nightly_job_reconciles_deletions(env, jira_down_run):
     assert meta["dlt_jira_issues"]["deletion_pass_deleted"].value == 1
     gone = _warehouse(env, "select key from raw_jira.issues where _sei_deleted_at is not null")
     assert list(gone.key) == [key]
+
+
+def test_dbt_under_dagster_opens_the_warehouse_python_uses(tmp_path, monkeypatch):
+    """`make run` sets no SEI_WAREHOUSE; dagster-dbt runs dbt inside the project folder,
+    where profiles.yml's relative default would name dbt_project/warehouse/sei.duckdb."""
+    import os
+    from orchestration import dbt as odbt
+    from orchestration import settings
+    from sei.settings import warehouse_path
+    monkeypatch.setenv("SEI_WAREHOUSE", "recorded")   # so that the undo removes what dbt_resource() sets
+    monkeypatch.delenv("SEI_WAREHOUSE")
+    odbt.dbt_resource()
+    assert os.environ["SEI_WAREHOUSE"] == str(warehouse_path().resolve())
+    out = subprocess.run([odbt.dbt_executable(), "debug", "--project-dir", str(settings.DBT_PROJECT_DIR),
+                          "--profiles-dir", str(settings.DBT_PROJECT_DIR), "--target", "duckdb"],
+                         cwd=settings.DBT_PROJECT_DIR, capture_output=True, text=True,
+                         env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "SEI_DBT_TARGET": "duckdb"})
+    assert f"path: {warehouse_path().resolve()}" in out.stdout, out.stdout[-2000:]
