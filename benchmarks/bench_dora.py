@@ -26,22 +26,22 @@ ROOT = Path(__file__).resolve().parent.parent
 SELECT = ["+path:models/marts/dora", "+bridge_deployment_team", "+bridge_incident_team"]
 
 
+SOURCES = ("github", "jira", "harness", "events")
+
+
 def _loaded_sources(db: Path) -> set[str]:
     """Sources whose raw dataset holds a completed dlt load."""
     import duckdb
+
+    from ingestion.destination import has_table
     if not db.exists():
         return set()
     con = duckdb.connect(str(db), read_only=True)
     try:
-        return {s for s in SOURCES if con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = '_dlt_loads'",
-            [f"raw_{s}"]).fetchone()[0] and con.execute(f"select count(*) from raw_{s}._dlt_loads where status = 0")
-            .fetchone()[0]}
+        return {s for s in SOURCES if has_table(con, f"raw_{s}", "_dlt_loads") and
+                con.execute(f"select count(*) from raw_{s}._dlt_loads where status = 0").fetchone()[0]}
     finally:
         con.close()
-
-
-SOURCES = ("github", "jira", "harness", "events")
 
 
 def load(size: str, seed: int, tmp: Path) -> tuple[Path, dict]:
