@@ -2,7 +2,10 @@
 
 Health comes from the `integration_health` mart (built by every run). The working
 warehouse is read when no run holds it; otherwise the published serving file, which has
-the same mart as of the last complete run. Exit status 1 names the unhealthy integrations.
+the same mart as of the last complete run. When the ops tables hold an ingest newer than
+the mart's build (`sei ingest` without dbt since), or the mart is not built yet, health is
+computed from the ops tables with the mart's rules, and the headline says which was read.
+Exit status 1 names the unhealthy integrations.
 """
 from __future__ import annotations
 
@@ -57,6 +60,103 @@ def read_health(warehouse: Path | None = None, serving: Path | None = None) -> t
             con.close()
     raise NoHealthData("no integration health to show (" + "; ".join(problems) + "). Fix: run the main job "
                        "(`sei demo`, or the Dagster job sei_refresh) so the integration_health model is built.")
+
+
+# The integration_health mart's rules (dbt_project/models/marts/ops/integration_health.sql),
+# applied to the ops tables directly for the time between an ingest and the next dbt build.
+# tests/test_orchestration_health.py checks both give the same rows from the same run log.
+OPS_HEALTH_SQL = """
+with resources as (
+    select run_id, source as source_name, resource as resource_name, status, "rows" as rows_last_run,
+           requests as requests_last_run, retries as retries_last_run, wait_seconds as wait_seconds_last_run,
+           min_ratelimit_remaining, error_message, timezone('UTC', finished_at) as finished_at
+    from ops.ingest_resources
+    qualify row_number() over (partition by run_id, source, resource order by finished_at desc) = 1
+), last_run as (
+    select * from resources
+    qualify row_number() over (partition by source_name, resource_name order by finished_at desc, run_id desc) = 1
+), last_success as (
+    select source_name, resource_name, max(finished_at) as last_success_at from resources
+    where status in ('success', 'partial') group by all
+), last_error as (
+    select source_name, resource_name, finished_at as last_error_at, error_message as last_error_message
+    from resources where error_message is not null
+    qualify row_number() over (partition by source_name, resource_name order by finished_at desc, run_id desc) = 1
+)
+select r.source_name, r.resource_name, r.status as last_status, r.run_id as last_run_id,
+       r.finished_at as last_run_at, s.last_success_at, r.rows_last_run, r.requests_last_run, r.retries_last_run,
+       r.wait_seconds_last_run, r.min_ratelimit_remaining, e.last_error_at, e.last_error_message
+from last_run r
+left join last_success s using (source_name, resource_name)
+left join last_error e using (source_name, resource_name)
+order by r.source_name, r.resource_name"""
+DEFAULT_MAX_LAG_HOURS = 25.0  # the mart's var sei_health_default_max_lag_hours: a source with no lag of its own
+
+
+def health_from_ops(con: duckdb.DuckDBPyConnection, now: pd.Timestamp | None = None) -> pd.DataFrame:
+    """integration_health's rows computed from ops.ingest_resources on `con`, lag measured to
+    `now` (naive UTC; default: the clock)."""
+    from orchestration.settings import freshness_lag_hours
+    now = now or pd.Timestamp.now(tz="UTC").tz_localize(None)
+    df = con.execute(OPS_HEALTH_SQL).df()
+    lags = freshness_lag_hours()  # the knob the Dagster job passes to the mart
+    df["max_lag_hours"] = [float(lags.get(s, DEFAULT_MAX_LAG_HOURS)) for s in df.source_name]
+    df["checked_at"] = now
+    df["lag_hours"] = (now - pd.to_datetime(df.last_success_at)).dt.total_seconds() / 3600
+    # The mart's status rules; later lines win, as the earlier branches of its `case` do.
+    df["status"] = "healthy"
+    df.loc[df.last_status == "partial", "status"] = "degraded"
+    df.loc[(df.last_status == "failed") | df.last_success_at.isna() | (df.lag_hours > df.max_lag_hours),
+           "status"] = "unhealthy"
+    df.loc[(df.last_status == "skipped") & df.last_success_at.isna(), "status"] = "not_configured"
+    return df
+
+
+def _ops_health(warehouse: Path) -> tuple[pd.DataFrame, pd.Timestamp] | None:
+    """(health from the ops tables, finish of the last ingest), or None when they cannot be
+    read: no file, no ops tables yet, or a run holds the file for writing."""
+    if not warehouse.exists():
+        return None
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        last = con.execute("select max(timezone('UTC', finished_at)) from ops.ingest_resources").fetchone()[0]
+        return (health_from_ops(con), pd.Timestamp(last)) if last is not None else None
+    except duckdb.CatalogException:
+        return None
+    finally:
+        con.close()
+
+
+@dataclasses.dataclass
+class Health:
+    frame: pd.DataFrame
+    headline: str  # what was read, and why that
+
+
+def current_health(warehouse: Path | None = None, serving: Path | None = None) -> Health:
+    """The integration_health mart, unless the ops tables hold a newer ingest than its last
+    build (or it is missing): then health computed from the ops tables, saying so."""
+    warehouse = Path(warehouse or warehouse_path())  # the ops run figures are in this file whatever the destination
+    try:
+        mart, where = read_health(warehouse, serving)
+        missing = None
+    except NoHealthData as e:
+        mart, where, missing = None, None, e
+    ops = _ops_health(warehouse)
+    if mart is not None:
+        built = pd.to_datetime(mart.checked_at).max() if "checked_at" in mart.columns and len(mart) else None
+        if ops is None or (built is not None and not pd.isna(built) and built >= ops[1]):
+            return Health(mart, f"{where}, built {_cell(built)} UTC, lag measured to now")
+        why = f"marts.integration_health in {where} was built {_cell(built)} UTC, before the last ingest"
+    elif ops is None:
+        raise missing
+    else:
+        why = "marts.integration_health is not built yet"
+    return Health(ops[0], f"from the ops tables in {warehouse}, last ingest {_cell(ops[1])} UTC: {why}; "
+                          f"lag measured to now")
 
 
 def as_of_now(df: pd.DataFrame, now: pd.Timestamp | None = None) -> pd.DataFrame:
@@ -202,10 +302,9 @@ def doctor(
     table; exit status 1 when an integration is unhealthy or a credentials test fails, naming it."""
     status = 0
     try:
-        df, path = read_health()
-        df = as_of_now(df)
-        built = pd.to_datetime(df.checked_at).max() if "checked_at" in df.columns else None
-        typer.echo(f"integration health ({path}, built {_cell(built)} UTC, lag measured to now):\n")
+        health = current_health()
+        df = as_of_now(health.frame)
+        typer.echo(f"integration health ({health.headline}):\n")
         typer.echo(render(df))
         bad = unhealthy(df)
         if bad:

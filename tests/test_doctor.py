@@ -1,5 +1,6 @@
 """`sei doctor`: the credentials test against the simulator, and reading health from the
 serving copy while a run holds the warehouse."""
+import re
 import subprocess
 import sys
 import textwrap
@@ -68,13 +69,14 @@ HOLD = textwrap.dedent("""
     import sys, time, duckdb
     con = duckdb.connect(sys.argv[1])  # a run holding the warehouse for writing
     print("held", flush=True)
-    time.sleep(60)
+    time.sleep(600)  # killed by the test once doctor has answered
 """)
 
 
 def test_doctor_reads_the_serving_copy_while_a_run_holds_the_warehouse(tmp_path):
     from sei.publish import publish_serving
     wh, serving = tmp_path / "sei.duckdb", tmp_path / "serving.duckdb"
+    before = time.monotonic()  # the rows below are timed from now(): doctor's lag grows by what passes until it reads
     con = duckdb.connect(str(wh))
     con.execute(HEALTH)
     con.execute(HEALTH_TIMES)
@@ -83,16 +85,72 @@ def test_doctor_reads_the_serving_copy_while_a_run_holds_the_warehouse(tmp_path)
     holder = subprocess.Popen([sys.executable, "-c", HOLD, str(wh)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        t = time.monotonic()
         with environ(SEI_WAREHOUSE=wh, SEI_SERVING=serving):
             out = CliRunner().invoke(app, ["doctor"])
-        assert time.monotonic() - t < 20  # answered from the copy, did not wait for the lock
+        elapsed_h = (time.monotonic() - before) / 3600
     finally:
         holder.kill()
         holder.wait()
     assert out.exit_code == 1
+    # Read from the copy while the holder still held the lock (it only lets go when killed).
     assert f"integration health ({serving}, built" in out.output
     assert "Unhealthy integrations: harness, jira" in out.output
     assert "jira: Jira answered 500 on search/jql" in out.output
-    assert "harness: last success 10.0 h ago (allowed 3 h)" in out.output
+    lag = float(re.search(r"harness: last success (\d+\.\d) h ago \(allowed 3 h\)", out.output).group(1))
+    assert 10.0 <= lag <= round(10.0 + elapsed_h, 1) + 0.05, (lag, elapsed_h)  # 10 h at creation, plus the wait
     assert "github" in out.output and "4990" in out.output
+
+
+def _ops_rows(wh, source):
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        return dict(con.execute("select resource, rows from ops.ingest_resources where source = ?",
+                                [source]).fetchall())
+    finally:
+        con.close()
+
+
+def _doctor_rows(output: str) -> dict[tuple[str, str], list[str]]:
+    """(integration, resource) -> the table's cells, split on the two-space column gaps."""
+    import re as _re
+    return {tuple(cells[:2]): cells for cells in (_re.split(r"\s{2,}", ln.strip()) for ln in output.splitlines())
+            if len(cells) > 3 and cells[0] in ("github", "jira", "harness", "events")}
+
+
+def test_doctor_shows_health_from_the_ops_tables_until_dbt_has_built_it(tmp_path, tiny_world, sim):
+    """Right after `sei ingest` (no dbt build yet), and after an ingest newer than the mart's
+    build, doctor reads the run log itself and says so; once the mart is current, the mart."""
+    from simulator.export import export_sources
+    from simulator.export_events import export_events
+    from test_dbt_staging import dbt
+    wh = tmp_path / "sei.duckdb"
+    events = export_events(tiny_world, tmp_path / "events")
+    sources = export_sources(tiny_world, tmp_path / "sources.yml", sim.url, events)
+    runner = CliRunner()
+    with environ(SEI_WAREHOUSE=wh, SEI_SERVING=tmp_path / "serving.duckdb", SEI_SOURCES=sources,
+                 SEI_FRESHNESS_LAG_HOURS=None, **_creds(sim)):
+        ingest = runner.invoke(app, ["ingest", "--source", "harness"])
+        assert ingest.exit_code == 0, ingest.output
+        first = runner.invoke(app, ["doctor"])
+        assert f"integration health (from the ops tables in {wh}, last ingest" in first.output, first.output
+        assert "marts.integration_health is not built yet" in first.output
+        assert first.exit_code == 0 and "all integrations healthy" in first.output, first.output
+        loaded = _ops_rows(wh, "harness")
+        shown = _doctor_rows(first.output)
+        assert set(shown) == {("harness", r) for r in loaded} and len(loaded) >= 3
+        for resource, rows in loaded.items():  # the status column, and the rows column (after the lag columns)
+            cells = shown[("harness", resource)]
+            assert cells[2] == "healthy" and str(rows) in cells[7:], cells
+
+        build = dbt(["build", "--select", "stg_ops__ingest_resources", "integration_health"], wh, tmp_path / "target")
+        assert build.returncode == 0, build.stdout[-3000:]
+        current = runner.invoke(app, ["doctor"])
+        assert f"integration health ({wh}, built" in current.output and "ops tables" not in current.output
+        assert current.exit_code == 0 and set(_doctor_rows(current.output)) == set(shown)
+
+        again = runner.invoke(app, ["ingest", "--source", "events"])
+        assert again.exit_code == 0, again.output
+        newer = runner.invoke(app, ["doctor"])
+    assert f"integration health (from the ops tables in {wh}, last ingest" in newer.output, newer.output
+    assert f"marts.integration_health in {wh} was built" in newer.output and "before the last ingest" in newer.output
+    assert {k[0] for k in _doctor_rows(newer.output)} == {"harness", "events"}  # the mart has no events yet

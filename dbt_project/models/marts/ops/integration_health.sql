@@ -3,10 +3,19 @@
   last success and how long ago it was, that run's figures, the last error, and a status
   (`healthy`, `degraded`, `unhealthy`, `not_configured`). The allowed lag per source comes
   from the var `sei_health_max_lag_hours` (the Dagster job passes SEI_FRESHNESS_LAG_HOURS,
-  so the freshness checks and this model agree).
+  so the freshness checks and this model agree). The lag is measured to the build's clock,
+  or to the var `sei_health_as_of` (a UTC timestamp, 'YYYY-MM-DD HH:MM:SS') when set: a
+  report as of a fixed instant, reproducible whenever it is built.
 -#}
 {%- set max_lag = var('sei_health_max_lag_hours', {'github': 3, 'jira': 3, 'harness': 3, 'events': 26}) -%}
 {%- set default_lag = var('sei_health_default_max_lag_hours', 25) -%}
+{%- set as_of = var('sei_health_as_of', none) -%}
+{%- if as_of -%}
+    {%- set parsed = modules.datetime.datetime.fromisoformat(as_of | string) if modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2})?$', as_of | string) else none -%}
+    {%- if parsed is none -%}
+        {{ exceptions.raise_compiler_error("integration_health: var sei_health_as_of = '" ~ as_of ~ "' is not a UTC timestamp. Fix: pass it as 'YYYY-MM-DD HH:MM:SS', or leave it unset to measure lag to the build's clock.") }}
+    {%- endif -%}
+{%- endif %}
 
 with resources as (
 
@@ -58,7 +67,11 @@ last_error as (
 
 checked as (
 
+    {%- if as_of %}
+    select cast('{{ parsed.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }}) as checked_at
+    {%- else %}
     select {{ to_utc_timestamp(dbt.current_timestamp()) }} as checked_at
+    {%- endif %}
 
 ),
 
