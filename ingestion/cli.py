@@ -11,7 +11,8 @@ sources.example.yml), credentials from `.dlt/secrets.toml` or `SOURCES__<SOURCE>
 environment variables, the warehouse from `SEI_WAREHOUSE`.
 
 Exit status: 0 all loaded, 1 a source failed (nothing loaded for it: bad credentials,
-bad configuration, ...), 2 partial (some repositories/scopes failed, the rest loaded; the
+bad configuration, ..., or another process is writing the warehouse and --no-wait was
+given: the message names it), 2 partial (some repositories/scopes failed, the rest loaded; the
 messages are printed and kept in ops.ingest_resources).
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import typer
 
 from ingestion.config import ConfigError
+from ingestion.lock import WarehouseLocked, wait_option
 
 KNOWN = ("github", "jira", "harness", "events")
 
@@ -39,7 +41,8 @@ def ingest(source: str = typer.Option("all", help="github, jira, harness, events
            plan: bool = typer.Option(False, "--plan", help="estimate the first sync's API cost and duration only"),
            reconcile_deletes: bool = typer.Option(False, "--reconcile-deletes",
                                                   help="after loading, mark records deleted upstream as soft deletes "
-                                                       "(the nightly pass)")) -> None:
+                                                       "(the nightly pass)"),
+           wait: bool = wait_option()) -> None:
     """Load the configured sources into the warehouse's raw_* datasets."""
     from ingestion import pipeline
 
@@ -55,11 +58,25 @@ def ingest(source: str = typer.Option("all", help="github, jira, harness, events
             p = pipeline.plan(built)
             typer.echo(pipeline.format_plan(p))
             raise typer.Exit(1 if any("error" in v for v in p.values()) else 0)
-        result = pipeline.run(built, full_refresh=full_refresh, progress=True,
-                              echo=lambda line: typer.echo(line, err=True))
+        from ingestion.lock import writer_lock
+        # one lock for the load and the deletion pass after it (pipeline.run takes it again)
+        with writer_lock(None, wait=wait, say=lambda line: typer.echo(line, err=True)):
+            result = _run(pipeline, built, full_refresh, reconcile_deletes, wait)
     except ConfigError as e:
         typer.echo(f"configuration error: {e}", err=True)
         raise typer.Exit(1) from None
+    except WarehouseLocked as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    if result.status == "failed":
+        raise typer.Exit(1)
+    if result.status == "partial":
+        raise typer.Exit(2)
+
+
+def _run(pipeline, built: list[str], full_refresh: bool, reconcile_deletes: bool, wait: bool):
+    result = pipeline.run(built, full_refresh=full_refresh, progress=True, wait=wait,
+                          echo=lambda line: typer.echo(line, err=True))
     for s in result.sources:
         line = f"{s.source}: {s.status}, {s.rows:,} rows, {s.requests:,} requests in {s.duration_s:.1f}s (run {result.run_id})"
         typer.echo(line)
@@ -70,7 +87,4 @@ def ingest(source: str = typer.Option("all", help="github, jira, harness, events
         for r in reconcile([n for n in built if n in ("github", "jira")]):
             typer.echo(f"{r.source}: reconciled {r.checked:,} scopes/records, {len(r.deleted)} deleted upstream"
                        + (f": {', '.join(r.deleted[:10])}" if r.deleted else "") + (f"  ERROR {r.error}" if r.error else ""))
-    if result.status == "failed":
-        raise typer.Exit(1)
-    if result.status == "partial":
-        raise typer.Exit(2)
+    return result

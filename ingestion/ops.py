@@ -15,8 +15,10 @@ status: `success`, `partial` (some repositories/scopes failed, the rest loaded),
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import duckdb
 
@@ -87,14 +89,57 @@ class SourceResult:
         return sum(r.requests for r in self.resources)
 
 
-def write(db_path: Path | str, run_id: str, results: list[SourceResult]) -> None:
-    """Append the run's rows. Call only when no other process writes the file."""
-    con = duckdb.connect(str(db_path))
+def pending_dir(db_path: Path | str) -> Path:
+    p = Path(db_path).resolve()
+    return p.with_name(p.name + ".ops_pending")
+
+
+def write(db_path: Path | str, run_id: str, results: list[SourceResult],
+          say: Callable[[str], None] | None = None) -> None:
+    """Append the run's rows (and those of earlier runs that could not be written).
+
+    Writers hold the warehouse lock (ingestion/lock.py), so only a process outside the
+    project (a DuckDB shell or BI tool that opened the working file for writing) can hold
+    the file here. Then the rows go to `<warehouse>.ops_pending/<run_id>.json` and the next
+    run's write adds them: a run is never lost from ops.ingest_runs."""
+    pend = pending_dir(db_path)
     try:
-        con.execute("CREATE SCHEMA IF NOT EXISTS ops")
-        con.execute(RUNS_DDL)
-        con.execute(RESOURCES_DDL)
-        con.execute("BEGIN")
+        con = duckdb.connect(str(db_path))
+    except duckdb.IOException as e:
+        pend.mkdir(parents=True, exist_ok=True)
+        spool = pend / f"{run_id}.json"
+        spool.write_text(json.dumps({"run_id": run_id, "sources": [as_dict(s) for s in results]}, default=str))
+        if say:
+            say(f"could not record this run in ops.ingest_runs ({e}); kept in {spool}, the next run records it. "
+                f"What to do: close the program that holds {db_path} open for writing.")
+        return
+    try:
+        earlier = []
+        for f in sorted(pend.glob("*.json")) if pend.is_dir() else []:
+            try:
+                d = json.loads(f.read_text())
+                earlier.append((f, d["run_id"], [_from_dict(x) for x in d["sources"]]))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+        _insert(con, [(rid, rs) for _, rid, rs in earlier] + [(run_id, results)])
+        for f, _, _ in earlier:
+            f.unlink(missing_ok=True)
+    finally:
+        con.close()
+
+
+def _from_dict(d: dict) -> SourceResult:
+    ts = lambda v: dt.datetime.fromisoformat(v) if isinstance(v, str) else v  # noqa: E731
+    return SourceResult(d["source"], ts(d["started_at"]), ts(d.get("finished_at")), d.get("status", "failed"),
+                        d.get("error_message"), [ResourceResult(**r) for r in d.get("resources") or []])
+
+
+def _insert(con: duckdb.DuckDBPyConnection, runs: list[tuple[str, list[SourceResult]]]) -> None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS ops")
+    con.execute(RUNS_DDL)
+    con.execute(RESOURCES_DDL)
+    con.execute("BEGIN")
+    for run_id, results in runs:
         for s in results:
             con.execute("INSERT INTO ops.ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?)",
                         [run_id, s.source, s.started_at, s.finished_at, s.status, round(s.duration_s, 3),
@@ -104,9 +149,7 @@ def write(db_path: Path | str, run_id: str, results: list[SourceResult]) -> None
                             [run_id, s.source, r.resource, r.status, r.rows, r.requests, r.retries,
                              round(r.wait_seconds, 3), r.ratelimit_waits, r.min_ratelimit_remaining,
                              r.error_message, r.cursor_value, s.started_at, s.finished_at])
-        con.execute("COMMIT")
-    finally:
-        con.close()
+    con.execute("COMMIT")
 
 
 def as_dict(s: SourceResult) -> dict:

@@ -136,9 +136,14 @@ def dlt_source(name: str, cfg: cfgmod.SourcesConfig, stats: HttpStats):
 
 
 def run(sources: list[str] | tuple[str, ...] = ("github",), full_refresh: bool = False, progress: bool = True,
-        config_path: str | Path | None = None, echo: Callable[[str], None] | None = None) -> RunResult:
+        config_path: str | Path | None = None, echo: Callable[[str], None] | None = None,
+        wait: bool = True, command: str | None = None) -> RunResult:
     """Load each source; write ops rows; return the figures (never raises for a source
-    that failed: its status and message are in the result)."""
+    that failed: its status and message are in the result).
+
+    The run holds the warehouse's writer lock and the pipeline folder's (ingestion/lock.py)
+    from the first source to the ops rows: another writer makes it wait (`wait`, saying for
+    whom) or raise `WarehouseLocked` naming the holder (`wait=False`)."""
     say = (echo or _echo) if progress else (lambda _line: None)
     run_id = uuid.uuid4().hex[:16]
     result = RunResult(run_id)
@@ -150,6 +155,30 @@ def run(sources: list[str] | tuple[str, ...] = ("github",), full_refresh: bool =
             result.sources.append(ops.SourceResult(name, now, now, "failed", str(e)))
         return result
     wh = warehouse_path()
+    from ingestion.lock import writer_lock
+    with writer_lock(wh, command, wait=wait, say=echo or _echo, pipelines_dir=pipelines_dir(wh)):
+        _run_locked(sources, cfg, wh, full_refresh, say, result)
+    return result
+
+
+def _run_locked(sources, cfg, wh: Path, full_refresh: bool, say: Callable[[str], None], result: RunResult) -> None:
+    run_id = result.run_id
+    try:
+        _load_sources(sources, cfg, wh, full_refresh, say, result)
+    finally:
+        # Every run is recorded, a failed or interrupted one too (what was finished by then).
+        now = dt.datetime.now(dt.timezone.utc)
+        for s in result.sources:
+            if s.finished_at is None:
+                s.finished_at, s.status = now, "failed"
+                s.error_message = s.error_message or "interrupted before this source finished"
+        ops.write(wh, run_id, result.sources, say=say)
+        # PostgreSQL as the warehouse: dbt builds integration_health there, from these figures
+        from ingestion.destination import mirror_if_postgres
+        mirror_if_postgres(wh, ("ops",))
+
+
+def _load_sources(sources, cfg, wh: Path, full_refresh: bool, say: Callable[[str], None], result: RunResult) -> None:
     for name in sources:
         started = dt.datetime.now(dt.timezone.utc)
         res = ops.SourceResult(name, started)
@@ -214,11 +243,6 @@ def run(sources: list[str] | tuple[str, ...] = ("github",), full_refresh: bool =
                 f"retries {r.retries:>3}  waited {r.wait_seconds:6.1f}s"
                 + (f"  cursor {r.cursor_value}" if r.cursor_value else ""))
         say(f"{name}: {res.status} in {time.monotonic() - t0:.1f}s, {res.rows} rows, {res.requests} requests")
-    ops.write(wh, run_id, result.sources)
-    # PostgreSQL as the warehouse: dbt builds integration_health there, from these figures
-    from ingestion.destination import mirror_if_postgres
-    mirror_if_postgres(wh, ("ops",))
-    return result
 
 
 def _resource_names(source: str) -> list[str]:

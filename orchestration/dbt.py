@@ -13,6 +13,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from orchestration import settings
+from ingestion.lock import writer_lock
 from orchestration.ingest import WAREHOUSE_POOL
 from sei.settings import warehouse_path
 
@@ -114,13 +115,16 @@ def build_dbt_assets(manifest: Path) -> dg.AssetsDefinition:
         args = ["build", "--vars", lags, *(["--full-refresh"] if config.full_refresh else [])]
         target = settings.dbt_target_dir() / "runs" / context.run_id[:8]
         held = []
-        for event in _asset_events(context, dbt.cli(args, context=context, target_path=target)):
-            name = event.output_name if isinstance(event, dg.Output) else \
-                event.asset_key.path[-1] if isinstance(event, dg.AssetMaterialization) else ""
-            if name.endswith(HEALTH_MODEL):
-                held.append(event)  # dbt holds the file until it exits: read the model after
-                continue
-            yield event
+        # the warehouse's writer lock (ingestion/lock.py) while dbt writes: a `sei` command
+        # started meanwhile waits for this step, as this step waits for one already running
+        with writer_lock(warehouse_path(), f"dagster run {context.run_id[:8]}: dbt build"):
+            for event in _asset_events(context, dbt.cli(args, context=context, target_path=target)):
+                name = event.output_name if isinstance(event, dg.Output) else \
+                    event.asset_key.path[-1] if isinstance(event, dg.AssetMaterialization) else ""
+                if name.endswith(HEALTH_MODEL):
+                    held.append(event)  # dbt holds the file until it exits: read the model after
+                    continue
+                yield event
         _prune(target.parent, keep=5)
         table = _health_table(warehouse_path())
         for event in held:

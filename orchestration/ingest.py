@@ -22,6 +22,7 @@ import datetime as dt
 import dagster as dg
 
 from ingestion import pipeline
+from ingestion.lock import writer_lock
 from orchestration import expectations, settings
 from sei.settings import warehouse_path
 
@@ -75,7 +76,10 @@ def build_ingest_asset(source: str) -> dg.AssetsDefinition:
                     )
     def _ingest(context: dg.AssetExecutionContext, config: IngestConfig):
         since = dt.datetime.now(dt.timezone.utc)
-        result = pipeline.run([source], full_refresh=config.full_refresh, progress=True, echo=context.log.info)
+        # pipeline.run holds the warehouse's writer lock (ingestion/lock.py): a `sei` command
+        # writing the warehouse makes this step wait for it, with a log line naming it
+        result = pipeline.run([source], full_refresh=config.full_refresh, progress=True, echo=context.log.info,
+                              command=f"dagster run {context.run_id[:8]}: ingest {source}")
         s = result.source(source)
         retries = settings.ingest_retries()
         if s.status == "failed" and context.retry_number < retries:
@@ -104,8 +108,9 @@ def build_ingest_asset(source: str) -> dg.AssetsDefinition:
                 severity=dg.AssetCheckSeverity.ERROR if status == "failed" else dg.AssetCheckSeverity.WARN,
                 description=f"{source}.{r}: {status}" + ("" if ok else f": {error}"),
                 metadata={"status": status, "error": error})
-        batches = {b.table: b for b in expectations.validate_new_batches(warehouse_path(), source, since)} \
-            if s.status != "failed" and warehouse_path().exists() else {}
+        with writer_lock(warehouse_path(), f"dagster run {context.run_id[:8]}: expectations {source}"):
+            batches = {b.table: b for b in expectations.validate_new_batches(warehouse_path(), source, since)} \
+                if s.status != "failed" and warehouse_path().exists() else {}
         for table, res in suites.items():
             b = batches.get(table)
             if b is None:

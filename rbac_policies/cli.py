@@ -14,6 +14,8 @@ from pathlib import Path
 
 import typer
 
+from ingestion.lock import wait_option
+
 rbac_app = typer.Typer(help="Access policy: validate it, show what a principal sees, read the audit log "
                             "(docs/access-control.md).", no_args_is_help=True)
 
@@ -60,6 +62,7 @@ def publish(
     views: bool = typer.Option(False, "--views", help="Also write policy.<mart> views into the warehouse, filtered "
                                                       "on the sei_principal variable (a filter for trusted analysts, "
                                                       "not a boundary)."),
+    wait: bool = wait_option(),
 ) -> None:
     """Publish the marts: the serving file, per-principal scope files, or PostgreSQL with RLS."""
     import os
@@ -69,6 +72,8 @@ def publish(
     from rbac_policies.policy import PolicyErrors
     from sei.settings import warehouse_path
     wh = warehouse or warehouse_path()
+    from ingestion.lock import hold_for_command
+    hold_for_command(wh, wait)  # one writer at a time (ingestion/lock.py)
     import duckdb
     errors = (PolicyErrors, UnclassifiedMart, OrgCycle, FileNotFoundError, ValueError, duckdb.Error)
     if target not in ("duckdb", "postgres"):

@@ -18,6 +18,7 @@ from typing import Iterable
 
 import duckdb
 
+from ingestion.lock import writes_warehouse
 from sei.settings import warehouse_path
 
 # DuckDB 2.x writes files that 1.x cannot open unless told otherwise; many BI drivers still
@@ -60,6 +61,7 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+@writes_warehouse()  # one writer at a time (ingestion/lock.py): the serving file too
 def publish_serving(warehouse: str | os.PathLike | None = None, serving: str | os.PathLike | None = None,
                     schemas: Iterable[str] = ("marts",), storage_version: str | None = None) -> PublishResult:
     """Copy every table and view of `schemas` in the working warehouse into a new DuckDB file

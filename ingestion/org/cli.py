@@ -19,6 +19,7 @@ from pathlib import Path
 
 import typer
 
+from ingestion.lock import hold_for_command, wait_option
 from ingestion.org.formats import DEFAULT_MAX_FILE_MB, parse_date, write_safe_csv
 
 org_app = typer.Typer(help="Developers, org trees, memberships, services and tool identities (docs/org-files.md).",
@@ -102,11 +103,13 @@ def import_cmd(
     resolve: bool = typer.Option(True, "--resolve-identities/--no-resolve-identities",
                                  help="After a good import, match the tool accounts already in the warehouse "
                                       "(as `sei org identities` does)."),
+    wait: bool = wait_option(),
 ) -> None:
     """Validate the org files and record them as a new import.
 
     A rejected import changes nothing: the latest accepted import stays the current org.
     """
+    hold_for_command(warehouse, wait)  # one writer at a time (ingestion/lock.py)
     from rbac_policies.control import enforce
     from rbac_policies.org_changes import org_import_requests
 
@@ -282,12 +285,14 @@ def forget_cmd(
     also: list[Path] = typer.Option(None, "--also", help="Another DuckDB file (a published copy, a scoped "
                                                          "extract) to scrub the same way. Repeatable."),
     warehouse: Path = typer.Option(None, "--warehouse", help=H_WH),
+    wait: bool = wait_option(),
 ) -> None:
     """Replace a person's name, emails and tool accounts with a stable pseudonym in every table
     (raw data, org history, identity resolution, marts). Team figures stay the same. Re-importing
     an org file that still names the person brings the name back into raw_org: update the files
     too (and list the developer in privacy.hidden_developers to drop their per-person rows)."""
     from ingestion.org.forget import ForgetError, forget_developer
+    hold_for_command(warehouse, wait)  # one writer at a time (ingestion/lock.py)
     from rbac_policies.control import enforce
     from rbac_policies.model import ACCOUNT
     enforce(lambda: [("delete", "data_settings.developers", ACCOUNT, f"forget developer {developer}")],

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import duckdb
 
+from ingestion.lock import writes_warehouse
+
 TEXT_TYPES = ("VARCHAR", "JSON")
 # Characters that may be part of a login, an email or a name token: a value only matches
 # when not glued to one of them, so "ana" never rewrites "banana". A hyphen separates
@@ -196,6 +198,7 @@ def scrub(con, pairs: list[tuple[str, str]], strict: set[str] = frozenset()) -> 
     return rewritten, remaining
 
 
+@writes_warehouse()  # one writer at a time (ingestion/lock.py)
 def forget_developer(developer_id: str, warehouse: Path | str | None = None,
                      also: list[Path | str] = ()) -> ForgetResult:
     """Replace everything that names `developer_id` in the warehouse, in one transaction,

@@ -45,6 +45,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ingestion.lock import writes_warehouse
 from ingestion.org.validate import Org, account_key
 
 NOREPLY = re.compile(r"^(?:\d+\+)?([^@]+)@users\.noreply\.github\.com$")
@@ -481,6 +482,7 @@ class Resolution:
         return summary(self.matches)
 
 
+@writes_warehouse(unless=lambda a: not a["store"])  # one writer at a time (ingestion/lock.py)
 def resolve_warehouse(warehouse: Path | str | None = None, store: bool = True) -> Resolution:
     """Match every account in the warehouse against the current org import and, if
     `store`, replace raw_org.identity_matches with the result (one transaction)."""

@@ -35,6 +35,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from ingestion.lock import writes_warehouse
 from ingestion.org.formats import DEFAULT_MAX_FILE_MB, Issue
 from ingestion.org.validate import Developer, Membership, Org, OrgFiles, load_org
 
@@ -165,6 +166,7 @@ class ImportResult:
         return f"effective {eff}: " + ", ".join(parts) + f"; {delta}"
 
 
+@writes_warehouse(unless=lambda a: a["dry_run"])  # one writer at a time (ingestion/lock.py)
 def import_org(files: OrgFiles, *, effective_date: dt.date | None = None, warehouse: Path | str | None = None,
                dry_run: bool = False, max_file_mb: float = DEFAULT_MAX_FILE_MB, allow_formulas: bool = False,
                today: dt.date | None = None) -> ImportResult:

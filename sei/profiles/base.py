@@ -22,6 +22,8 @@ from typing import Any, Callable
 import pandas as pd
 import yaml
 
+from ingestion.lock import writes_warehouse
+
 SCHEMA = "raw_config"
 # The shipped defaults: the repository's top-level profiles/ folder.
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "profiles"
@@ -168,6 +170,7 @@ def load_all(directory: Path | str | None = None, only: str | None = None) -> li
     return out
 
 
+@writes_warehouse()  # one writer at a time (ingestion/lock.py)
 def apply_profiles(warehouse: Path | str | None = None, directory: Path | str | None = None) -> list[Loaded]:
     """Validate all profiles, then replace their raw_config tables in one transaction."""
     import duckdb

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import typer
 
+from ingestion.lock import hold_for_command, wait_option
+
 profile_app = typer.Typer(help="Customer-tunable profiles: what counts as a deployment, a failure, a category...",
                           no_args_is_help=True)
 
@@ -32,12 +34,14 @@ def validate(directory: Path = typer.Option(None, "--dir", help=DIR_HELP)) -> No
 
 @profile_app.command("apply")
 def apply(directory: Path = typer.Option(None, "--dir", help=DIR_HELP),
-          warehouse: Path = typer.Option(None, help="Warehouse file (default: SEI_WAREHOUSE).")) -> None:
+          warehouse: Path = typer.Option(None, help="Warehouse file (default: SEI_WAREHOUSE)."),
+          wait: bool = wait_option()) -> None:
     """Validate every profile, then write them to the warehouse (raw_config) in one transaction.
     The next dbt build uses them; an invalid profile changes nothing."""
     from rbac_policies.control import enforce
     from rbac_policies.org_changes import profile_requests
     from sei.profiles.base import ProfileErrors, apply_profiles
+    hold_for_command(warehouse, wait)  # one writer at a time (ingestion/lock.py)
     # access control (docs/access-control.md): goals per team, every other kind account-wide
     enforce(lambda: profile_requests(_load(directory), warehouse), "profile apply", warehouse=warehouse)
     try:
