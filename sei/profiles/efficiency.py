@@ -10,7 +10,9 @@ Every scope is written fully resolved, so dbt only picks a scope per service:
                      lead_time_start
   efficiency_values  scope_key, list_name, value: one row per list item. Names are lower
                      case; glob patterns (release_branch, hotfix_branch, bot) become SQL LIKE
-                     patterns (`*` -> `%`, `?` -> `_`).
+                     patterns (`*` -> `%`, `?` -> `_`); every other character, `[` and `]`
+                     included, matches itself (`*[bot]`: logins ending in `[bot]`, not a
+                     shell-glob character class).
 """
 from __future__ import annotations
 
