@@ -35,9 +35,8 @@ bench: setup ## benchmarks; figures go to docs/benchmarks.md
 sim: setup ## serve the simulator in the foreground (size small, port 8765)
 	$(BIN)/sei sim serve --size small --port 8765
 
-dagster: setup ## the Dagster UI and daemon (dagster dev) on http://127.0.0.1:3000, state in .dagster_home
-	mkdir -p .dagster_home && cp dagster.yaml .dagster_home/dagster.yaml
-	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev -w workspace.yaml
+dagster: setup ## the Dagster UI and daemon on http://127.0.0.1:3000, state in .dagster_home; after `make run`, demo mode (`sei dagster --help`)
+	$(BIN)/sei dagster
 
 lock: ## re-resolve dependencies from pyproject.toml into requirements.lock
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv && .lockenv/bin/pip install --quiet -e '.[test]' \

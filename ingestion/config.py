@@ -1,7 +1,7 @@
 """The sources file: what to read, grouped account -> organisations -> projects.
 
-One YAML file (default `sources.yml` in the working directory, or the path in
-`SEI_SOURCES`) says which repositories, Jira projects and Harness projects/services the
+One YAML file (the path in `SEI_SOURCES`, else `sources.yml` in the working directory,
+else the demo's `sources.simulator.yml` beside the warehouse when `sei demo` wrote one) says which repositories, Jira projects and Harness projects/services the
 warehouse reads, which project each belongs to, where each integration's API lives and
 how far back the first sync goes. `sources.example.yml` documents every key.
 
@@ -34,6 +34,7 @@ import yaml
 
 GITHUB_COM_API = "https://api.github.com"
 DEFAULT_SOURCES_FILE = "sources.yml"
+DEMO_SOURCES_FILE = "sources.simulator.yml"
 DEFAULT_HISTORY_DAYS = 365
 REPO_RX = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/(?:\*|[A-Za-z0-9._-]{1,100})$")
 JIRA_KEY_RX = re.compile(r"^[A-Z][A-Z0-9_]+$")
@@ -99,6 +100,8 @@ class SourcesConfig:
     integrations: dict[str, IntegrationSettings]
     projects: list[Project]
     scopes: list[Scope]
+    # set on the empty configuration `load(required=False)` returns when no file exists
+    missing: str | None = None
 
     # ---- lookups
     def github_repos(self) -> list[str]:
@@ -181,19 +184,45 @@ def _line(obj, key=None) -> int | None:
 
 
 # --------------------------------------------------------------------------- loading
+def demo_sources_path() -> Path:
+    """The sources file `sei demo` writes beside the warehouse (it reads the simulated org)."""
+    from sei.settings import warehouse_path
+    return warehouse_path().parent / DEMO_SOURCES_FILE
+
+
+def sources_candidates(path: str | Path | None = None) -> list[Path]:
+    """Where the sources file is looked for, in order: the path given, else `SEI_SOURCES`,
+    else `sources.yml` in the working directory, else the demo's file, so that every command
+    after `sei demo` reads the demo's organisation until you write a sources file of your own."""
+    given = path or os.environ.get("SEI_SOURCES")
+    return [Path(given)] if given else [Path(DEFAULT_SOURCES_FILE), demo_sources_path()]
+
+
 def sources_path(path: str | Path | None = None) -> Path:
-    return Path(path or os.environ.get("SEI_SOURCES") or DEFAULT_SOURCES_FILE)
+    """The first candidate that exists (else the first one: the file the user should write)."""
+    candidates = sources_candidates(path)
+    return next((p for p in candidates if p.is_file()), candidates[0])
+
+
+def not_found_message(path: str | Path | None = None) -> str:
+    """One line: no sources file, where it was looked for, and what to do."""
+    looked = ", ".join(str(p.absolute()) for p in sources_candidates(path))
+    first = sources_candidates(path)[0]
+    return (f"no sources file found (looked for {looked}). Fix: copy sources.example.yml to {first} (or set "
+            f"SEI_SOURCES to its path) and list the repositories to read, or run `sei demo` for the simulated org.")
 
 
 def load(path: str | Path | None = None, *, required: bool = True) -> SourcesConfig:
     """Read and validate the sources file. Without a file (and `required=False`), an empty
-    configuration with defaults is returned so env-only setups still work."""
+    configuration with defaults is returned so env-only setups still work; its `missing`
+    says where the file was looked for."""
     p = sources_path(path)
     if not p.is_file():
         if required:
-            raise ConfigError(f"{p}: sources file not found. Fix: copy sources.example.yml to {p} "
-                              f"(or set SEI_SOURCES to its path) and list the repositories to read.")
-        return parse({}, None)
+            raise ConfigError(not_found_message(path))
+        empty = parse({}, None)
+        empty.missing = not_found_message(path)
+        return empty
     return parse_text(p.read_text(encoding="utf-8"), p)
 
 

@@ -5,13 +5,21 @@ events files, a sources file pointing at the simulator), then executes the `sei_
 job in-process: the same job, assets and checks the hourly schedule runs (ingest every
 source, org import, identity resolution, profiles, dbt build with its tests, freshness and
 expectation checks, integration health, serving publish). Prints a summary.
+
+The run is recorded in the Dagster instance `make dagster` opens (`DAGSTER_HOME`, default
+`.dagster_home/`), and `demo.json` beside the warehouse remembers the organisation's size and
+seed, so `sei dagster` can serve the same organisation again (its demo mode).
 """
 from __future__ import annotations
 
+import json
 import os
 import time
+from pathlib import Path
 
 from sei.settings import warehouse_path
+
+DEMO_STATE_FILE = "demo.json"
 
 
 def _step(name: str):
@@ -22,7 +30,7 @@ def _step(name: str):
 def run_demo(size: str = "small", seed: int = 42) -> int:
     from simulator import generate
     from simulator.export import export_org
-    from simulator.server import GITHUB_TOKEN, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN, SimServer
+    from simulator.server import SimServer
 
     wh = warehouse_path()
     wh.parent.mkdir(parents=True, exist_ok=True)
@@ -37,32 +45,61 @@ def run_demo(size: str = "small", seed: int = 42) -> int:
     print(f"   org files a customer would upload: {org_dir}")
     with SimServer(world, time_scale=0.01) as sim:
         print(f"   serving GitHub, Jira and Harness APIs on {sim.url}")
-        env = {
-            "SOURCES__GITHUB__ACCESS_TOKEN": GITHUB_TOKEN, "SOURCES__GITHUB__BASE_URL": sim.url,
-            "SOURCES__JIRA__EMAIL": JIRA_EMAIL, "SOURCES__JIRA__API_TOKEN": JIRA_TOKEN, "SOURCES__JIRA__BASE_URL": sim.url,
-            "SOURCES__HARNESS__API_KEY": HARNESS_API_KEY, "SOURCES__HARNESS__BASE_URL": sim.url,
-            "SEI_WAIT_SCALE": "0.01", "SEI_ORG_DIR": str(org_dir), "SEI_INGEST_RETRY_DELAY_S": "2",
-        }
-        os.environ.update({k: v for k, v in env.items() if k not in os.environ})
+        os.environ.update({k: v for k, v in demo_environment(sim.url, org_dir).items() if k not in os.environ})
+        write_demo_state(size, seed)
         status = _run_job(world, sim)
     print(f"\nwarehouse: {wh}")
     return status
 
 
+def demo_environment(sim_url: str, org_dir: Path) -> dict[str, str]:
+    """What the demo's runs need: the simulator's URL and credentials, its fast clock, the
+    exported org files (shared by `sei demo` and `sei dagster`'s demo mode)."""
+    from simulator.server import GITHUB_TOKEN, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN
+    return {
+        "SOURCES__GITHUB__ACCESS_TOKEN": GITHUB_TOKEN, "SOURCES__GITHUB__BASE_URL": sim_url,
+        "SOURCES__JIRA__EMAIL": JIRA_EMAIL, "SOURCES__JIRA__API_TOKEN": JIRA_TOKEN, "SOURCES__JIRA__BASE_URL": sim_url,
+        "SOURCES__HARNESS__API_KEY": HARNESS_API_KEY, "SOURCES__HARNESS__BASE_URL": sim_url,
+        "SEI_WAIT_SCALE": "0.01", "SEI_ORG_DIR": str(org_dir), "SEI_INGEST_RETRY_DELAY_S": "2",
+    }
+
+
+def demo_state_path() -> Path:
+    return warehouse_path().parent / DEMO_STATE_FILE
+
+
+def write_demo_state(size: str, seed: int) -> None:
+    demo_state_path().write_text(json.dumps({"size": size, "seed": seed}) + "\n", encoding="utf-8")
+
+
+def read_demo_state() -> dict | None:
+    """{size, seed} of the last `sei demo` into this warehouse's folder, or None."""
+    try:
+        state = json.loads(demo_state_path().read_text(encoding="utf-8"))
+        return {"size": str(state["size"]), "seed": int(state["seed"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _instance():
-    """The Dagster instance of DAGSTER_HOME when set (the run then shows in the UI), else a
-    throwaway one."""
+    """The persistent instance `make dagster` opens (DAGSTER_HOME, default .dagster_home), so
+    the UI shows this run, its materialisations, check results and health metadata."""
     import dagster as dg
-    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+
+    from orchestration.settings import prepare_dagster_home
+    os.environ["DAGSTER_HOME"] = str(prepare_dagster_home())
+    return dg.DagsterInstance.get()
 
 
 def _run_job(world, sim) -> int:
+    from ingestion.config import demo_sources_path
     from simulator.export import export_sources
     from simulator.export_events import export_events
 
     base = warehouse_path().parent
     events = export_events(world, base / "events")
-    sources = export_sources(world, base / "sources.simulator.yml", sim.url, events)
+    # where every later command looks when there is no sources file of your own (ingestion/config.py)
+    sources = export_sources(world, demo_sources_path(), sim.url, events)
     os.environ["SEI_SOURCES"] = str(sources)
     t = _step("dagster: loading the definitions (dbt parse)")
     from orchestration.definitions import MAIN_JOB, build_definitions, run_config
@@ -120,5 +157,6 @@ def summary(result, sim, seconds: float) -> str:
         if ev.event_type_value == "STEP_FAILURE":
             msg = " ".join(ev.event_specific_data.error.message.split())[:500]
             lines.append(f"   step failed: {ev.step_key}: {msg}")
-    lines.append("   integration health: `sei doctor`; the UI: `dagster dev -w workspace.yaml`")
+    lines.append("   integration health: `sei doctor`; this run in the UI: `make dagster` (or `sei dagster`), "
+                 "which serves this organisation again so its schedules can run")
     return "\n".join(lines)

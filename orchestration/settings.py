@@ -66,3 +66,20 @@ def ingest_retries() -> int:
 def ingest_retry_delay_s() -> float:
     """Seconds before such a retry (`SEI_INGEST_RETRY_DELAY_S`, default 60)."""
     return float(os.environ.get("SEI_INGEST_RETRY_DELAY_S", "60"))
+
+
+def dagster_home() -> Path:
+    """The Dagster instance that `make run` records into and `make dagster` opens
+    (`DAGSTER_HOME`, default `.dagster_home/` in the project folder)."""
+    return Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / ".dagster_home")
+
+
+def prepare_dagster_home() -> Path:
+    """Create the instance folder with the shipped `dagster.yaml`. The project's own
+    `.dagster_home` always gets the current copy; a DAGSTER_HOME of yours keeps its own file."""
+    home = dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    own_default = home.resolve() == (PROJECT_ROOT / ".dagster_home").resolve()
+    if own_default or not (home / "dagster.yaml").exists():
+        (home / "dagster.yaml").write_bytes((PROJECT_ROOT / "dagster.yaml").read_bytes())
+    return home

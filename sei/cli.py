@@ -5,8 +5,11 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Literal
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
+from typer.exceptions import Abort
 
 from ingestion.cli import ingest
 from ingestion.org.cli import org_app
@@ -14,8 +17,38 @@ from rbac_policies.cli import publish, rbac_app
 from sei.doctor import doctor
 from sei.profiles.cli import profile_app
 
-app = typer.Typer(help="Self-hosted Software Engineering Insights warehouse.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
+
+
+class _Cli(typer.Typer):
+    """A bad argument is one line on stderr and exit status 2: `sei demo: Invalid value for
+    '--size': 'huge' is not one of 'tiny', ... (sei demo --help)`, not a usage block in a box."""
+
+    def __call__(self, *args, **kwargs):
+        if kwargs.get("standalone_mode", True) is False:
+            return super().__call__(*args, **kwargs)
+        try:
+            code = super().__call__(*args, standalone_mode=False, **kwargs)
+        except NoArgsIsHelpError as e:  # a bare group: its help, as before
+            e.show()
+            sys.exit(e.exit_code)
+        except UsageError as e:
+            sys.exit(usage_error(e))
+        except Abort:
+            typer.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def usage_error(e: UsageError) -> int:
+    """Print a usage error as one line; return its exit status (2)."""
+    where = e.ctx.command_path if e.ctx is not None else "sei"
+    msg = " ".join(e.format_message().replace("Value error, ", "").split())
+    typer.echo(f"{where}: {msg} (see `{where} --help`)", err=True)
+    return e.exit_code
+
+
+app = _Cli(help="Self-hosted Software Engineering Insights warehouse.", no_args_is_help=True,
+           pretty_exceptions_enable=False, add_completion=False)
 sim_app = typer.Typer(help="The built-in simulator of GitHub, Jira and Harness.", no_args_is_help=True)
 app.add_typer(sim_app, name="sim")
 app.command("ingest")(ingest)
@@ -26,6 +59,17 @@ app.add_typer(rbac_app, name="rbac")
 app.command("doctor")(doctor)
 
 SIZE_HELP = "Organisation size: tiny (~10 devs), small (~50), medium (~500), large (~5,000)."
+Size = Literal["tiny", "small", "medium", "large"]  # simulator/sizes.py; the CLI refuses anything else
+
+
+def _faults(spec: str) -> str:
+    """Parsed before the organisation is generated, which takes minutes for the large one."""
+    from simulator.faults import FaultSpec
+    try:
+        FaultSpec.parse(spec)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+    return spec
 
 
 def _world(size: str, seed: int, history_days: int | None, advance_hours: float = 0.0):
@@ -47,14 +91,14 @@ def _world(size: str, seed: int, history_days: int | None, advance_hours: float 
 
 @sim_app.command("serve")
 def sim_serve(
-    size: str = typer.Option("small", help=SIZE_HELP),
+    size: Size = typer.Option("small", help=SIZE_HELP),
     seed: int = typer.Option(42, help="Same seed, same organisation, byte-identical answers."),
-    port: int = typer.Option(8765, help="TCP port (0 picks a free one)."),
+    port: int = typer.Option(8765, min=0, max=65535, help="TCP port (0 picks a free one)."),
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    faults: str = typer.Option("", help="Fault injection, e.g. 429:0.05,500:0.02,reset:0.01,slow:0.05,secondary:0.01; "
+    faults: str = typer.Option("", callback=_faults, help="Fault injection, e.g. 429:0.05,500:0.02,reset:0.01,slow:0.05,secondary:0.01; "
                                         "scope one API with a prefix: jira.500:1.0"),
-    history_days: int = typer.Option(None, help="Days of history (default: 365; large: 730)."),
-    time_scale: float = typer.Option(1.0, help="Real seconds per simulated second for rate-limit windows and "
+    history_days: int = typer.Option(None, min=1, help="Days of history (default: 365; large: 730)."),
+    time_scale: float = typer.Option(1.0, min=0.0001, help="Real seconds per simulated second for rate-limit windows and "
                                                "Retry-After (0.01: an hourly reset takes 36 s)."),
     data_center: bool = typer.Option(False, "--data-center", help="Answer like Jira Data Center (v2 search only)."),
     verbose: bool = typer.Option(False, "--verbose", help="Log every request."),
@@ -86,10 +130,10 @@ def sim_serve(
 @sim_app.command("truth")
 def sim_truth(
     out: Path = typer.Option(..., help="Folder to write one CSV per truth table into."),
-    size: str = typer.Option("small", help=SIZE_HELP),
+    size: Size = typer.Option("small", help=SIZE_HELP),
     seed: int = typer.Option(42, help="Seed of the organisation."),
-    history_days: int = typer.Option(None, help="Days of history."),
-    advance_hours: float = typer.Option(0.0, help="Move the clock forward first (as POST /_sim/advance did)."),
+    history_days: int = typer.Option(None, min=1, help="Days of history."),
+    advance_hours: float = typer.Option(0.0, min=0.0, help="Move the clock forward first (as POST /_sim/advance did)."),
 ) -> None:
     """Export the ground truth the generator used (who was in which team when, what each
     deployment shipped, which deployment caused which incident, whose accounts are whose)."""
@@ -102,9 +146,9 @@ def sim_truth(
 @sim_app.command("export-org")
 def sim_export_org(
     out: Path = typer.Argument(..., help="Folder for developers.csv, org_tree_*.csv, memberships.csv, services.csv."),
-    size: str = typer.Option("small", help=SIZE_HELP),
+    size: Size = typer.Option("small", help=SIZE_HELP),
     seed: int = typer.Option(42, help="Seed of the organisation."),
-    history_days: int = typer.Option(None, help="Days of history."),
+    history_days: int = typer.Option(None, min=1, help="Days of history."),
 ) -> None:
     """Write the developer, org-tree, membership and service files a customer would upload."""
     from simulator.export import export_org
@@ -115,12 +159,27 @@ def sim_export_org(
 
 @app.command("demo")
 def demo(
-    size: str = typer.Option("small", help=SIZE_HELP),
+    size: Size = typer.Option("small", help=SIZE_HELP),
     seed: int = typer.Option(42, help="Seed of the simulated organisation."),
 ) -> None:
     """The main job end to end on the embedded default: simulator -> warehouse -> marts -> checks."""
     from orchestration.demo import run_demo
     sys.exit(run_demo(size=size, seed=seed))
+
+
+@app.command("dagster")
+def dagster_ui(
+    demo: bool = typer.Option(None, "--demo/--no-demo", show_default=False,
+                              help="Serve the demo's organisation (the simulator of the last `sei demo`) while the UI "
+                                   "runs, so its jobs and schedules succeed. Default: on when `sei demo` ran here and "
+                                   "there is no sources file of your own (SEI_SOURCES or ./sources.yml)."),
+    port: int = typer.Option(3000, min=1, max=65535, help="Port of the UI."),
+    host: str = typer.Option("127.0.0.1", help="Address the UI listens on."),
+) -> None:
+    """The Dagster UI and daemon (`dagster dev`) on the instance `make run` records into
+    (DAGSTER_HOME, default .dagster_home/): `make dagster` runs this."""
+    from orchestration.ui import serve
+    sys.exit(serve(demo, host, port, echo=lambda line: typer.echo(line, err=True)))
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -1,0 +1,90 @@
+"""`sei dagster` / `make dagster`: the Dagster UI and daemon (`dagster dev`) on the instance
+`make run` records into, in one of two modes.
+
+- Demo mode (`--demo`; the default when `sei demo` left `demo.json` beside the warehouse and
+  you have no sources file of your own): the simulator serves the demo's organisation again
+  (same size and seed) on a free local port for as long as the UI runs, the demo's sources
+  file is rewritten to point at it, and the runs get the simulator's credentials. Pressing
+  Materialize, or the hourly schedule, then runs against it and succeeds.
+- Otherwise the UI runs with your own configuration; while no source is configured or
+  reachable the schedules skip with the reason (orchestration/schedules.py).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from sei.settings import PROJECT_ROOT
+
+
+def own_sources_configured() -> bool:
+    """A sources file of the user's: SEI_SOURCES set, or sources.yml in the working directory."""
+    from ingestion.config import DEFAULT_SOURCES_FILE
+    return bool(os.environ.get("SEI_SOURCES")) or Path(DEFAULT_SOURCES_FILE).is_file()
+
+
+def _start_demo_simulator(state: dict, echo):
+    """The demo's organisation served again, its sources file pointing at it; returns the
+    server and the environment the UI's processes need."""
+    from ingestion.config import demo_sources_path
+    from orchestration.demo import demo_environment
+    from orchestration.settings import org_dir
+    from simulator import generate
+    from simulator.export import export_org, export_sources
+    from simulator.export_events import export_events
+    from simulator.server import SimServer
+
+    world = generate(state["size"], seed=state["seed"])
+    sim = SimServer(world, time_scale=0.01).start()
+    sources = demo_sources_path()
+    orgs = org_dir()
+    export_org(world, orgs)  # unchanged files: the import recognises them and skips (one per content)
+    events = export_events(world, sources.parent / "events")
+    export_sources(world, sources, sim.url, events)
+    echo(f"demo mode: the {state['size']} organisation (seed {state['seed']}) served on {sim.url}, "
+         f"sources file {sources}")
+    return sim, {**demo_environment(sim.url, orgs), "SEI_SOURCES": str(sources)}
+
+
+def serve(demo: bool | None, host: str, port: int, echo=print) -> int:
+    """Run `dagster dev` until interrupted; returns its exit status."""
+    from orchestration.demo import read_demo_state
+    from orchestration.settings import prepare_dagster_home
+
+    state = read_demo_state()
+    if demo is None:
+        demo = state is not None and not own_sources_configured()
+    env = {**os.environ, "DAGSTER_HOME": str(prepare_dagster_home())}
+    sim = None
+    if demo:
+        if state is None:
+            from orchestration.demo import demo_state_path
+            echo(f"error: no demo to serve: {demo_state_path()} does not exist. Fix: run `make run` (sei demo) "
+                 f"first, or start without --demo.")
+            return 1
+        sim, extra = _start_demo_simulator(state, echo)
+        env.update(extra)
+    else:
+        echo("your own configuration: schedules skip, saying why, while no source is configured or reachable "
+             "(`sei dagster --demo` serves the demo's organisation instead)")
+    echo(f"Dagster UI on http://{host}:{port} (instance {env['DAGSTER_HOME']}); Ctrl-C stops it")
+    dagster = Path(sys.executable).parent / "dagster"
+    proc = subprocess.Popen([str(dagster), "dev", "-w", "workspace.yaml", "-h", host, "-p", str(port)],
+                            cwd=PROJECT_ROOT, env=env)
+    # dagster dev stops its webserver, daemon and code servers on SIGINT; pass SIGTERM on as that
+    old = signal.signal(signal.SIGTERM, lambda *_: proc.send_signal(signal.SIGINT))
+    try:
+        while True:
+            try:
+                return proc.wait()
+            except KeyboardInterrupt:  # the terminal sent SIGINT to the child as well: wait for it
+                continue
+    finally:
+        signal.signal(signal.SIGTERM, old)
+        if proc.poll() is None:
+            proc.kill()
+        if sim is not None:
+            sim.stop()
