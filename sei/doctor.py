@@ -296,7 +296,8 @@ def doctor(
     check_credentials_: bool = typer.Option(False, "--check-credentials",
                                             help="Also call each configured integration once to test its URL and "
                                                  "credentials, and say what is wrong."),
-    sources: Path = typer.Option(None, "--sources", help="Sources file (default: SEI_SOURCES or sources.yml)."),
+    sources: Path = typer.Option(None, "--sources", exists=True, dir_okay=False,
+                                 help="Sources file (default: SEI_SOURCES, else sources.yml, else the demo's)."),
 ) -> None:
     """Integration health (last success, lag, rows, requests, retries, rate-limit headroom, last error) as a
     table; exit status 1 when an integration is unhealthy or a credentials test fails, naming it."""

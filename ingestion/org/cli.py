@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -41,6 +42,12 @@ H_FORMULA = "Accept cells starting with = + - @ and store them as plain text (ex
             "instead of rejecting the file."
 H_MAX = "Refuse any file larger than this many MB (default from SEI_ORG_MAX_FILE_MB, else 50)."
 H_WH = "Warehouse DuckDB file (default: SEI_WAREHOUSE, else warehouse/sei.duckdb)."
+
+
+def _date_option(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> str | None:
+    """Checked while the command line is parsed (exit 2), before any file is read."""
+    _date(value, param.opts[0] if param.opts else param.name)
+    return value
 
 
 def _date(value: str | None, hint: str) -> dt.date | None:
@@ -96,9 +103,9 @@ def import_cmd(
     memberships: Path = typer.Option(None, "--memberships", help=H_MEM),
     services: Path = typer.Option(None, "--services", help=H_SVC),
     overrides: Path = typer.Option(None, "--overrides", help=H_OVR),
-    effective_date: str = typer.Option(None, "--effective-date", help=H_EFF),
+    effective_date: str = typer.Option(None, "--effective-date", callback=_date_option, help=H_EFF),
     allow_formula_cells: bool = typer.Option(False, "--allow-formula-cells", help=H_FORMULA),
-    max_file_mb: float = typer.Option(DEFAULT_MAX_FILE_MB, "--max-file-mb", help=H_MAX),
+    max_file_mb: float = typer.Option(DEFAULT_MAX_FILE_MB, "--max-file-mb", min=0.01, help=H_MAX),
     warehouse: Path = typer.Option(None, "--warehouse", help=H_WH),
     resolve: bool = typer.Option(True, "--resolve-identities/--no-resolve-identities",
                                  help="After a good import, match the tool accounts already in the warehouse "
@@ -157,9 +164,9 @@ def validate_cmd(
     memberships: Path = typer.Option(None, "--memberships", help=H_MEM),
     services: Path = typer.Option(None, "--services", help=H_SVC),
     overrides: Path = typer.Option(None, "--overrides", help=H_OVR),
-    effective_date: str = typer.Option(None, "--effective-date", help=H_EFF),
+    effective_date: str = typer.Option(None, "--effective-date", callback=_date_option, help=H_EFF),
     allow_formula_cells: bool = typer.Option(False, "--allow-formula-cells", help=H_FORMULA),
-    max_file_mb: float = typer.Option(DEFAULT_MAX_FILE_MB, "--max-file-mb", help=H_MAX),
+    max_file_mb: float = typer.Option(DEFAULT_MAX_FILE_MB, "--max-file-mb", min=0.01, help=H_MAX),
     warehouse: Path = typer.Option(None, "--warehouse", help=H_WH + " Read only, to compare with the current org."),
 ) -> None:
     """Dry run of `sei org import`: every check and what would change; nothing is written."""
@@ -175,10 +182,10 @@ def validate_cmd(
 @org_app.command("show")
 def show_cmd(
     tree: str = typer.Option(None, "--tree", help="Only this tree (default: every tree)."),
-    as_of: str = typer.Option(None, "--as-of", help="Count members on this day (YYYY-MM-DD; default today)."),
-    import_id: int = typer.Option(None, "--import-id", help="Show an earlier import (see `sei org history`)."),
+    as_of: str = typer.Option(None, "--as-of", callback=_date_option, help="Count members on this day (YYYY-MM-DD; default today)."),
+    import_id: int = typer.Option(None, "--import-id", min=1, help="Show an earlier import (see `sei org history`)."),
     members: bool = typer.Option(False, "--members", help="List each team's members by name."),
-    depth: int = typer.Option(None, "--depth", help="Stop this many levels below the top team."),
+    depth: int = typer.Option(None, "--depth", min=0, help="Stop this many levels below the top team."),
     warehouse: Path = typer.Option(None, "--warehouse", help=H_WH),
 ) -> None:
     """Print the current org tree(s): teams, managers and member counts."""
@@ -207,8 +214,8 @@ def _figures_line(f: dict) -> str:
 def identities_cmd(
     unmatched: bool = typer.Option(False, "--unmatched", help="List human accounts no developer matched, most "
                                                               "active first, with candidate developers."),
-    tool: str = typer.Option(None, "--tool", help="Only this tool: github, git, jira or harness."),
-    limit: int = typer.Option(50, "--limit", help="Rows to print (0: all)."),
+    tool: Literal["github", "git", "jira", "harness"] = typer.Option(None, "--tool", help="Only this tool."),
+    limit: int = typer.Option(50, "--limit", min=0, help="Rows to print (0: all)."),
     csv_out: Path = typer.Option(None, "--csv", help="Also write the listed rows (or every match without "
                                                      "--unmatched) to this CSV; risky cells are prefixed with '."),
     store: bool = typer.Option(True, "--store/--no-store", help="Save the matches in raw_org.identity_matches "
@@ -335,7 +342,7 @@ def _republish_scopes(warehouse: Path | None) -> None:
 
 @org_app.command("retention")
 def retention_cmd(
-    months: int = typer.Option(None, "--months", help="Keep this many months (default: the productivity profile's "
+    months: int = typer.Option(None, "--months", min=1, help="Keep this many months (default: the productivity profile's "
                                                       "privacy.retention_months; nothing happens when it is null)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Count what would go, change nothing."),
     warehouse: Path = typer.Option(None, "--warehouse", help=H_WH),

@@ -59,8 +59,16 @@ def apply(directory: Path = typer.Option(None, "--dir", help=DIR_HELP),
         typer.echo("raw_config copied to PostgreSQL")
 
 
+def _kind(value: str | None) -> str | None:
+    """An unknown kind is a usage error (exit 2), not an empty listing."""
+    from sei.profiles.base import kinds
+    if value is not None and value not in kinds():
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(kinds())}")
+    return value
+
+
 @profile_app.command("show")
-def show(kind: str = typer.Argument(None, help="One kind (efficiency, productivity, alignment, goals)."),
+def show(kind: str = typer.Argument(None, callback=_kind, help="One kind (efficiency, productivity, alignment, goals)."),
          directory: Path = typer.Option(None, "--dir", help=DIR_HELP)) -> None:
     """Print the validated profiles as the tables dbt reads."""
     for item in _load(directory, kind):
