@@ -96,7 +96,7 @@ def _run(dir_, developers, tree, tree_from_managers, memberships, services, over
 
 @org_app.command("import")
 def import_cmd(
-    dir_: Path = typer.Option(None, "--dir", help=H_DIR),
+    dir_: Path = typer.Option(None, "--dir", exists=True, file_okay=False, help=H_DIR),
     developers: Path = typer.Option(None, "--developers", help=H_DEV),
     tree: list[Path] = typer.Option(None, "--tree", help=H_TREE),
     tree_from_managers: list[str] = typer.Option(None, "--tree-from-managers", help=H_MGR),
@@ -157,7 +157,7 @@ def _mirror(warehouse) -> None:
 
 @org_app.command("validate")
 def validate_cmd(
-    dir_: Path = typer.Option(None, "--dir", help=H_DIR),
+    dir_: Path = typer.Option(None, "--dir", exists=True, file_okay=False, help=H_DIR),
     developers: Path = typer.Option(None, "--developers", help=H_DEV),
     tree: list[Path] = typer.Option(None, "--tree", help=H_TREE),
     tree_from_managers: list[str] = typer.Option(None, "--tree-from-managers", help=H_MGR),

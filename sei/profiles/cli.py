@@ -26,14 +26,14 @@ def _load(directory: Path | None, only: str | None = None):
 
 
 @profile_app.command("validate")
-def validate(directory: Path = typer.Option(None, "--dir", help=DIR_HELP)) -> None:
+def validate(directory: Path = typer.Option(None, "--dir", exists=True, file_okay=False, help=DIR_HELP)) -> None:
     """Check every profile and report all problems with file, line and fix (changes nothing)."""
     for item in _load(directory):
         typer.echo(f"ok  {item.kind:<13} {item.path}  ({', '.join(f'{t}: {len(f)} rows' for t, f in item.tables.items())})")
 
 
 @profile_app.command("apply")
-def apply(directory: Path = typer.Option(None, "--dir", help=DIR_HELP),
+def apply(directory: Path = typer.Option(None, "--dir", exists=True, file_okay=False, help=DIR_HELP),
           warehouse: Path = typer.Option(None, help="Warehouse file (default: SEI_WAREHOUSE)."),
           wait: bool = wait_option()) -> None:
     """Validate every profile, then write them to the warehouse (raw_config) in one transaction.
@@ -69,7 +69,7 @@ def _kind(value: str | None) -> str | None:
 
 @profile_app.command("show")
 def show(kind: str = typer.Argument(None, callback=_kind, help="One kind (efficiency, productivity, alignment, goals)."),
-         directory: Path = typer.Option(None, "--dir", help=DIR_HELP)) -> None:
+         directory: Path = typer.Option(None, "--dir", exists=True, file_okay=False, help=DIR_HELP)) -> None:
     """Print the validated profiles as the tables dbt reads."""
     for item in _load(directory, kind):
         typer.echo(f"# {item.kind} ({item.path})")
