@@ -7,10 +7,15 @@ One compilation, four small tables, the single source of truth every engine enfo
   project are visible to account-wide principals only.
 - `visible_teams (principal, project_id, tree, team_id)`: team-subtree and managed-teams
   bindings, expanded over the current tree (a team moved elsewhere leaves the subtree; a
-  manager who moved to another team loses the old subtree at the next publish).
+  manager who moved to another team loses the old subtree at the next publish); and, for
+  whole-project bindings, the teams that work in the project (`bridge_team_project`), so
+  team-grain rows, which carry no project, reach exactly the teams of the principal's
+  projects.
 - `visible_developers (principal, project_id, developer_id)`: people currently in a
-  visible team (per-person rows follow today's membership, not history).
-- `visible_services (principal, project_id, service)`: services owned by a visible team.
+  visible subtree (per-person rows without a period follow today's membership), and for
+  whole-project bindings the people who work in the project (`bridge_developer_project`).
+- `visible_services (principal, project_id, service)`: services owned by a visible team,
+  and the services of a whole project.
 
 Only bindings whose role may `view` `insights` grant data. A user sees the union of its
 own bindings and its groups'; a group sees its own.
@@ -67,6 +72,13 @@ def compile_policy(policy: Policy, ctx: OrgContext) -> Compiled:
                 continue
             for pid in _whole_projects(b.scope, ctx):
                 rows["visible_projects"].add((p.name, pid))
+                for tree, t in ctx.team_projects.get(pid, ()):
+                    rows["visible_teams"].add((p.name, pid, tree, t))
+                for dev in ctx.developer_projects.get(pid, ()):
+                    rows["visible_developers"].add((p.name, pid, dev))
+                for svc, svc_project, _, _ in ctx.services:
+                    if pid is not None and svc_project == pid:
+                        rows["visible_services"].add((p.name, pid, svc))
             if b.scope.kind == "team":
                 teams = ctx.subtree(b.scope.tree, b.scope.id)
             elif b.scope.kind == "managed":     # whatever this person manages today, nothing it used to

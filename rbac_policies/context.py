@@ -21,6 +21,10 @@ class OrgContext:
     services: list[tuple[str, str | None, str | None, str | None]] = field(default_factory=list)
     # (service, project_id, owning_tree, owning_team_id)
     managers: dict[tuple[str, str], str] = field(default_factory=dict)      # (tree, team) -> manager developer_id
+    team_projects: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+    # project -> the (tree, team)s working in it (marts.bridge_team_project)
+    developer_projects: dict[str, set[str]] = field(default_factory=dict)
+    # project -> the developers working in it (marts.bridge_developer_project)
 
     def managed_teams(self, tree: str, developer_id: str) -> list[str]:
         """Teams of `tree` this person manages today (dim_team.manager_developer_id)."""
@@ -118,4 +122,12 @@ def load_context(con, sources: str | Path | None = None, catalog: str | None = N
         [tuple(r) for r in _rows(con, f"select developer_id, tree, team_id from {raw}.current_memberships {during}")]
     ctx.services = [tuple(r) for r in _rows(
         con, f"select service, project_id, owning_tree, owning_team_id from {q}.dim_service")]
+    works = _rows(con, f"select project_id, tree, team_id from {q}.bridge_team_project")
+    if not works:    # no build of the relation yet: the services file alone, rolled up the tree
+        works = [(p, tree, t) for _, p, tree, team in ctx.services if p and tree and team and tree in ctx.trees
+                 for t in ctx.ancestors_or_self(tree, team)]
+    for project, tree, team in works:
+        ctx.team_projects.setdefault(project, set()).add((tree, team))
+    for project, dev in _rows(con, f"select project_id, developer_id from {q}.bridge_developer_project"):
+        ctx.developer_projects.setdefault(project, set()).add(dev)
     return ctx

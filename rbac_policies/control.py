@@ -44,6 +44,7 @@ class Decision:
     allowed: bool
     reason: str
     mode: str                     # policy | single-admin
+    detail: dict | None = None    # publishes: what changed (roles created / dropped, scopes written / removed)
 
 
 def os_user() -> str:
@@ -69,6 +70,20 @@ def _append(d: Decision, warehouse=None) -> None:
         os.write(fd, (json.dumps(asdict(d), sort_keys=True) + "\n").encode())   # one write: lines never interleave
     finally:
         os.close(fd)
+
+
+def audit_publish(what: str, detail: dict, *, warehouse=None, policy: str | Path | None = None) -> None:
+    """Record a publish (who, what, when, and what it changed: roles created and dropped,
+    scope files written and removed) in the audit log: access changes as much as an edit."""
+    path = policy_path(policy)
+    principal = None
+    if path is not None:
+        try:
+            principal = load_policy(path).principal_for_os_user(os_user())
+        except (PolicyErrors, OrgCycle, OSError):
+            principal = None
+    _append(Decision(dt.datetime.now(dt.timezone.utc).isoformat(), os_user(), principal, "publish", "access",
+                     "account", what, True, "published", "policy" if path else "single-admin", detail), warehouse)
 
 
 def read_audit(path: Path | None = None) -> list[dict]:

@@ -20,7 +20,7 @@ import duckdb
 
 from rbac_policies.compile import TABLES, Compiled, compile_policy
 from rbac_policies.context import OrgContext, load_context
-from rbac_policies.marts import MartShape, classify_all, row_filter
+from rbac_policies.marts import MartShape, classify_all, row_filter, select_list
 from rbac_policies.model import Policy
 from rbac_policies.policy import load_policy
 
@@ -58,6 +58,12 @@ class Prepared:
     ctx: OrgContext
     shapes: list[MartShape]
     compiled: Compiled
+    columns: dict[str, list[str]] = field(default_factory=dict)   # mart -> its columns in order
+
+    def select(self, m: MartShape, source: str, principal: str, rbac: str, marts: str) -> str:
+        """The rows and columns of mart `m` (read from `source`.m) the principal may see."""
+        return (f"select {select_list(m, self.columns[m.name], m.name, principal, rbac, marts)} "
+                f"from {source}.{_q(m.name)} as {_q(m.name)} where {row_filter(m, m.name, principal, rbac, marts)}")
 
 
 def prepare(con, policy_path: str | Path, catalog: str | None, sources=None, today: dt.date | None = None) -> Prepared:
@@ -71,7 +77,7 @@ def prepare(con, policy_path: str | Path, catalog: str | None, sources=None, tod
                 f"select distinct project_id from {catalog + '.' if catalog else ''}{MARTS_SCHEMA}.{_q(name)}").fetchall())
     policy = load_policy(policy_path, ctx)
     shapes = classify_all(columns, policy.mart_rules)
-    return Prepared(policy, ctx, shapes, compile_policy(policy, ctx))
+    return Prepared(policy, ctx, shapes, compile_policy(policy, ctx), columns)
 
 
 def load_compiled(con, compiled: Compiled, schema: str = RBAC_SCHEMA) -> None:
@@ -153,9 +159,9 @@ def publish_scopes(policy_path: str | Path, out_dir: str | Path, warehouse: str 
             else:
                 rows = {}
                 if "duckdb" in formats:
-                    rows = _write_duckdb(con, prep.shapes, principal, out / f"{name}.duckdb", version)
+                    rows = _write_duckdb(con, prep, principal, out / f"{name}.duckdb", version)
                 if "parquet" in formats:
-                    rows = _write_parquet(con, prep.shapes, principal, out / name)
+                    rows = _write_parquet(con, prep, principal, out / name)
                 written[sig] = (name, rows)
             result.files[principal] = {"file": name + (".duckdb" if "duckdb" in formats else ""),
                                        "parquet": name if "parquet" in formats else None, "kind": kind, "rows": rows}
@@ -178,6 +184,9 @@ def publish_scopes(policy_path: str | Path, out_dir: str | Path, warehouse: str 
         json.dump(manifest, f, indent=1, sort_keys=True)
     os.replace(tmp, out / MANIFEST)
     result.seconds = (dt.datetime.now(dt.timezone.utc) - t0).total_seconds()
+    from rbac_policies.control import audit_publish
+    audit_publish(f"scope files in {out}", {"principals": sorted(result.files), "removed_files": result.removed,
+                                            "formats": list(formats)}, warehouse=wh, policy=policy_path)
     return result
 
 
@@ -213,12 +222,11 @@ def _copy_scope(out: Path, source: str, name: str, formats) -> None:
         os.replace(tmp, out / name)
 
 
-def _select(m: MartShape, principal: str) -> str:
-    return (f"select * from wh.{MARTS_SCHEMA}.{_q(m.name)} as {_q(m.name)} "
-            f"where {row_filter(m, m.name, _lit(principal), RBAC_SCHEMA, f'wh.{MARTS_SCHEMA}')}")
+def _select(prep: Prepared, m: MartShape, principal: str) -> str:
+    return prep.select(m, f"wh.{MARTS_SCHEMA}", _lit(principal), RBAC_SCHEMA, f"wh.{MARTS_SCHEMA}")
 
 
-def _write_duckdb(con, shapes, principal: str, target: Path, version: str) -> dict[str, int]:
+def _write_duckdb(con, prep: Prepared, principal: str, target: Path, version: str) -> dict[str, int]:
     tmp = target.with_name(f".{target.name}.tmp")
     for stale in (tmp, Path(f"{tmp}.wal")):
         stale.unlink(missing_ok=True)
@@ -228,8 +236,8 @@ def _write_duckdb(con, shapes, principal: str, target: Path, version: str) -> di
         con.execute(f"attach {_lit(tmp)} as pub (storage_version {_lit(version)})")
         try:
             con.execute(f"create schema pub.{MARTS_SCHEMA}")
-            for m in shapes:
-                con.execute(f"create table pub.{MARTS_SCHEMA}.{_q(m.name)} as {_select(m, principal)}")
+            for m in prep.shapes:
+                con.execute(f"create table pub.{MARTS_SCHEMA}.{_q(m.name)} as {_select(prep, m, principal)}")
                 rows[m.name] = con.execute(f"select count(*) from pub.{MARTS_SCHEMA}.{_q(m.name)}").fetchone()[0]
         finally:
             con.execute("detach pub")
@@ -240,7 +248,7 @@ def _write_duckdb(con, shapes, principal: str, target: Path, version: str) -> di
     return rows
 
 
-def _write_parquet(con, shapes, principal: str, folder: Path) -> dict[str, int]:
+def _write_parquet(con, prep: Prepared, principal: str, folder: Path) -> dict[str, int]:
     tmp = folder.with_name(f".{folder.name}.tmp")
     if tmp.exists():
         for c in tmp.iterdir():
@@ -250,9 +258,9 @@ def _write_parquet(con, shapes, principal: str, folder: Path) -> dict[str, int]:
     rows = {}
     try:
         _private_dir(tmp)
-        for m in shapes:
+        for m in prep.shapes:
             f = tmp / f"{m.name}.parquet"
-            con.execute(f"copy ({_select(m, principal)}) to {_lit(f)} (format parquet)")
+            con.execute(f"copy ({_select(prep, m, principal)}) to {_lit(f)} (format parquet)")
             os.chmod(f, 0o600)
             rows[m.name] = con.execute(f"select count(*) from read_parquet({_lit(f)})").fetchone()[0]
     finally:
@@ -314,8 +322,8 @@ def write_policy_views(policy_path: str | Path, warehouse: str | Path | None = N
         con.execute(f"create schema {POLICY_VIEW_SCHEMA}")
         principal = f"getvariable('{PRINCIPAL_VARIABLE}')"
         for m in prep.shapes:
-            con.execute(f"create view {POLICY_VIEW_SCHEMA}.{_q(m.name)} as select * from {MARTS_SCHEMA}.{_q(m.name)} "
-                        f"as {_q(m.name)} where {row_filter(m, m.name, principal, RBAC_SCHEMA, MARTS_SCHEMA)}")
+            con.execute(f"create view {POLICY_VIEW_SCHEMA}.{_q(m.name)} as "
+                        f"{prep.select(m, MARTS_SCHEMA, principal, RBAC_SCHEMA, MARTS_SCHEMA)}")
         con.execute("commit")
         return [m.name for m in prep.shapes]
     finally:

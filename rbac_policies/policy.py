@@ -20,6 +20,8 @@ from rbac_policies.model import (ACCOUNT, ACTIONS, BUILTIN_RESOURCE_GROUPS, BUIL
 POLICY_ENV = "SEI_RBAC_POLICY"
 MAX_NAME_BYTES = 63          # PostgreSQL's identifier limit: a principal is a role there
 RESERVED_PREFIXES = ("pg_", "sei_")
+# names PostgreSQL refuses as a role (CREATE ROLE public fails with "role name is reserved")
+RESERVED_NAMES = ("public", "none", "current_user", "current_role", "session_user", "user", "all")
 
 
 class PolicyError(ValueError):
@@ -66,6 +68,10 @@ def _name_ok(c: _Checker, name: Any, key: str, what: str) -> str | None:
     if len(name.encode()) > MAX_NAME_BYTES or "\x00" in name:
         c.err(key, f"{what} name {name!r} is longer than {MAX_NAME_BYTES} bytes or holds a NUL",
               "shorten it: the name becomes a PostgreSQL role")
+        return None
+    if name.lower() in RESERVED_NAMES:
+        c.err(key, f"{what} name {name!r} is reserved by PostgreSQL and cannot be a role",
+              f"rename it (reserved: {', '.join(RESERVED_NAMES)})")
         return None
     if name.lower().startswith(RESERVED_PREFIXES):
         c.err(key, f"{what} name {name!r} starts with a reserved prefix ({', '.join(RESERVED_PREFIXES)})",
@@ -182,6 +188,12 @@ def parse_policy(data: Any, lines, path: Path, ctx: OrgContext | None = None) ->
                 c.err(f"{key}.name", f"principal {name!r} is declared twice (first on line {principals[name].line})",
                       "keep one declaration; users and groups share one namespace")
                 continue
+            twin = next((p for p in principals.values() if p.name.lower() == name.lower()), None)
+            if twin is not None:
+                c.err(f"{key}.name", f"principal {name!r} differs from {twin.name!r} (line {twin.line}) only by case",
+                      "give them names that differ by more than case: people and SQL clients confuse them, and "
+                      "unquoted SQL folds both to one role")
+                continue
             osu = item.get("os_users") or []
             osu = [osu] if isinstance(osu, str) else osu
             for u in osu:
@@ -252,14 +264,15 @@ def parse_policy(data: Any, lines, path: Path, ctx: OrgContext | None = None) ->
         key = f"marts.{name}"
         if rule in ("public", "exclude"):
             mart_rules[str(name)] = {rule: True}
-        elif isinstance(rule, dict) and set(rule) == {"team_column"}:
-            mart_rules[str(name)] = {"team_column": str(rule["team_column"])}
+        elif isinstance(rule, dict) and set(rule) in ({"team_column"}, {"team_column", "person_column"}):
+            mart_rules[str(name)] = {k: str(v) for k, v in rule.items()}
         elif isinstance(rule, dict) and set(rule) == {"bridge", "key"}:
             mart_rules[str(name)] = {"bridge": str(rule["bridge"]), "key": str(rule["key"])}
         else:
             c.err(key, f"unknown rule {rule!r} for mart {name!r}",
                   "write `public` (everyone sees every row), `exclude` (never published), "
-                  "`{team_column: COLUMN}` (rows belong to the team in that column) or "
+                  "`{team_column: COLUMN}` (rows belong to the team in that column; add `person_column: COLUMN` "
+                  "when the person must be visible too) or "
                   "`{bridge: BRIDGE_MART, key: COLUMN}` (rows reach teams through a bridge mart)")
 
     # ---- bindings

@@ -70,6 +70,7 @@ def connect(dsn: str | None = None):
 class PgResult:
     tables: dict[str, int] = field(default_factory=dict)
     roles: list[str] = field(default_factory=list)
+    created_roles: list[str] = field(default_factory=list)
     dropped_roles: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -133,6 +134,7 @@ def publish_postgres(policy_path: str | Path, pg, warehouse: str | Path | None =
             result.tables[m.name] = cur.fetchone()[0]
         _lock_down(cur, keep={MART_SCHEMA})
     result.seconds = (dt.datetime.now(dt.timezone.utc) - t0).total_seconds()
+    _audit(pg, "postgres serving publish", result, warehouse=wh, policy=policy_path)
     return result
 
 
@@ -159,7 +161,16 @@ def apply_in_place(policy_path: str | Path, pg, schema: str = "marts", sources=N
             result.tables[m.name] = -1
         _lock_down(cur, keep={schema})
     result.seconds = (dt.datetime.now(dt.timezone.utc) - t0).total_seconds()
+    _audit(pg, f"postgres in-place policy on schema {schema}", result, policy=policy_path)
     return result
+
+
+def _audit(pg, what: str, result: PgResult, **kw) -> None:
+    from rbac_policies.control import audit_publish
+    dsn = pg.get_dsn_parameters()
+    audit_publish(f"{what} ({dsn.get('user')}@{dsn.get('host')}:{dsn.get('port')}/{dsn.get('dbname')})",
+                  {"roles_created": result.created_roles, "roles_dropped": result.dropped_roles,
+                   "roles": result.roles, "marts": sorted(result.tables)}, **kw)
 
 
 def _csv(con, select: str) -> bytes:
@@ -188,6 +199,7 @@ def _roles(cur, prep: Prepared, result: PgResult) -> None:
                              f"drop that role (or COMMENT ON ROLE ... IS '{MANAGED}' if it is meant to be managed)")
         if name not in existing:
             cur.execute(sql.SQL("create role {} " + ("LOGIN" if kind == "user" else "NOLOGIN")).format(_ident(name)))
+            result.created_roles.append(name)
             cur.execute(sql.SQL("comment on role {} is {}").format(_ident(name), sql.Literal(MANAGED)))
         # whatever someone did to the role by hand, a reader never bypasses the policies
         cur.execute(sql.SQL("alter role {} nosuperuser nobypassrls nocreaterole nocreatedb noreplication")

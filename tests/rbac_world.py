@@ -24,7 +24,7 @@ CRAFTED_TEAM = "' OR 1=1 --"
 SHAPES = {
     "dim_team": ("team", "team_id", True, False),
     "dim_team_closure": ("team", "descendant_team_id", True, False),
-    "bridge_team_membership": ("team", "team_id", True, False),
+    "bridge_team_membership": ("person_in_team", "team_id", True, False),
     "bridge_pull_request_team": ("team", "team_id", True, False),
     "dim_developer": ("developer", "developer_id", False, False),
     "dim_identity": ("developer", "developer_id", False, False),
@@ -149,6 +149,19 @@ def org_facts(org_dir: Path, developers_emails: dict[str, str] | None = None) ->
                     {r.service: ("reporting", r.owning_team_id) for r in s.itertuples()}, managers)
 
 
+def works_in(facts: OrgFacts, projects: set) -> set[tuple[str, str]]:
+    """(tree, team)s working in any of `projects`: this world has no activity, so a team works
+    where it or one of its sub-teams owns a service (docs/access-control.md)."""
+    out = set()
+    for tree, parents in facts.parents.items():
+        for t in parents:
+            sub = facts.subtree(tree, t)
+            if any(owner == (tree, o) and facts.service_project.get(svc) in projects
+                   for svc, owner in facts.service_owner.items() for o in sub):
+                out.add((tree, t))
+    return out
+
+
 def visible(facts: OrgFacts, kind: str, scope, mart: str, row: dict) -> bool:
     """Whether a principal bound at (kind, scope) sees `row` of `mart` (docs/access-control.md)."""
     shape, key, has_tree, has_project = shape_of(mart, list(row))
@@ -158,9 +171,21 @@ def visible(facts: OrgFacts, kind: str, scope, mart: str, row: dict) -> bool:
              if isinstance(scope, dict) and "organisation" in scope else set(),
              "project": {scope["project"]} if isinstance(scope, dict) and "project" in scope else set()}.get(kind, set())
     p = row.get("project_id") if has_project else None
-    if whole and (not has_project or p in whole):
+    if kind == "account" or (whole and has_project and p in whole):
         return True
-    if shape == "project" or kind not in ("team", "managed"):
+    if shape == "project":
+        return False
+    if whole:       # organisation / project principals, on a row their projects do not cover whole
+        if has_project:
+            return False
+        if shape in ("team", "person_in_team"):
+            row_tree = row.get("tree", row.get("owning_tree"))
+            # no activity in this world: nobody works in a project as a person
+            return shape == "team" and (row_tree, row.get(key)) in works_in(facts, whole)
+        if shape == "service":
+            return facts.service_project.get(row.get(key)) in whole
+        return False    # people: none works in a project here; bridged: only marts with a project
+    if kind not in ("team", "managed"):
         return False
     if has_project and p not in ALL_PROJECTS:
         return False
@@ -170,13 +195,14 @@ def visible(facts: OrgFacts, kind: str, scope, mart: str, row: dict) -> bool:
                               if tr == tree and d == scope["developer_id"]])
     else:
         teams = facts.subtree(tree, scope["team"])
+    devs = set().union(*[facts.open_members.get((tree, t), set()) for t in teams])
     if shape == "bridged":
         return any(pr == row[key] and tr == tree and t in teams for pr, tr, t in PR_TEAMS)
-    if shape == "team":
+    if shape in ("team", "person_in_team"):
         row_tree = row.get("tree", row.get("owning_tree"))
-        return (not has_tree or row_tree == tree) and row.get(key) in teams
+        ok = (not has_tree or row_tree == tree) and row.get(key) in teams
+        return ok and (shape == "team" or row.get("developer_id") in devs)
     if shape == "developer":
-        devs = set().union(*[facts.open_members.get((tree, t), set()) for t in teams])
         return row.get(key) in devs
     owner = facts.service_owner.get(row.get(key))
     return owner is not None and owner[0] == tree and owner[1] in teams and \

@@ -31,9 +31,10 @@ def load_world(world, db: Path, tmp: Path, sources=("github", "jira", "harness",
 
 
 @functools.cache
-def loaded() -> dict:
+def loaded(size: str = "tiny") -> dict:
     """{world, raw: the loaded DuckDB file (do not write to it), dir: its folder, with org/,
-    events/ and sources.yml}."""
+    events/ and sources.yml}. `size` "small" gives two organisations (the access-control
+    attack suite needs principals of one organisation to look at another's)."""
     from ingestion.org.identities import resolve_warehouse
     from ingestion.org.store import import_org
     from ingestion.org.validate import OrgFiles
@@ -42,9 +43,9 @@ def loaded() -> dict:
     from simulator.export import export_org
     from tests.helpers import environ
 
-    tmp = Path(tempfile.mkdtemp(prefix="sei-tiny-org-"))
+    tmp = Path(tempfile.mkdtemp(prefix=f"sei-{size}-org-"))
     raw = tmp / "raw.duckdb"
-    world = generate("tiny", seed=7)
+    world = generate(size, seed=7)
     with environ(SEI_DESTINATION="duckdb"):
         load_world(world, raw, tmp)
     export_org(world, tmp / "org")

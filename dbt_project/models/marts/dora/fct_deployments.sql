@@ -112,7 +112,7 @@ select
     f.service,
     b.tree as owning_tree,
     b.team_id,
-    project_id,
+    f.project_id,
     scope_key as efficiency_scope,
     environment_name,
     is_production,

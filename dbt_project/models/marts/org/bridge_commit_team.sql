@@ -6,6 +6,7 @@ with commits as (
     select
         repository_full_name,
         commit_sha,
+        project_id,
         case when author_login is not null then 'github' else 'git' end as tool,
         case when author_login is not null then {{ account_key("'github'", 'author_login') }}
              else {{ account_key("'git'", 'author_email') }} end as account,
@@ -16,4 +17,4 @@ with commits as (
 
 )
 
-{{ attribute_to_teams('commits', ['repository_full_name', 'commit_sha'], 'authored_at') }}
+{{ attribute_to_teams('commits', ['repository_full_name', 'commit_sha', 'project_id'], 'authored_at') }}

@@ -4,7 +4,7 @@
 -- ownership is effective-dated by the org imports (stg_org__service_ownership).
 with deployments as (
 
-    select deployment_id, service, coalesce(finished_at, started_at) as event_at
+    select deployment_id, service, project_id, coalesce(finished_at, started_at) as event_at
     from {{ ref('int_dora__deployments') }}
     where service is not null
 
@@ -15,6 +15,7 @@ select
     o.owning_tree as tree,
     o.owning_team_id as team_id,
     d.service,
+    d.project_id,
     d.event_at
 from deployments as d
 join {{ ref('stg_org__service_ownership') }} as o

@@ -2,7 +2,7 @@
 -- tree (ownership effective-dated by the org imports: stg_org__service_ownership).
 with incidents as (
 
-    select incident_id, service, opened_at as event_at
+    select incident_id, service, project_id, opened_at as event_at
     from {{ ref('int_dora__incidents_unioned') }}
     where service is not null
 
@@ -13,6 +13,7 @@ select
     o.owning_tree as tree,
     o.owning_team_id as team_id,
     i.service,
+    i.project_id,
     i.event_at
 from incidents as i
 join {{ ref('stg_org__service_ownership') }} as o

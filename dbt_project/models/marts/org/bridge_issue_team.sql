@@ -6,6 +6,7 @@ with issues as (
 
     select
         issue_id,
+        project_id,
         cast('jira' as {{ dbt.type_string() }}) as tool,
         {{ account_key("'jira'", 'assignee_account_id') }} as account,
         coalesce(resolved_at, created_at) as event_at
@@ -15,4 +16,4 @@ with issues as (
 
 )
 
-{{ attribute_to_teams('issues', ['issue_id'], 'attributed_at') }}
+{{ attribute_to_teams('issues', ['issue_id', 'project_id'], 'attributed_at') }}

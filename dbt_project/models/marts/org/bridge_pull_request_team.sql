@@ -4,6 +4,7 @@ with pull_requests as (
 
     select
         pull_request_id,
+        project_id,
         cast('github' as {{ dbt.type_string() }}) as tool,
         {{ account_key("'github'", 'author_login') }} as account,
         created_at as event_at
@@ -12,4 +13,4 @@ with pull_requests as (
 
 )
 
-{{ attribute_to_teams('pull_requests', ['pull_request_id'], 'created_at') }}
+{{ attribute_to_teams('pull_requests', ['pull_request_id', 'project_id'], 'created_at') }}

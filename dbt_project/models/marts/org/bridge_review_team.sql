@@ -5,6 +5,7 @@ with reviews as (
     select
         review_id,
         pull_request_id,
+        project_id,
         cast('github' as {{ dbt.type_string() }}) as tool,
         {{ account_key("'github'", 'reviewer_login') }} as account,
         submitted_at as event_at
@@ -16,4 +17,4 @@ with reviews as (
 
 )
 
-{{ attribute_to_teams('reviews', ['review_id', 'pull_request_id'], 'submitted_at') }}
+{{ attribute_to_teams('reviews', ['review_id', 'pull_request_id', 'project_id'], 'submitted_at') }}
