@@ -72,8 +72,11 @@ def serve(demo: bool | None, host: str, port: int, echo=print) -> int:
              "(`sei dagster --demo` serves the demo's organisation instead)")
     echo(f"Dagster UI on http://{host}:{port} (instance {env['DAGSTER_HOME']}); Ctrl-C stops it")
     dagster = Path(sys.executable).parent / "dagster"
+    # A process started in the background inherits SIGINT ignored, and dagster dev maps SIGTERM
+    # to its SIGINT handler: restore the default so both stop it (and its webserver and daemon).
     proc = subprocess.Popen([str(dagster), "dev", "-w", "workspace.yaml", "-h", host, "-p", str(port)],
-                            cwd=PROJECT_ROOT, env=env)
+                            cwd=PROJECT_ROOT, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # dagster dev stops its webserver, daemon and code servers on SIGINT; pass SIGTERM on as that
     old = signal.signal(signal.SIGTERM, lambda *_: proc.send_signal(signal.SIGINT))
     try:
