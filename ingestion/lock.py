@@ -198,19 +198,34 @@ def wait_option():
                              "naming it. SEI_LOCK_TIMEOUT (seconds) bounds the wait.")
 
 
-def hold_for_command(warehouse: Path | str | None, wait: bool) -> None:
-    """Take the writer lock for the rest of the running `sei` command: released when the
-    command's click context closes (at exit, or at the end of an in-process CliRunner call).
-    Another writer: wait for it (saying for whom) or exit 1 naming it."""
-    import click
-    import typer
-    cm = writer_lock(warehouse, wait=wait, say=lambda line: typer.echo(line, err=True))
-    try:
-        cm.__enter__()
-    except WarehouseLocked as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1) from None
-    click.get_current_context().call_on_close(lambda: cm.__exit__(None, None, None))
+def locked_command(fn):
+    """Decorator for a `sei` command that writes the warehouse: the whole command holds the
+    writer lock of its `--warehouse` (default SEI_WAREHOUSE). Its `wait` parameter (the
+    `--wait/--no-wait` option, `wait_option()`) says whether another writer is waited for
+    (saying which) or makes it exit 1 naming it. Put it under `@app.command(...)`: typer
+    reads the parameters through `functools.wraps`."""
+    import functools
+    import inspect
+
+    sig = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        import typer
+        bound = sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        cm = writer_lock(bound.arguments.get("warehouse"), wait=bool(bound.arguments.get("wait", True)),
+                         say=lambda line: typer.echo(line, err=True))
+        try:
+            cm.__enter__()
+        except WarehouseLocked as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(1) from None
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            cm.__exit__(None, None, None)
+    return wrapper
 
 
 def writes_warehouse(unless: Callable[[dict], bool] | None = None):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from ingestion.lock import wait_option
+from ingestion.lock import locked_command, wait_option
 
 rbac_app = typer.Typer(help="Access policy: validate it, show what a principal sees, read the audit log "
                             "(docs/access-control.md).", no_args_is_help=True)
@@ -41,6 +41,7 @@ def _fail(e: Exception) -> None:
     raise typer.Exit(1)
 
 
+@locked_command  # one writer at a time (ingestion/lock.py)
 def publish(
     scopes: bool = typer.Option(False, "--scopes", help="Also write one file per principal and group holding only "
                                                         "the rows it may see (opaque names, owner-only permissions); "
@@ -72,8 +73,6 @@ def publish(
     from rbac_policies.policy import PolicyErrors
     from sei.settings import warehouse_path
     wh = warehouse or warehouse_path()
-    from ingestion.lock import hold_for_command
-    hold_for_command(wh, wait)  # one writer at a time (ingestion/lock.py)
     import duckdb
     errors = (PolicyErrors, UnclassifiedMart, OrgCycle, FileNotFoundError, ValueError, duckdb.Error)
     if target not in ("duckdb", "postgres"):

@@ -20,7 +20,7 @@ from typing import Literal
 
 import typer
 
-from ingestion.lock import hold_for_command, wait_option
+from ingestion.lock import locked_command, wait_option
 from ingestion.org.formats import DEFAULT_MAX_FILE_MB, parse_date, write_safe_csv
 
 org_app = typer.Typer(help="Developers, org trees, memberships, services and tool identities (docs/org-files.md).",
@@ -95,6 +95,7 @@ def _run(dir_, developers, tree, tree_from_managers, memberships, services, over
 
 
 @org_app.command("import")
+@locked_command  # one writer at a time (ingestion/lock.py)
 def import_cmd(
     dir_: Path = typer.Option(None, "--dir", exists=True, file_okay=False, help=H_DIR),
     developers: Path = typer.Option(None, "--developers", help=H_DEV),
@@ -116,7 +117,6 @@ def import_cmd(
 
     A rejected import changes nothing: the latest accepted import stays the current org.
     """
-    hold_for_command(warehouse, wait)  # one writer at a time (ingestion/lock.py)
     from rbac_policies.control import enforce
     from rbac_policies.org_changes import org_import_requests
 
@@ -285,6 +285,7 @@ def history_cmd(warehouse: Path = typer.Option(None, "--warehouse", help=H_WH)) 
 
 
 @org_app.command("forget")
+@locked_command  # one writer at a time (ingestion/lock.py)
 def forget_cmd(
     developer: str = typer.Argument(..., help="The developer_id (developers file) of the person to forget."),
     republish: bool = typer.Option(True, "--republish/--no-republish",
@@ -299,7 +300,6 @@ def forget_cmd(
     an org file that still names the person brings the name back into raw_org: update the files
     too (and list the developer in privacy.hidden_developers to drop their per-person rows)."""
     from ingestion.org.forget import ForgetError, forget_developer
-    hold_for_command(warehouse, wait)  # one writer at a time (ingestion/lock.py)
     from rbac_policies.control import enforce
     from rbac_policies.model import ACCOUNT
     enforce(lambda: [("delete", "data_settings.developers", ACCOUNT, f"forget developer {developer}")],

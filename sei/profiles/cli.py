@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from ingestion.lock import hold_for_command, wait_option
+from ingestion.lock import locked_command, wait_option
 
 profile_app = typer.Typer(help="Customer-tunable profiles: what counts as a deployment, a failure, a category...",
                           no_args_is_help=True)
@@ -33,6 +33,7 @@ def validate(directory: Path = typer.Option(None, "--dir", exists=True, file_oka
 
 
 @profile_app.command("apply")
+@locked_command  # one writer at a time (ingestion/lock.py)
 def apply(directory: Path = typer.Option(None, "--dir", exists=True, file_okay=False, help=DIR_HELP),
           warehouse: Path = typer.Option(None, help="Warehouse file (default: SEI_WAREHOUSE)."),
           wait: bool = wait_option()) -> None:
@@ -41,7 +42,6 @@ def apply(directory: Path = typer.Option(None, "--dir", exists=True, file_okay=F
     from rbac_policies.control import enforce
     from rbac_policies.org_changes import profile_requests
     from sei.profiles.base import ProfileErrors, apply_profiles
-    hold_for_command(warehouse, wait)  # one writer at a time (ingestion/lock.py)
     # access control (docs/access-control.md): goals per team, every other kind account-wide
     enforce(lambda: profile_requests(_load(directory), warehouse), "profile apply", warehouse=warehouse)
     try:
