@@ -19,11 +19,12 @@ Retries are dlt's (`dlt.sources.helpers.requests.Client`: tenacity around
   a run waits for an hourly reset rather than failing.
 - 429 without `Retry-After` (Harness) and 5xx / dropped connections / timeouts back off
   exponentially: `backoff_seconds` x 2^(attempt-1), capped at `max_backoff_seconds`.
-- A proactive wait: when a successful answer says fewer than `min_ratelimit_remaining`
-  units are left, the next request waits for the window's reset first.
-- Concurrency: the clients of one `Api` share a `RequestGate`: at most `max_in_flight`
-  requests in flight for the token (None: no limit), and a rate-limit wait decided by one
-  thread holds back the others' next requests until it is over.
+- Pacing: when an answer says fewer than `min_ratelimit_remaining` units are left, no
+  request goes out on the token until the window's reset.
+- One gate per token (`RequestGate`), shared by the clients of every resource of an `Api`:
+  at most `max_in_flight` requests in flight (None: no limit), and from the moment a
+  rate-limit answer (or the pacing rule) arrives, nothing else goes out on that token
+  until the wait is over, in any thread.
 - `wait_scale` multiplies every wait above (config `runtime.wait_scale`, env
   `SEI_WAIT_SCALE`, default 1.0). A simulator started with `time_scale=0.001` runs its
   clock 1,000x fast, so `wait_scale=0.001` makes a 60 s Retry-After cost 60 ms of real time
@@ -95,6 +96,8 @@ class ResourceCounters:
     wait_seconds: float = 0.0    # real seconds slept (retry waits and proactive rate-limit waits)
     ratelimit_waits: int = 0     # waits caused by a rate limit (primary, secondary, proactive)
     min_ratelimit_remaining: int | None = None
+    ratelimit_answers: int = 0   # rate-limit answers received (429, secondary 403, GraphQL RATE_LIMITED)
+    ratelimit_crossed: int = 0   # ... of which to requests already on the wire when the token's gate closed
     errors: list[str] = field(default_factory=list)
     rows: int = 0                # rows yielded (the loaded count comes from dlt's normalize info)
     status_counts: dict[str, int] = field(default_factory=dict)
@@ -145,6 +148,8 @@ class HttpStats:
             t.retries += c.retries
             t.wait_seconds += c.wait_seconds
             t.ratelimit_waits += c.ratelimit_waits
+            t.ratelimit_answers += c.ratelimit_answers
+            t.ratelimit_crossed += c.ratelimit_crossed
             if c.min_ratelimit_remaining is not None:
                 t.min_ratelimit_remaining = c.min_ratelimit_remaining if t.min_ratelimit_remaining is None \
                     else min(t.min_ratelimit_remaining, c.min_ratelimit_remaining)
@@ -212,39 +217,76 @@ def reset_wait(resp: requests.Response) -> float | None:
 
 # --------------------------------------------------------------------------- shared per token
 class RequestGate:
-    """What the clients of one `Api` (one token) share when resources fetch concurrently:
-    at most `limit` requests in flight (None: no limit), and a rate-limit wait decided by
-    one thread (Retry-After, a spent window, the proactive wait) holds the others back
-    until it is over, instead of each of them running into the same limit."""
+    """One gate per credential, shared by every thread and resource that sends with it.
+
+    - At most `limit` requests in flight (None: no limit).
+    - Closed while a rate-limit wait lasts: the moment any thread receives a 429, a
+      secondary-limit 403, a Retry-After or a nearly spent window (`x-ratelimit-remaining`
+      below the headroom), the gate is closed until the wait is over, *before* that thread
+      releases its slot, and every thread checks it again after it got a slot. So nothing
+      else goes out on the token meanwhile: threads that were queued for a slot, the other
+      resources, and the thread that will retry (it sleeps its own wait, then passes here).
+      Only requests already on the wire when the answer arrived can still meet the limit.
+
+    Hand-written: neither dlt's client nor tenacity share a wait between threads; a
+    threading.Condition over (in flight, closed until) is all it needs."""
 
     def __init__(self, limit: int | None = None):
         self.limit = limit
-        self._sem = threading.BoundedSemaphore(limit) if limit else None
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
+        self.in_flight = 0
         self.pause_until = 0.0  # time.monotonic()
+        self.closes = 0         # how many times a wait was imposed: a request sent before the latest
+                                # one was already on the wire when the gate closed
+
+    def _close(self, seconds: float) -> None:
+        self.pause_until = max(self.pause_until, time.monotonic() + seconds)
+        self.closes += 1
+        self._cond.notify_all()
 
     def hold(self, seconds: float) -> None:
-        with self._lock:
-            self.pause_until = max(self.pause_until, time.monotonic() + seconds)
+        """Close the gate for `seconds` from now (a longer close already in force stays)."""
+        with self._cond:
+            self._close(seconds)
+
+    def acquire(self) -> tuple[float, int]:
+        """Wait for a free slot while the gate is open: (seconds spent waiting on a closed
+        gate, the close count when the request goes out)."""
+        waited = 0.0
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                if self.pause_until > now:
+                    self._cond.wait(self.pause_until - now)
+                    waited += time.monotonic() - now
+                    continue
+                if self.limit and self.in_flight >= self.limit:
+                    self._cond.wait()
+                    continue
+                self.in_flight += 1
+                return waited, self.closes
+
+    def release(self, hold_seconds: float = 0.0, sent_at_close: int | None = None) -> bool:
+        """Give the slot back, closing the gate first when the answer asked for a wait.
+        True when the gate closed after the request went out (given `sent_at_close`)."""
+        with self._cond:
+            crossed = sent_at_close is not None and self.closes > sent_at_close
+            if hold_seconds > 0:
+                self._close(hold_seconds)
+            self.in_flight -= 1
+            self._cond.notify_all()
+            return crossed
 
     def wait(self) -> float:
-        """Sleep while another thread's rate-limit wait lasts; the seconds slept."""
-        slept = 0.0
-        while True:
-            left = self.pause_until - time.monotonic()
-            if left <= 0:
-                return slept
-            time.sleep(left)
-            slept += left
-
-    def __enter__(self):
-        if self._sem is not None:
-            self._sem.acquire()
-        return self
-
-    def __exit__(self, *exc):
-        if self._sem is not None:
-            self._sem.release()
+        """Sleep while the gate is closed (no slot taken); the seconds slept."""
+        waited = 0.0
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                if self.pause_until <= now:
+                    return waited
+                self._cond.wait(self.pause_until - now)
+                waited += time.monotonic() - now
 
 
 # --------------------------------------------------------------------------- the client
@@ -284,8 +326,12 @@ class RateLimitedClient(Client):
         return b * (0.85 + 0.3 * random.random())
 
     def _wait(self, state: RetryCallState) -> float:
-        resp = _get_retry_response(state)
-        attempt = state.attempt_number
+        kind, secs = self._wait_for(_get_retry_response(state), state.attempt_number)
+        self._last_kind = kind
+        return secs
+
+    def _wait_for(self, resp: requests.Response | None, attempt: int) -> tuple[str, float]:
+        """(kind, real seconds) to wait before retrying this answer: `ratelimit` or `backoff`."""
         kind, secs = "backoff", self._backoff(attempt)
         ra = _retry_after(resp) if resp is not None else None
         if ra is not None and not self.integration.is_rate_limited(resp):
@@ -301,8 +347,24 @@ class RateLimitedClient(Client):
                 kind, secs = "ratelimit", max(60.0, 60.0 * 2 ** max(0, attempt - 1))
             else:
                 kind = "ratelimit"  # 429 without Retry-After (Harness): exponential backoff
-        self._last_kind = kind
-        return min(secs, MAX_SINGLE_WAIT) * self.runtime.wait_scale
+        return kind, min(secs, MAX_SINGLE_WAIT) * self.runtime.wait_scale
+
+    def _gate_hold(self, resp: requests.Response) -> float:
+        """Seconds to close the token's gate for after this answer: a rate-limit answer's
+        wait, or the window's reset when fewer than `min_ratelimit_remaining` units are left
+        (pacing: the limit is never run into). 0: leave it open."""
+        if self.integration.is_rate_limited(resp):
+            return self._wait_for(resp, 1)[1]
+        rem = resp.headers.get("x-ratelimit-remaining")
+        if rem is None or not rem.isdigit() or int(rem) >= self.runtime.min_ratelimit_remaining:
+            return 0.0
+        w = reset_wait(resp)
+        if w is None:
+            return 0.0
+        self.stats.say(f"  {self.integration.label}: {rem} rate-limit units left, waiting {w:.0f}s for the reset")
+        self.stats.update(self.integration.name, self.resource,
+                          lambda c: setattr(c, "ratelimit_waits", c.ratelimit_waits + 1))
+        return min(w, MAX_SINGLE_WAIT) * self.runtime.wait_scale
 
     def _before_sleep(self, state: RetryCallState) -> None:
         secs = state.next_action.sleep if state.next_action else 0.0
@@ -328,12 +390,23 @@ class RateLimitedClient(Client):
         name, res = self.integration.name, self.resource
 
         def counted_send(request, **kw):
-            waited = self.gate.wait()
+            waited, sent_at = self.gate.acquire()  # a slot on the token, once no rate-limit wait is in force
             if waited:
                 self.stats.update(name, res, lambda c: setattr(c, "wait_seconds", c.wait_seconds + waited))
             self.stats.update(name, res, lambda c: setattr(c, "requests", c.requests + 1))
-            with self.gate:
+            hold, limited = 0.0, False
+            try:
                 resp = raw_send(request, **kw)
+                limited = self.integration.is_rate_limited(resp)
+                hold = self._gate_hold(resp)
+            finally:
+                # closed before the slot is free: no other request slips out
+                crossed = self.gate.release(hold, sent_at)
+            if limited:
+                def lim(c: ResourceCounters):
+                    c.ratelimit_answers += 1
+                    c.ratelimit_crossed += int(crossed)
+                self.stats.update(name, res, lim)
             rem = resp.headers.get("x-ratelimit-remaining")
             code = str(resp.status_code)
 
@@ -363,28 +436,10 @@ class RateLimitedClient(Client):
                     f"reachable; re-run later (the next run resumes from the saved cursors) or raise "
                     f"runtime.max_attempts in the sources file.") from e
             self._check(resp, endpoint)
-            self._proactive_wait(resp)
             return resp
 
         session.send = send  # type: ignore[method-assign]
         return session
-
-    def _proactive_wait(self, resp: requests.Response) -> None:
-        rem = resp.headers.get("x-ratelimit-remaining")
-        if rem is None or not rem.isdigit() or int(rem) >= self.runtime.min_ratelimit_remaining:
-            return
-        w = reset_wait(resp)
-        if w is None:
-            return
-        secs = min(w, MAX_SINGLE_WAIT) * self.runtime.wait_scale
-        self.stats.say(f"  {self.integration.label}: {rem} rate-limit units left, waiting {w:.0f}s for the reset")
-        self.gate.hold(secs)
-        time.sleep(secs)
-
-        def upd(c: ResourceCounters):
-            c.wait_seconds += secs
-            c.ratelimit_waits += 1
-        self.stats.update(self.integration.name, self.resource, upd)
 
     def _check(self, resp: requests.Response, endpoint: str) -> None:
         """Turn a final failing answer into an error that says what to do."""
