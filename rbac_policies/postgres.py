@@ -35,7 +35,7 @@ import duckdb
 from ingestion.destination import PgConnection
 from rbac_policies.compile import TABLES
 from rbac_policies.duck import MARTS_SCHEMA, Prepared, _lit, load_compiled, prepare
-from rbac_policies.marts import row_filter
+from rbac_policies.marts import row_filter, select_list
 
 READERS, RLS_OWNER = "sei_readers", "sei_rls_owner"
 MART_SCHEMA, RBAC_SCHEMA, VIEW_SCHEMA = "sei_marts", "sei_rbac", "sei_bi"
@@ -129,7 +129,7 @@ def publish_postgres(policy_path: str | Path, pg, warehouse: str | Path | None =
         for m in prep.shapes:
             _copy_mart(cur, m.name, *data[m.name])
         for m in prep.shapes:   # after every copy: a bridged mart's policy reads its bridge
-            _protect(cur, MART_SCHEMA, m)
+            _protect(cur, MART_SCHEMA, m, prep.columns[m.name])
             cur.execute(f'select count(*) from {MART_SCHEMA}."{m.name}"')
             result.tables[m.name] = cur.fetchone()[0]
         _lock_down(cur, keep={MART_SCHEMA})
@@ -157,7 +157,7 @@ def apply_in_place(policy_path: str | Path, pg, schema: str = "marts", sources=N
         _schemas(cur, marts=schema)
         _mapping(cur, mapping)
         for m in prep.shapes:
-            _protect(cur, schema, m)
+            _protect(cur, schema, m, prep.columns[m.name])
             result.tables[m.name] = -1
         _lock_down(cur, keep={schema})
     result.seconds = (dt.datetime.now(dt.timezone.utc) - t0).total_seconds()
@@ -261,8 +261,9 @@ def _copy_mart(cur, name: str, cols: list[tuple[str, str]], csv: bytes) -> None:
                     .format(_ident(MART_SCHEMA), _ident(name)).as_string(cur), io.BytesIO(csv))
 
 
-def _protect(cur, schema: str, m) -> None:
-    """RLS on the table, the policy, the barrier view, the grants."""
+def _protect(cur, schema: str, m, columns: list[str]) -> None:
+    """RLS on the table, the policy, the barrier view (which masks a people rule's person
+    columns: RLS filters rows, not columns), the grants."""
     from psycopg2 import sql
     table = sql.SQL("{}.{}").format(_ident(schema), _ident(m.name))
     view = sql.SQL("{}.{}").format(_ident(VIEW_SCHEMA), _ident(m.name))
@@ -277,7 +278,10 @@ def _protect(cur, schema: str, m) -> None:
     cur.execute(sql.SQL("revoke all on {} from public").format(table))
     cur.execute(sql.SQL("grant select on {} to {}").format(table, _ident(RLS_OWNER)))
     cur.execute(sql.SQL("drop view if exists {}").format(view))
-    cur.execute(sql.SQL("create view {} with (security_barrier = true) as select * from {}").format(view, table))
+    marts = sql.Identifier(schema).as_string(cur)
+    cols = select_list(m, columns, m.name, "current_user", RBAC_SCHEMA, marts)
+    cur.execute(sql.SQL("create view {} with (security_barrier = true) as select " + cols + " from {} as {}")
+                .format(view, table, _ident(m.name)))
     cur.execute(sql.SQL("alter view {} owner to {}").format(view, _ident(RLS_OWNER)))
     cur.execute(sql.SQL("revoke all on {} from public").format(view))
     cur.execute(sql.SQL("grant select on {} to {}").format(view, _ident(READERS)))
