@@ -88,7 +88,37 @@ def _instance():
 
     from orchestration.settings import prepare_dagster_home
     os.environ["DAGSTER_HOME"] = str(prepare_dagster_home())
-    return dg.DagsterInstance.get()
+    instance = dg.DagsterInstance.get()
+    _end_orphaned_demo_runs(instance)
+    return instance
+
+
+PID_TAG = "sei/demo_pid"
+
+
+def _end_orphaned_demo_runs(instance) -> None:
+    """A demo killed mid-run (kill -9, a closed terminal) leaves its run STARTED holding the
+    warehouse pool's only slot, and the next `make run` would wait for it forever: mark such
+    runs failed and free their slots. Only runs of a demo process that no longer exists."""
+    import dagster as dg
+    for record in instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED,
+                                                                    dg.DagsterRunStatus.STARTING])):
+        run = record.dagster_run
+        pid = run.tags.get(PID_TAG)
+        if not pid or not pid.isdigit() or _alive(int(pid)):
+            continue
+        instance.report_run_failed(run, message=f"the demo process {pid} that ran it no longer exists")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _run_job(world, sim) -> int:
@@ -109,7 +139,8 @@ def _run_job(world, sim) -> int:
     config = run_config().to_config_dict()  # the schedule's config; the console shows INFO, not every event
     config["loggers"] = {"console": {"config": {"log_level": "INFO"}}}
     result = defs.resolve_job_def(MAIN_JOB).execute_in_process(run_config=config, instance=_instance(),
-                                                               raise_on_error=False)
+                                                               raise_on_error=False,
+                                                               tags={PID_TAG: str(os.getpid())})
     print(summary(result, sim, time.monotonic() - t))
     from sei.insights_summary import insights_summary
     print(insights_summary())  # goal statuses and alignment shares

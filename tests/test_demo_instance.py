@@ -1,0 +1,46 @@
+"""`make run` records into the persistent instance `make dagster` opens; a demo killed
+mid-run must not leave its run holding the warehouse pool's only slot for the next one."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import dagster as dg
+
+from helpers import environ
+from orchestration.demo import PID_TAG, _end_orphaned_demo_runs
+from sei.settings import PROJECT_ROOT
+
+
+@dg.op
+def _step():
+    pass
+
+
+@dg.job
+def _job():
+    _step()
+
+
+def test_a_killed_demos_run_is_ended_and_its_slot_freed(tmp_path):
+    shutil.copy(PROJECT_ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
+    with environ(DAGSTER_HOME=tmp_path):
+        instance = dg.DagsterInstance.get()
+        gone = subprocess.Popen(["true"])
+        gone.wait()  # a pid that no longer exists
+        orphan = instance.create_run_for_job(_job, tags={PID_TAG: str(gone.pid)}, status=dg.DagsterRunStatus.STARTED)
+        live = instance.create_run_for_job(_job, tags={PID_TAG: str(os.getpid())}, status=dg.DagsterRunStatus.STARTED)
+        other = instance.create_run_for_job(_job, status=dg.DagsterRunStatus.STARTED)  # not a demo's: not ours
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots("warehouse", 1)
+        claim = storage.claim_concurrency_slot("warehouse", orphan.run_id, "_step")
+        assert claim.is_claimed
+        assert storage.get_concurrency_info("warehouse").active_slot_count == 1
+
+        _end_orphaned_demo_runs(instance)
+
+        assert instance.get_run_by_id(orphan.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id(live.run_id).status == dg.DagsterRunStatus.STARTED
+        assert instance.get_run_by_id(other.run_id).status == dg.DagsterRunStatus.STARTED
+        assert storage.get_concurrency_info("warehouse").active_slot_count == 0
