@@ -47,6 +47,11 @@ def ingest(source: str = typer.Option("all", help="github, jira, harness, events
     from ingestion import pipeline
 
     names = _sources(source)
+    from ingestion.config import demo_sources_path, sources_path
+    if sources_path() == demo_sources_path():  # no sources file of one's own: say whose this is
+        typer.echo(f"reading the demo's sources file {demo_sources_path()}: its simulator runs only during `sei demo` "
+                   f"and `sei dagster --demo`; for your own sources copy sources.example.yml to sources.yml",
+                   err=True)
     built = [n for n in names if n in pipeline.BUILT_SOURCES]
     not_built = [n for n in names if n not in pipeline.BUILT_SOURCES]
     if not_built:
