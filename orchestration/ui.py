@@ -37,6 +37,7 @@ def _start_demo_simulator(state: dict, echo):
     from simulator.export_events import export_events
     from simulator.server import SimServer
 
+    echo(f"demo mode: generating the {state['size']} organisation of the last `sei demo` (seed {state['seed']})...")
     world = generate(state["size"], seed=state["seed"])
     sim = SimServer(world, time_scale=0.01).start()
     sources = demo_sources_path()
