@@ -1318,6 +1318,8 @@ def estimate(rows: list[dict], page_size: int, limit: dict, review_comment_count
             "hours": max(hours_rate, hours_latency), "hours_rate_limit": hours_rate, "hours_latency": hours_latency}
 
 
+JOURNALED = True  # pipeline.run keeps a response journal for this source (ingestion/journal.py)
+
 RESOURCES = ["repositories", "pull_requests", "pull_request_jira_keys", "commits", "deployments",
              "deployment_statuses", "releases", "workflow_runs"]
 

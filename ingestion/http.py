@@ -60,6 +60,7 @@ from dlt.sources.helpers.rest_client.paginators import BasePaginator, HeaderLink
 from ingestion.config import Runtime
 
 MAX_SINGLE_WAIT = 3700.0  # one rate-limit window (an hour) and a little
+UNJOURNALED = ("github_app_token", "plan")  # answers that must be fresh (tokens, estimates)
 
 
 # --------------------------------------------------------------------------- errors
@@ -98,6 +99,7 @@ class ResourceCounters:
     min_ratelimit_remaining: int | None = None
     ratelimit_answers: int = 0   # rate-limit answers received (429, secondary 403, GraphQL RATE_LIMITED)
     ratelimit_crossed: int = 0   # ... of which to requests already on the wire when the token's gate closed
+    replayed: int = 0            # answers taken from the journal of a killed run (not requests)
     errors: list[str] = field(default_factory=list)
     rows: int = 0                # rows yielded (the loaded count comes from dlt's normalize info)
     status_counts: dict[str, int] = field(default_factory=dict)
@@ -115,6 +117,7 @@ class HttpStats:
         self._lock = threading.Lock()
         self._c: dict[tuple[str, str], ResourceCounters] = {}
         self.progress = progress
+        self.journal = None  # the run's page journal (ingestion/journal.py), for sources that keep one
 
     def get(self, integration: str, resource: str) -> ResourceCounters:
         with self._lock:
@@ -399,6 +402,10 @@ class RateLimitedClient(Client):
                 resp = raw_send(request, **kw)
                 limited = self.integration.is_rate_limited(resp)
                 hold = self._gate_hold(resp)
+                journal = self.stats.journal if self.resource not in UNJOURNALED else None
+                if journal is not None and not limited:
+                    # journaled before the slot is free: a kill loses at most the answers in flight
+                    journal.put(request, resp)
             finally:
                 # closed before the slot is free: no other request slips out
                 crossed = self.gate.release(hold, sent_at)
@@ -426,6 +433,14 @@ class RateLimitedClient(Client):
 
         def send(request, **kw):
             endpoint = f"{request.method} {urlsplit(request.url).path}"
+            # a run resumed after a kill: answers the killed run had already read come from
+            # its journal, without a request (ingestion/journal.py)
+            journal = self.stats.journal if self.resource not in UNJOURNALED else None
+            if journal is not None:
+                cached = journal.get(request)
+                if cached is not None:
+                    self.stats.update(name, res, lambda c: setattr(c, "replayed", c.replayed + 1))
+                    return cached
             try:
                 resp = retried_send(request, **kw)
             except DEFAULT_RETRY_EXCEPTIONS as e:

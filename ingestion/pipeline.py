@@ -199,14 +199,29 @@ def _load_sources(sources, cfg, wh: Path, full_refresh: bool, say: Callable[[str
         say(f"{name}: loading into {wh} (dataset raw_{name}{', full refresh' if full_refresh else ''})")
         pipeline = make_pipeline(name, wh, cfg.runtime.duckdb_memory_limit, cfg.runtime.normalize_workers)
         row_counts: dict[str, int] = {}
+        journal = None
         try:
+            if getattr(_module(name), "JOURNALED", False):
+                # pages read before a kill are replayed, not asked again (ingestion/journal.py);
+                # a journal made on another state than this run's is discarded
+                from ingestion.journal import Journal, state_digest
+                journal = stats.journal = Journal(
+                    pipelines_dir(wh) / f"sei_{name}.journal",
+                    state_digest((pipeline.state.get("sources") or {}).get(name), full_refresh))
             src = dlt_source(name, cfg, stats)
             use_load_file_format(src)   # INSERT statements cost a medium org's Jira load 10 GB
             info = pipeline.run(src, refresh="drop_sources" if full_refresh else None)
             info.raise_on_failed_jobs()
+            if journal is not None:
+                if journal.replayed:
+                    say(f"{name}: resumed an interrupted run: {journal.replayed} answers it had read came from "
+                        f"its journal, not the API")
+                journal.clear()  # the rows and cursors are committed now
             norm = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
             row_counts = dict(norm.row_counts) if norm else {}
         except Exception as e:  # noqa: BLE001 - a failed source is a result, not a crash
+            if journal is not None:
+                journal.close()  # kept: the next run from the same state resumes from it
             root = _root_error(e)
             res.status = "failed"
             res.error_message = str(root) if isinstance(root, (ApiError, cfgmod.ConfigError)) else \
