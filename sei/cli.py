@@ -62,6 +62,17 @@ SIZE_HELP = "Organisation size: tiny (~10 devs), small (~50), medium (~500), lar
 Size = Literal["tiny", "small", "medium", "large"]  # simulator/sizes.py; the CLI refuses anything else
 
 
+def _host(host: str) -> str:
+    """An address this machine can listen on, checked before anything is generated or started."""
+    import socket
+    try:
+        socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError) as e:
+        raise typer.BadParameter(f"{host!r} is not an address of this machine ({getattr(e, 'strerror', None) or e}); "
+                                 f"use 127.0.0.1, 0.0.0.0 or a host name that resolves") from None
+    return host
+
+
 def _faults(spec: str) -> str:
     """Parsed before the organisation is generated, which takes minutes for the large one."""
     from simulator.faults import FaultSpec
@@ -94,7 +105,7 @@ def sim_serve(
     size: Size = typer.Option("small", help=SIZE_HELP),
     seed: int = typer.Option(42, help="Same seed, same organisation, byte-identical answers."),
     port: int = typer.Option(8765, min=0, max=65535, help="TCP port (0 picks a free one)."),
-    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    host: str = typer.Option("127.0.0.1", callback=_host, help="Address to listen on."),
     faults: str = typer.Option("", callback=_faults, help="Fault injection, e.g. 429:0.05,500:0.02,reset:0.01,slow:0.05,secondary:0.01; "
                                         "scope one API with a prefix: jira.500:1.0"),
     history_days: int = typer.Option(None, min=1, help="Days of history (default: 365; large: 730)."),
@@ -111,6 +122,9 @@ def sim_serve(
                       quiet=not verbose)
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--faults") from None
+    except OSError as e:  # the port is taken, or the address is not this machine's
+        raise typer.BadParameter(f"cannot listen on {host}:{port}: {e.strerror or e}. Fix: pick another --port "
+                                 f"(0: a free one) or --host", param_hint="--port") from None
     typer.echo(f"simulator listening on {s.url}\n"
                f"  GitHub  token {GITHUB_TOKEN}  (GraphQL {s.url}/graphql, REST {s.url})\n"
                f"  Jira    {JIRA_EMAIL} / {JIRA_TOKEN}  ({s.url}/rest/api/3/search/jql)\n"
@@ -174,7 +188,7 @@ def dagster_ui(
                                    "runs, so its jobs and schedules succeed. Default: on when `sei demo` ran here and "
                                    "there is no sources file of your own (SEI_SOURCES or ./sources.yml)."),
     port: int = typer.Option(3000, min=1, max=65535, help="Port of the UI."),
-    host: str = typer.Option("127.0.0.1", help="Address the UI listens on."),
+    host: str = typer.Option("127.0.0.1", callback=_host, help="Address the UI listens on."),
 ) -> None:
     """The Dagster UI and daemon (`dagster dev`) on the instance `make run` records into
     (DAGSTER_HOME, default .dagster_home/): `make dagster` runs this."""
