@@ -40,6 +40,19 @@ BAD = {
 }
 
 
+# more bad values where a command has several kinds of them
+MORE = [
+    ("sim serve", ["--size", "huge"], "'huge' is not one of 'tiny', 'small', 'medium', 'large'"),
+    ("sim serve", ["--port", "-1"], "greater than or equal to 0"),
+    ("sim serve", ["--host", "no-such-host.invalid"], "is not an address of this machine"),
+    ("dagster", ["--host", "no-such-host.invalid"], "is not an address of this machine"),
+    ("sim truth", ["--out", MISSING, "--advance-hours", "-2"], "greater than or equal to 0"),
+    ("org show", ["--depth", "-1"], "greater than or equal to 0"),
+    ("org identities", ["--limit", "-5"], "greater than or equal to 0"),
+    ("org import", ["--max-file-mb", "0"], "greater than or equal to 0.01"),
+]
+
+
 def _commands(cmd=None, path=()):
     cmd = cmd or typer.main.get_command(app)
     if hasattr(cmd, "commands"):
@@ -53,9 +66,8 @@ def test_every_command_has_a_bad_value_case():
     assert set(_commands()) == set(BAD)
 
 
-@pytest.mark.parametrize("command", sorted(BAD))
-def test_bad_value_is_one_line_and_exit_2(command, capsys):
-    args, valid = BAD[command]
+@pytest.mark.parametrize("command, args, valid", [(c, *BAD[c]) for c in sorted(BAD)] + MORE)
+def test_bad_value_is_one_line_and_exit_2(command, args, valid, capsys):
     with pytest.raises(SystemExit) as exit_:
         app([*command.split(), *args], prog_name="sei")
     err = capsys.readouterr().err
@@ -75,3 +87,16 @@ def test_console_script_answers_the_same_way():
     assert r.stderr.strip().splitlines()[-1] == ("sei demo: Invalid value for '--size': 'huge' is not one of 'tiny', "
                                                  "'small', 'medium', 'large'. (see `sei demo --help`)")
     assert "Traceback" not in r.stderr
+
+
+def test_a_taken_port_is_a_usage_error(capsys):
+    import socket
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit) as exit_:
+            app(["sim", "serve", "--size", "tiny", "--port", str(port)], prog_name="sei")
+    assert exit_.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith(f"sei sim serve: Invalid value for --port: cannot listen on 127.0.0.1:{port}: "), last
