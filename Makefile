@@ -43,4 +43,4 @@ lock: ## re-resolve dependencies from pyproject.toml into requirements.lock
 	  && .lockenv/bin/pip freeze --exclude-editable > requirements.lock && rm -rf .lockenv
 
 clean:
-	rm -rf $(VENV) warehouse dbt_project/target dbt_project/logs
+	rm -rf $(VENV) warehouse .dagster_home dbt_project/target dbt_project/logs
