@@ -1,9 +1,10 @@
 """The sources file: what to read, grouped account -> organisations -> projects.
 
 One YAML file (the path in `SEI_SOURCES`, else `sources.yml` in the working directory,
-else the demo's `sources.simulator.yml` beside the warehouse when `sei demo` wrote one) says which repositories, Jira projects and Harness projects/services the
-warehouse reads, which project each belongs to, where each integration's API lives and
-how far back the first sync goes. `sources.example.yml` documents every key.
+else the demo's `sources.simulator.yml` beside the warehouse when `sei demo` wrote one)
+says which repositories, Jira projects and Harness projects/services the warehouse reads,
+which project each belongs to, where each integration's API lives and how far back the
+first sync goes. `sources.example.yml` documents every key.
 
 Credentials never go in this file. They come the dlt way: `.dlt/secrets.toml`
 (`[sources.github] access_token = "..."`) or environment variables
