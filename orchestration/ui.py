@@ -3,8 +3,9 @@
 
 - Demo mode (`--demo`; the default when `sei demo` left `demo.json` beside the warehouse and
   you have no sources file of your own): the simulator serves the demo's organisation again
-  (same size and seed) on a free local port for as long as the UI runs, the demo's sources
-  file is rewritten to point at it, and the runs get the simulator's credentials. Pressing
+  (same size and seed) on a free local port for as long as the UI runs, its clock following
+  real time (each hour brings that hour's new activity), the demo's sources file is
+  rewritten to point at it, and the runs get the simulator's credentials. Pressing
   Materialize, or the hourly schedule, then runs against it and succeeds.
 - Otherwise the UI runs with your own configuration; while no source is configured or
   reachable the schedules skip with the reason (orchestration/schedules.py).
@@ -15,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from sei.settings import PROJECT_ROOT
@@ -40,6 +42,8 @@ def _start_demo_simulator(state: dict, echo):
     echo(f"demo mode: generating the {state['size']} organisation of the last `sei demo` (seed {state['seed']})...")
     world = generate(state["size"], seed=state["seed"])
     sim = SimServer(world, time_scale=0.01).start()
+    sim.clock_stop = threading.Event()  # set when the UI stops
+    threading.Thread(target=_follow_real_time, args=(world, sim.clock_stop), daemon=True, name="demo-clock").start()
     sources = demo_sources_path()
     orgs = org_dir()
     export_org(world, orgs)  # unchanged files: the import recognises them and skips (one per content)
@@ -48,6 +52,26 @@ def _start_demo_simulator(state: dict, echo):
     echo(f"demo mode: the {state['size']} organisation (seed {state['seed']}) served on {sim.url}, "
          f"sources file {sources}")
     return sim, {**demo_environment(sim.url, orgs), "SEI_SOURCES": str(sources)}
+
+
+CLOCK_STEP_S = 60.0
+
+
+def catch_up(world, start_now: int, elapsed_s: float) -> int:
+    """Move the simulated organisation's clock to `start_now` plus the real time elapsed
+    (never back, never past the generated horizon): every scheduled run then finds the new
+    pull requests, issues and deployments of the hour, as it would on real APIs."""
+    target = min(start_now + int(elapsed_s), world.end)
+    if target > world.now:
+        world.advance((target - world.now) / 3600)
+    return world.now
+
+
+def _follow_real_time(world, stop: threading.Event) -> None:
+    import time
+    start_now, t0 = world.now, time.monotonic()
+    while not stop.wait(CLOCK_STEP_S):
+        catch_up(world, start_now, time.monotonic() - t0)
 
 
 def serve(demo: bool | None, host: str, port: int, echo=print) -> int:
@@ -91,4 +115,5 @@ def serve(demo: bool | None, host: str, port: int, echo=print) -> int:
         if proc.poll() is None:
             proc.kill()
         if sim is not None:
+            sim.clock_stop.set()
             sim.stop()

@@ -44,3 +44,14 @@ def test_a_killed_demos_run_is_ended_and_its_slot_freed(tmp_path):
         assert instance.get_run_by_id(live.run_id).status == dg.DagsterRunStatus.STARTED
         assert instance.get_run_by_id(other.run_id).status == dg.DagsterRunStatus.STARTED
         assert storage.get_concurrency_info("warehouse").active_slot_count == 0
+
+
+def test_demo_modes_clock_follows_real_time_forward_only_and_within_the_horizon():
+    from orchestration.ui import catch_up
+    from simulator import generate
+    world = generate("tiny", seed=7)
+    start = world.now
+    assert catch_up(world, start, 0) == start
+    assert catch_up(world, start, 5400) == start + 5400  # 1.5 h of real time: 1.5 h of activity
+    assert catch_up(world, start, 3600) == start + 5400  # never back
+    assert catch_up(world, start, 10 ** 9) == world.end  # never past what was generated
