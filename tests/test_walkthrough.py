@@ -39,7 +39,7 @@ def readme_walkthrough() -> list[str]:
     text = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     section = text.split("## After `make run`", 1)[1]
     block = section.split("```sh\n", 1)[1].split("```", 1)[0]
-    return [line for line in block.splitlines() if line.strip()]
+    return [line for line in block.splitlines() if shlex.split(line, comments=True)]  # commands, not comments
 
 
 def make_recipe(target: str) -> list[str]:
@@ -218,3 +218,24 @@ def test_demo_mode_schedule_runs_and_a_ui_run_reads_the_simulator(walk):
                           "source = 'github'\").fetchone()[0])", walk.env["SEI_WAREHOUSE"]],
                          capture_output=True, text=True)
     assert ops.stdout.strip() == "2", ops.stderr  # make run's sync and the UI's
+
+
+def test_make_run_ends_with_its_summary_and_keeps_dbts_log_in_a_file(walk):
+    """`make run`'s terminal output: a line per phase and step, no dbt log, nothing on stderr
+    (no `nanobind: leaked` report at exit), and the summary last, naming the log file that
+    holds dbt's and Dagster's full log."""
+    run = next(r for line, r in walk.results if line.startswith("make run"))
+    assert "nanobind" not in run.stderr and not run.stderr.strip(), run.stderr[-3000:]
+    out = run.stdout.splitlines()
+    assert not [ln for ln in out if re.search(r"\d+ of \d+ (START|PASS|OK)\b|Running with dbt=", ln)], run.stdout
+    for step in ("ingest_github", "ingest_jira", "ingest_harness", "ingest_events", "org_import", "dbt_build",
+                 "serving_publish"):
+        assert any(re.fullmatch(rf"   {step}\s+done in\s+\d+\.\ds", ln) for ln in out), (step, run.stdout)
+    summary = out[out.index("== summary"):]
+    assert all(ln.startswith("   ") for ln in summary[1:]), summary
+    assert summary[-1] == f"   warehouse: {walk.tmp / 'warehouse' / 'sei.duckdb'}", summary
+    log = walk.tmp / "warehouse" / "logs" / "demo.log"
+    assert f"   full log of the run (Dagster, dbt): {log}" in summary
+    text = log.read_text(encoding="utf-8")
+    assert "Running with dbt=" in text and re.search(r"\d+ of \d+ OK created sql table model marts\.", text)
+    assert "dbt_build" in text and "ingest_github" in text  # Dagster's console log of the same run
