@@ -280,17 +280,6 @@ class RequestGate:
             self._cond.notify_all()
             return crossed
 
-    def wait(self) -> float:
-        """Sleep while the gate is closed (no slot taken); the seconds slept."""
-        waited = 0.0
-        with self._cond:
-            while True:
-                now = time.monotonic()
-                if self.pause_until <= now:
-                    return waited
-                self._cond.wait(self.pause_until - now)
-                waited += time.monotonic() - now
-
 
 # --------------------------------------------------------------------------- the client
 class _RetryIf(retry_base):
