@@ -22,6 +22,25 @@ from pathlib import Path
 from sei.settings import PROJECT_ROOT
 
 
+# Path settings a relative value of which would be read against the project folder, where
+# dagster dev's processes run, instead of the folder `sei dagster` was started in.
+PATH_SETTINGS = ("SEI_WAREHOUSE", "SEI_SOURCES", "SEI_SERVING", "SEI_ORG_DIR", "SEI_OPS_DB", "SEI_DBT_TARGET_PATH",
+                 "SEI_PROFILES_DIR", "SEI_RBAC_POLICY", "SEI_SCOPES_DIR", "SEI_AUDIT_LOG", "DAGSTER_HOME")
+
+
+def absolute_paths(env: dict[str, str]) -> dict[str, str]:
+    """`env` with every relative path setting made absolute against the current folder, and a
+    ./sources.yml there passed on as SEI_SOURCES."""
+    out = dict(env)
+    for key in PATH_SETTINGS:
+        if out.get(key) and not Path(out[key]).is_absolute():
+            out[key] = str(Path(out[key]).absolute())
+    from ingestion.config import DEFAULT_SOURCES_FILE
+    if not out.get("SEI_SOURCES") and Path(DEFAULT_SOURCES_FILE).is_file():
+        out["SEI_SOURCES"] = str(Path(DEFAULT_SOURCES_FILE).absolute())
+    return out
+
+
 def own_sources_configured() -> bool:
     """A sources file of the user's: SEI_SOURCES set, or sources.yml in the working directory."""
     from ingestion.config import DEFAULT_SOURCES_FILE
@@ -82,7 +101,7 @@ def serve(demo: bool | None, host: str, port: int, echo=print) -> int:
     state = read_demo_state()
     if demo is None:
         demo = state is not None and not own_sources_configured()
-    env = {**os.environ, "DAGSTER_HOME": str(prepare_dagster_home())}
+    env = absolute_paths({**os.environ, "DAGSTER_HOME": str(prepare_dagster_home())})
     sim = None
     if demo:
         if state is None:

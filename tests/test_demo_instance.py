@@ -55,3 +55,15 @@ def test_demo_modes_clock_follows_real_time_forward_only_and_within_the_horizon(
     assert catch_up(world, start, 5400) == start + 5400  # 1.5 h of real time: 1.5 h of activity
     assert catch_up(world, start, 3600) == start + 5400  # never back
     assert catch_up(world, start, 10 ** 9) == world.end  # never past what was generated
+
+
+def test_sei_dagster_passes_paths_that_mean_the_same_in_the_project_folder(tmp_path, monkeypatch):
+    from orchestration.ui import absolute_paths
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sources.yml").write_text("account: mine\n", encoding="utf-8")
+    env = absolute_paths({"SEI_WAREHOUSE": "wh/sei.duckdb", "SEI_SERVING": "/srv/serving.duckdb", "PATH": "bin"})
+    assert env["SEI_WAREHOUSE"] == str(tmp_path / "wh" / "sei.duckdb")
+    assert env["SEI_SERVING"] == "/srv/serving.duckdb"
+    assert env["SEI_SOURCES"] == str(tmp_path / "sources.yml")  # dagster dev runs in the project folder
+    assert env["PATH"] == "bin"  # not a path setting of ours
+    assert absolute_paths({"SEI_SOURCES": "/etc/sei/sources.yml"})["SEI_SOURCES"] == "/etc/sei/sources.yml"
