@@ -24,6 +24,7 @@ import duckdb
 
 from ingestion import config as cfgmod
 from ingestion.http import HttpStats
+from ingestion.lock import writes_warehouse
 
 DELETED_COL = "_sei_deleted_at"
 GITHUB_BATCH = 50
@@ -106,6 +107,7 @@ def jira_existing_ids(cfg: cfgmod.SourcesConfig, project_key: str, stats: HttpSt
             return ids
 
 
+@writes_warehouse()  # one writer at a time (ingestion/lock.py)
 def reconcile(sources=("github",), config_path: str | Path | None = None, warehouse: Path | None = None,
               stats: HttpStats | None = None) -> list[ReconcileResult]:
     from sei.settings import warehouse_path

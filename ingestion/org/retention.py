@@ -21,6 +21,8 @@ from pathlib import Path
 
 import duckdb
 
+from ingestion.lock import writes_warehouse
+
 # table -> SQL condition (over its columns) for "finished before ?"
 RULES = {
     "raw_github.pull_requests": "coalesce(merged_at, closed_at) < ?",
@@ -62,6 +64,7 @@ def configured_months(profiles_dir: Path | str | None = None) -> int | None:
     return loaded[0].profile["privacy"]["retention_months"] if loaded else None
 
 
+@writes_warehouse(unless=lambda a: a["dry_run"])  # one writer at a time (ingestion/lock.py)
 def apply_retention(warehouse: Path | str | None = None, months: int | None = None, now: dt.datetime | None = None,
                     profiles_dir: Path | str | None = None, dry_run: bool = False) -> RetentionResult:
     from sei.settings import warehouse_path
