@@ -10,7 +10,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
 
-.PHONY: setup run test test-fast bench sim dagster clean lock
+.PHONY: setup run test test-fast bench sim dagster dashboards clean lock
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ sim: setup ## serve the simulator in the foreground (size small, port 8765)
 
 dagster: setup ## the Dagster UI and daemon on http://127.0.0.1:3000, state in .dagster_home; after `make run`, demo mode (`sei dagster --help`)
 	$(BIN)/sei dagster
+
+dashboards: setup ## the Insights dashboards on http://127.0.0.1:8501: PRINCIPAL=<name> for a principal's published scope, else demo mode after `make run`
+	$(BIN)/sei dashboards $(if $(PRINCIPAL),--principal $(PRINCIPAL),--demo)
 
 lock: ## re-resolve dependencies from pyproject.toml into requirements.lock
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv && .lockenv/bin/pip install --quiet -e '.[test]' \

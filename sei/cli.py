@@ -196,6 +196,35 @@ def dagster_ui(
     sys.exit(serve(demo, host, port, echo=lambda line: typer.echo(line, err=True)))
 
 
+@app.command("dashboards")
+def dashboards(
+    port: int = typer.Option(8501, min=1, max=65535, help="Port of the dashboards."),
+    host: str = typer.Option("127.0.0.1", callback=_host, help="Address the dashboards listen on."),
+    principal: str = typer.Option(None, "--principal", show_default=False,
+                                  help="Serve this principal's published scope file to every visitor (default: "
+                                       "SEI_DASHBOARD_PRINCIPAL; else the OIDC login of .streamlit/secrets.toml)."),
+    demo: bool = typer.Option(False, "--demo", help="After `make run` only: the whole simulated account, no access "
+                                                    "control."),
+) -> None:
+    """The Insights dashboards (Streamlit) on the viewer's published scope: `make dashboards` runs this
+    (docs/dashboards.md)."""
+    import socket
+
+    from dashboards.data import AccessError
+    from dashboards.server import serve
+    with socket.socket() as s:   # a taken port is a usage error, before anything starts
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise typer.BadParameter(f"cannot listen on {host}:{port}: {e.strerror or e}. Fix: pick another --port",
+                                     param_hint="--port") from None
+    try:
+        sys.exit(serve(port, host, principal, demo, echo=lambda line: typer.echo(line, err=True)))
+    except AccessError as e:
+        typer.echo(f"sei dashboards: {e}", err=True)
+        sys.exit(1)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

@@ -21,6 +21,7 @@ BAD = {
     "doctor": (["--sources", MISSING], f"'{MISSING}' does not exist"),
     "demo": (["--size", "huge"], "'huge' is not one of 'tiny', 'small', 'medium', 'large'"),
     "dagster": (["--port", "70000"], "less than or equal to 65535"),
+    "dashboards": (["--port", "0"], "greater than or equal to 1"),
     "sim serve": (["--faults", "418:0.5"], "unknown kind '418' (one of 429, 500"),
     "sim truth": (["--out", MISSING, "--size", "xl"], "'xl' is not one of 'tiny', 'small', 'medium', 'large'"),
     "sim export-org": ([MISSING, "--history-days", "0"], "greater than or equal to 1"),

@@ -1,0 +1,29 @@
+"""Data health: when each integration last succeeded, its lag and last error (what `sei
+doctor` shows), and a link to the Dagster UI."""
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from dashboards import ui
+
+d = ui.data()
+ui.header(d, "Data health", ["integration_health"])
+dagster = os.environ.get(ui.DAGSTER_URL_ENV, "http://127.0.0.1:3000")
+st.markdown(f"Runs, checks and freshness in the [Dagster UI]({dagster}) (`{ui.DAGSTER_URL_ENV}`).")
+if not d.has("integration_health"):
+    ui.empty("Integration health is not part of your published scope: the access policy does not publish "
+             "`integration_health` (operations data) to scope files. An administrator sees it with `sei doctor` or in "
+             "the Dagster UI, or can publish it to everyone with `marts: {integration_health: public}` in the policy.")
+    st.stop()
+h = d.sql("select source_name, resource_name, status, last_status, last_success_at, lag_hours, max_lag_hours, "
+          "rows_last_run, requests_last_run, retries_last_run, wait_seconds_last_run, min_ratelimit_remaining, "
+          "last_error_at, last_error_message, checked_at from marts.integration_health order by source_name, resource_name")
+if h.empty:
+    ui.empty("No ingest has run yet: no integration is configured or none has been synced. Fix: `sei ingest`.")
+    st.stop()
+for r in h[h.status == "unhealthy"].itertuples():   # what needs attention first, as `sei doctor` exits 1 on it
+    st.error(f"{r.source_name} / {r.resource_name}: unhealthy (last success {r.last_success_at or 'never'}, "
+             f"lag {ui.fmt_hours(r.lag_hours)}){': ' + r.last_error_message if r.last_error_message else ''}")
+ui.table(h, "integration_health", "Per integration and resource (marts.integration_health; the same as `sei doctor`)")

@@ -1,0 +1,206 @@
+"""What every page shares: the viewer, the header ("data as of"), the org-tree and period
+controls kept in the URL's query string, tables with a CSV download, empty states.
+
+Pages read figures from the marts as they are; the only SQL here selects rows (a team, a
+period range), it does not aggregate: an aggregate a page needs repeatedly belongs in a mart
+(DESIGN.md §7)."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from dashboards.data import AccessError, Data, Viewer, fixed_viewer, principal_for_email, scope_viewer
+
+OUTSIDE = "(outside your scope)"
+GITHUB_URL_ENV = "SEI_DASHBOARD_GITHUB_URL"
+DAGSTER_URL_ENV = "SEI_DAGSTER_URL"
+
+
+# --------------------------------------------------------------------------- the viewer
+def _login_viewer() -> Viewer:
+    """Production: Streamlit's OIDC login (`[auth]` in .streamlit/secrets.toml), the email
+    mapped to a principal by `[sei.principals]`."""
+    try:
+        auth_configured = "auth" in st.secrets
+        mapping = st.secrets.get("sei", {}).get("principals", {})
+    except Exception:  # noqa: BLE001 - no secrets.toml at all
+        auth_configured, mapping = False, {}
+    if not auth_configured:
+        raise AccessError("no viewer: start the dashboards for one principal (`sei dashboards --principal P`, or "
+                          "SEI_DASHBOARD_PRINCIPAL), or configure the OIDC login ([auth] and [sei.principals] in "
+                          ".streamlit/secrets.toml, see docs/dashboards.md)")
+    if not st.user.is_logged_in:
+        st.title("SEI Insights")
+        st.write("Sign in to see the insights your access policy grants you.")
+        st.button("Log in", on_click=st.login)
+        st.stop()
+    email = st.user.get("email")
+    principal = principal_for_email(email, mapping)
+    if principal is None:
+        raise AccessError(f"{email} is not mapped to a principal of the access policy. Fix: an administrator adds "
+                          f"it under [sei.principals] in .streamlit/secrets.toml")
+    return scope_viewer(principal)
+
+
+def data() -> Data:
+    """The viewer's data, or an error box naming the fix and nothing else."""
+    try:
+        viewer = fixed_viewer() or _login_viewer()
+    except AccessError as e:
+        st.error(str(e))
+        st.stop()
+    return Data(viewer)
+
+
+def header(d: Data, title: str, marts: list[str]) -> None:
+    st.title(title)
+    as_of = d.as_of()
+    when = as_of.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if as_of else "unknown"
+    st.caption(f"Data as of {when} (the last complete refresh published) · {d.viewer.label} · "
+               f"source: {', '.join('marts.' + m for m in marts)}")
+
+
+def empty(reason: str) -> None:
+    """An empty result says why, instead of an empty chart."""
+    st.info(reason)
+
+
+def source(*marts: str) -> None:
+    st.caption("Source: " + ", ".join(f"`marts.{m}`" for m in marts))
+
+
+# --------------------------------------------------------------------------- URL state
+def _qp(key: str) -> str | None:
+    v = st.query_params.get(key)
+    return v if v not in (None, "") else None
+
+
+def select(label: str, options: list, key: str, default=None, fmt=None, sidebar: bool = True, help: str | None = None):
+    """A selectbox whose value lives in the query string (`?key=value`), so a link reproduces it."""
+    if not options:
+        return None
+    strs = [str(o) for o in options]
+    cur = _qp(key)
+    idx = strs.index(cur) if cur in strs else (options.index(default) if default in options else 0)
+    where = st.sidebar if sidebar else st
+    v = where.selectbox(label, options, index=idx, key=f"w_{key}", format_func=fmt or str, help=help)
+    st.query_params[key] = str(v)
+    return v
+
+
+def toggle(label: str, key: str, default: bool, help: str | None = None) -> bool:
+    cur = _qp(key)
+    value = default if cur is None else cur in ("1", "true", "yes")
+    v = st.sidebar.checkbox(label, value=value, key=f"w_{key}", help=help)
+    st.query_params[key] = "1" if v else "0"
+    return bool(v)
+
+
+def _date(s: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(s) if s else None
+    except ValueError:
+        return None
+
+
+def date_range(lo: dt.date, hi: dt.date, default_days: int = 182) -> tuple[dt.date, dt.date]:
+    """From/to (`?from=YYYY-MM-DD&to=...`) within the data's bounds."""
+    lo, hi = pd.Timestamp(lo).date(), pd.Timestamp(hi).date()
+    start = _date(_qp("from")) or max(lo, hi - dt.timedelta(days=default_days))
+    end = _date(_qp("to")) or hi
+    start, end = max(lo, min(start, hi)), max(lo, min(end, hi))
+    v = st.sidebar.date_input("Date range", value=(start, end), min_value=lo, max_value=hi, key="w_range")
+    if isinstance(v, (tuple, list)) and len(v) == 2:
+        start, end = v
+    st.query_params["from"], st.query_params["to"] = start.isoformat(), end.isoformat()
+    return start, end
+
+
+# --------------------------------------------------------------------------- the org tree
+@dataclass
+class Node:
+    tree: str
+    team_id: str
+    name: str
+    subteams: bool
+    teams: list[str]              # the team, or its visible subtree with sub-teams
+    children: pd.DataFrame        # visible child teams (team_id, name)
+    names: dict[str, str]         # team_id -> name, every visible team of the tree
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.team_id})" + (" with sub-teams" if self.subteams else "")
+
+
+def org_controls(d: Data) -> Node | None:
+    """Org tree, tree node and include-sub-teams, among the teams the viewer may see."""
+    if not d.has("dim_team"):
+        empty("No org tree is published in your scope (marts.dim_team is missing). Fix: import the org files "
+              "(`sei org import`) and publish again.")
+        return None
+    teams = d.sql("select tree, team_id, name, parent_team_id, depth, path from marts.dim_team order by tree, path")
+    if teams.empty:
+        empty("Your scope holds no team: your access binding covers no team of any org tree, or the org tree is "
+              "empty. Ask an administrator for a team or project binding.")
+        return None
+    trees = sorted(teams.tree.unique())
+    tree = select("Org tree", trees, "tree", default="reporting" if "reporting" in trees else trees[0])
+    t = teams[teams.tree == tree]
+    names = dict(zip(t.team_id, t.name))
+    ids = list(t.team_id)
+    root = t.sort_values(["depth", "path"]).team_id.iloc[0]   # the top of what the viewer sees
+    team_id = select("Team", ids, "team", default=root, fmt=lambda i: f"{names.get(i, i)} ({i})")
+    subteams = toggle("Include sub-teams", "sub", True, help="Figures of the team alone, or with every team below it")
+    teams_in = [team_id]
+    if subteams and d.has("dim_team_closure"):
+        teams_in = list(d.sql("select descendant_team_id from marts.dim_team_closure where tree = ? and "
+                              "ancestor_team_id = ? order by depth, descendant_team_id", [tree, team_id])
+                        .descendant_team_id) or [team_id]
+    children = t[t.parent_team_id == team_id][["team_id", "name"]].reset_index(drop=True)
+    return Node(tree, team_id, names.get(team_id, team_id), subteams, teams_in, children, names)
+
+
+# --------------------------------------------------------------------------- tables
+def table(df: pd.DataFrame, key: str, caption: str | None = None, links: dict | None = None) -> None:
+    """A table and its CSV download (exactly the rows shown)."""
+    if caption:
+        st.caption(caption)
+    config = {c: st.column_config.LinkColumn(c, display_text=text) for c, text in (links or {}).items()}
+    st.dataframe(df, hide_index=True, column_config=config or None, key=f"df_{key}")
+    st.download_button("Download CSV", df.to_csv(index=False).encode(), file_name=f"{key}.csv", mime="text/csv",
+                       key=f"dl_{key}", on_click="ignore")
+
+
+def mask_outside(df: pd.DataFrame, columns: list[str], when: pd.Series) -> pd.DataFrame:
+    """Person columns the scope masks (NULL for authors outside it) shown as such, not as blanks."""
+    out = df.copy()
+    for c in columns:
+        if c in out:
+            out[c] = out[c].astype(object)
+            out.loc[when, c] = OUTSIDE
+    return out
+
+
+def pr_link(repo, number) -> str | None:
+    if repo is None or pd.isna(repo) or number is None or pd.isna(number):
+        return None
+    base = os.environ.get(GITHUB_URL_ENV, "https://github.com").rstrip("/")
+    return f"{base}/{repo}/pull/{int(number)}"
+
+
+def fmt_hours(h) -> str:
+    if h is None or pd.isna(h):
+        return "–"
+    return f"{h / 24:.1f} d" if h >= 48 else f"{h:.1f} h"
+
+
+def fmt_pct(x) -> str:
+    return "–" if x is None or pd.isna(x) else f"{100 * x:.1f}%"
+
+
+def fmt_num(x, digits: int = 1) -> str:
+    return "–" if x is None or pd.isna(x) else f"{x:,.{digits}f}"
