@@ -24,7 +24,13 @@ after an uninterrupted run.
 
 Files: `<pipelines dir>/sei_<source>.journal/` with `BASE` (the state the journal belongs
 to) and `responses.jsonl`, one JSON line per answer, flushed as it is written (a killed
-process loses no flushed line; a half-written last line is ignored).
+process loses no flushed line; a half-written last line is ignored). While a run lasts the
+journal takes about as much disk as the answers it read (a first sync of a large org:
+gigabytes, mostly workflow-run pages); it is gone when the run has loaded.
+
+Only sources whose module sets `JOURNALED = True` keep one (GitHub): their requests are
+determined by the dlt state and the answers before them. Jira's `nextPageToken` is issued
+per search and may expire, so its paging would not resume from a journal of another process.
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""A sync killed with SIGKILL mid-way and run again equals a clean sync."""
+"""A sync killed with SIGKILL mid-way and run again equals a clean sync, and the restart
+asks the API only for what the killed run had not read (ingestion/journal.py)."""
 from __future__ import annotations
 
 import os
