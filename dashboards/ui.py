@@ -107,6 +107,14 @@ def _date(s: str | None) -> dt.date | None:
         return None
 
 
+def period_end(start, grain: str) -> dt.date:
+    """The last day of the period starting at `start` (a week or a calendar month): a range
+    ending there covers the last period whole."""
+    start = pd.Timestamp(start)
+    nxt = start + (pd.DateOffset(weeks=1) if grain == "week" else pd.DateOffset(months=1))
+    return (nxt - pd.Timedelta(days=1)).date()
+
+
 def date_range(lo: dt.date, hi: dt.date, default_days: int = 182) -> tuple[dt.date, dt.date]:
     """From/to (`?from=YYYY-MM-DD&to=...`) within the data's bounds."""
     lo, hi = pd.Timestamp(lo).date(), pd.Timestamp(hi).date()
@@ -190,6 +198,17 @@ def pr_link(repo, number) -> str | None:
         return None
     base = os.environ.get(GITHUB_URL_ENV, "https://github.com").rstrip("/")
     return f"{base}/{repo}/pull/{int(number)}"
+
+
+def band_for(bands: pd.DataFrame, year: int, metric: str, value) -> str | None:
+    """The DORA band of `value` in `year`'s cut-offs (marts.dora_performance_bands: lower <= v <
+    upper, as the marts classify): reference data looked up, not a figure computed. The marts
+    carry bands for the report year they were built with; this serves the other years."""
+    if value is None or pd.isna(value) or bands.empty:
+        return None
+    b = bands[(bands.report_year == year) & (bands.metric == metric)]
+    hit = b[(b.lower_bound <= value) & (b.upper_bound.isna() | (value < b.upper_bound))]
+    return None if hit.empty else str(hit.sort_values("band_rank").band.iloc[0])
 
 
 def fmt_hours(h) -> str:

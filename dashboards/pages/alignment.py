@@ -21,7 +21,7 @@ bounds = d.sql("select min(month_start) lo, max(month_start) hi from marts.align
 if bounds.lo.isna().iloc[0]:
     ui.empty("No months yet: nothing was loaded. Fix: run an ingest with the Jira integration configured.")
     st.stop()
-start, end = ui.date_range(bounds.lo.iloc[0], bounds.hi.iloc[0], default_days=365)
+start, end = ui.date_range(bounds.lo.iloc[0], ui.period_end(bounds.hi.iloc[0], "month"), default_days=365)
 rows = d.sql("select month_start, category, completed_issues, story_points, in_progress_hours, effort_measure, effort, "
              "effort_share from marts.alignment_team_monthly where tree = ? and team_id = ? and includes_subteams = ? "
              "and month_start between ? and ? order by month_start, category",

@@ -20,16 +20,6 @@ STATISTICS = {"median": "lead_time_p50_hours", "p90": "lead_time_p90_hours"}   #
 PHASES = ["coding_p50_hours", "pickup_p50_hours", "review_p50_hours", "deploy_p50_hours"]
 
 
-def band_for(bands: pd.DataFrame, year: int, metric: str, value) -> str | None:
-    """The band of `value` in `year`'s cut-offs (lower <= v < upper, as the marts classify):
-    reference data looked up, not a figure computed."""
-    if value is None or pd.isna(value):
-        return None
-    b = bands[(bands.report_year == year) & (bands.metric == metric)]
-    hit = b[(b.lower_bound <= value) & (b.upper_bound.isna() | (value < b.upper_bound))]
-    return None if hit.empty else str(hit.sort_values("band_rank").band.iloc[0])
-
-
 d = ui.data()
 ui.header(d, "DORA", ["dora_team_weekly", "dora_team_monthly", "dora_service_weekly", "dora_service_monthly",
                       "fct_deployments", "fct_changes", "fct_incidents", "dora_performance_bands"])
@@ -46,7 +36,7 @@ bounds = d.sql(f"select min(period_start) lo, max(period_start) hi from marts.{t
 if bounds.lo.isna().iloc[0]:
     ui.empty("No DORA periods yet: the date spine is empty because nothing was loaded. Fix: run an ingest.")
     st.stop()
-start, end = ui.date_range(bounds.lo.iloc[0], bounds.hi.iloc[0])
+start, end = ui.date_range(bounds.lo.iloc[0], ui.period_end(bounds.hi.iloc[0], grain))
 statistic = ui.select("Lead-time statistic", list(STATISTICS), "stat", default="median",
                       help="The marts hold the median and the 90th percentile of change lead time")
 bands = d.sql("select * from marts.dora_performance_bands") if d.has("dora_performance_bands") else pd.DataFrame()
@@ -82,7 +72,7 @@ for col, (key, (band_col, label, fmt)) in zip(cols, METRICS.items()):
     elif year == built_year:
         band = last[band_col]  # as the mart classified it
     else:
-        band = band_for(bands, year, band_metric, value)
+        band = ui.band_for(bands, year, band_metric, value)
     delta = None
     if prev is not None and pd.notna(value) and pd.notna(prev[column]):
         delta = fmt(value - prev[column]) if key != "deployments_per_week" else f"{value - prev[column]:+.2f}"

@@ -26,7 +26,7 @@ bounds = d.sql(f"select min({period}) lo, max({period}) hi from marts.{mart}")
 if bounds.lo.isna().iloc[0]:
     ui.empty("No periods yet: nothing was loaded. Fix: run an ingest.")
     st.stop()
-start, end = ui.date_range(bounds.lo.iloc[0], bounds.hi.iloc[0])
+start, end = ui.date_range(bounds.lo.iloc[0], ui.period_end(bounds.hi.iloc[0], grain))
 statistic = ui.select("Statistic", ["median", "p90"], "stat", default="median",
                       help="The marts hold the median and the 90th percentile of each phase")
 sfx = "p50" if statistic == "median" else "p90"
