@@ -93,7 +93,11 @@ def publish(
             con.close()
         typer.echo(f"postgres: {len(r.tables)} marts protected by row-level security, {len(r.roles)} principal roles"
                    f"{', dropped ' + ', '.join(r.dropped_roles) if r.dropped_roles else ''} in {r.seconds:.1f}s; "
-                   f"readers query schema sei_bi")
+                   f"each reader queries its own schema (its search_path):")
+        for principal, schema in sorted(r.schemas.items()):
+            typer.echo(f"  {principal}: {schema}")
+        for w in r.warnings:
+            typer.echo(f"warning: {w}", err=True)
         return
     try:
         from sei.publish import publish_serving

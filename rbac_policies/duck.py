@@ -20,7 +20,7 @@ import duckdb
 
 from rbac_policies.compile import TABLES, Compiled, compile_policy
 from rbac_policies.context import OrgContext, load_context
-from rbac_policies.marts import MartShape, classify_all, row_filter, select_list
+from rbac_policies.marts import MartShape, classify_all, row_filter, select
 from rbac_policies.model import Policy
 from rbac_policies.policy import load_policy
 
@@ -62,8 +62,7 @@ class Prepared:
 
     def select(self, m: MartShape, source: str, principal: str, rbac: str, marts: str) -> str:
         """The rows and columns of mart `m` (read from `source`.m) the principal may see."""
-        return (f"select {select_list(m, self.columns[m.name], m.name, principal, rbac, marts)} "
-                f"from {source}.{_q(m.name)} as {_q(m.name)} where {row_filter(m, m.name, principal, rbac, marts)}")
+        return select(m, self.columns[m.name], source, principal, rbac, marts)
 
 
 def prepare(con, policy_path: str | Path, catalog: str | None, sources=None, today: dt.date | None = None) -> Prepared:

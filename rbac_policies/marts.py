@@ -199,16 +199,22 @@ def row_filter(m: MartShape, alias: str, principal: str, rbac: str, marts: str) 
     return f"({' or '.join(x for x in (whole, own, people) if x)})"
 
 
-def select_list(m: MartShape, columns: list[str], alias: str, principal: str, rbac: str, marts: str) -> str:
-    """The published columns of `alias` for the principal: as they are, except a people
-    rule's person columns, NULL where the person is not visible."""
-    a = _q(alias)
+PERSON_VISIBLE = "__sei_person_visible"
+
+
+def select(m: MartShape, columns: list[str], source: str, principal: str, rbac: str, marts: str) -> str:
+    """The rows of mart `m` (read from `source`.m) the principal sees, with a people rule's
+    person columns NULL where the person is not visible. The person check runs once per row
+    (in a subquery), not once per masked column."""
+    a = _q(m.name)
+    base = f"from {source}.{a} as {a} where {row_filter(m, m.name, principal, rbac, marts)}"
     if not m.people:
-        return ", ".join(f"{a}.{_q(c)}" for c in columns)
-    whole, _, people = _parts(m, alias, principal, rbac, marts)
+        return f"select {', '.join(f'{a}.{_q(c)}' for c in columns)} {base}"
+    whole, _, people = _parts(m, m.name, principal, rbac, marts)
     masked = set(m.people[2])
-    return ", ".join(f"case when {whole} or {people} then {a}.{_q(c)} end as {_q(c)}" if c.lower() in masked
+    cols = ", ".join(f"case when {a}.{_q(PERSON_VISIBLE)} then {a}.{_q(c)} end as {_q(c)}" if c.lower() in masked
                      else f"{a}.{_q(c)}" for c in columns)
+    return f"select {cols} from (select {a}.*, ({whole} or {people}) as {_q(PERSON_VISIBLE)} {base}) as {a}"
 
 
 def classify_all(columns: dict[str, list[str]], rules: dict[str, dict]) -> list[MartShape]:

@@ -1,25 +1,32 @@
-"""PostgreSQL: real roles and row-level security from the compiled policy.
+"""PostgreSQL: real roles, per-principal schemas and row-level security from the compiled policy.
 
 Layout in the serving database (created and kept by `sei publish --target postgres`):
 
 - `sei_marts.*`   the published marts (serving mode: copied from the DuckDB warehouse;
                   in-place mode: the `marts` schema dbt builds on PostgreSQL is used as is),
                   ROW LEVEL SECURITY enabled and forced, one SELECT policy each keyed on
-                  `current_user` through the mapping tables;
-- `sei_rbac.*`    the compiled mapping tables; no reader may read or write them;
-- `sei_bi.*`      one `security_barrier` view per mart, owned by `sei_rls_owner` (a
-                  NOLOGIN role that is neither superuser nor BYPASSRLS, so the policies
-                  apply when the view reads the table) — the only thing readers can select;
+                  `current_user` through the mapping tables; no reader has USAGE on it;
+- `sei_rbac.*`    the compiled mapping tables and the key of the schema names; no reader
+                  may read or write them;
+- `sei_bi_<opaque>.*`  one schema per principal holding only the rows it may see (the same
+                  rows and masked columns as its DuckDB scope file), ROW LEVEL SECURITY
+                  enabled and forced with a policy that admits only members of the
+                  principal's role. The principal's role has USAGE on that schema alone and
+                  it is its `search_path`, so `select * from dora_team_monthly` works. A
+                  reader can therefore plan, `EXPLAIN` and count only its own rows: the
+                  planner's estimates and statistics of the full marts are out of reach;
 - roles: one per principal (users LOGIN, groups NOLOGIN, a user is a member of its
-  groups), all members of `sei_readers`, which holds USAGE on `sei_bi` and SELECT on its
-  views and nothing else. Roles this project created carry a comment; a principal removed
-  from the policy has its role dropped. Passwords are never set here: the database
-  administrator sets them (ALTER ROLE ... PASSWORD) or uses pg_hba / certificates.
+  groups), all members of `sei_readers`. Roles this project created carry a comment; a
+  principal removed from the policy has its role and schema dropped. Passwords are never
+  set here: the database administrator sets them (ALTER ROLE ... PASSWORD) or uses
+  pg_hba / certificates;
+- when the publisher is a superuser, the catalog's row counts and sizes (`pg_class.reltuples`,
+  `relpages`, the `pg_stat*` views and functions, `pg_relation_size` and friends) are
+  revoked from PUBLIC in this database (SEI_PG_HIDE_STATISTICS=0 keeps them); otherwise a
+  warning says they stay readable (docs/access-control.md).
 
 Everything is done in one transaction, so a reader sees the previous publish or the new
-one, never half of it; it is safe (and required) to run after every rebuild: a dbt
-rebuild that drops and recreates a table drops its policy and view with it (readers then
-see nothing, never everything) until this runs again.
+one, never half of it; it is safe (and required) to run after every rebuild.
 """
 from __future__ import annotations
 
@@ -35,10 +42,12 @@ import duckdb
 from ingestion.destination import PgConnection
 from rbac_policies.compile import TABLES
 from rbac_policies.duck import MARTS_SCHEMA, Prepared, _lit, load_compiled, prepare
-from rbac_policies.marts import row_filter, select_list
+from rbac_policies.marts import row_filter
 
 READERS, RLS_OWNER = "sei_readers", "sei_rls_owner"
 MART_SCHEMA, RBAC_SCHEMA, VIEW_SCHEMA = "sei_marts", "sei_rbac", "sei_bi"
+SCOPE_PREFIX = VIEW_SCHEMA + "_"       # sei_bi_<opaque>: one schema per principal
+HIDE_STATS_ENV = "SEI_PG_HIDE_STATISTICS"
 MANAGED = "managed by sei rbac"
 POLICY_NAME = "sei_scope"
 
@@ -72,6 +81,8 @@ class PgResult:
     roles: list[str] = field(default_factory=list)
     created_roles: list[str] = field(default_factory=list)
     dropped_roles: list[str] = field(default_factory=list)
+    schemas: dict[str, str] = field(default_factory=dict)       # principal -> its schema
+    warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -128,11 +139,13 @@ def publish_postgres(policy_path: str | Path, pg, warehouse: str | Path | None =
         _stale_relations(cur, {m.name for m in prep.shapes})
         for m in prep.shapes:
             _copy_mart(cur, m.name, *data[m.name])
+        _scopes(cur, prep, MART_SCHEMA, result)
         for m in prep.shapes:   # after every copy: a bridged mart's policy reads its bridge
-            _protect(cur, MART_SCHEMA, m, prep.columns[m.name])
+            _protect(cur, MART_SCHEMA, m)
             cur.execute(f'select count(*) from {MART_SCHEMA}."{m.name}"')
             result.tables[m.name] = cur.fetchone()[0]
         _lock_down(cur, keep={MART_SCHEMA})
+        _hide_statistics(cur, result)
     result.seconds = (dt.datetime.now(dt.timezone.utc) - t0).total_seconds()
     _audit(pg, "postgres serving publish", result, warehouse=wh, policy=policy_path)
     return result
@@ -140,8 +153,9 @@ def publish_postgres(policy_path: str | Path, pg, warehouse: str | Path | None =
 
 def apply_in_place(policy_path: str | Path, pg, schema: str = "marts", sources=None,
                    today: dt.date | None = None) -> PgResult:
-    """PostgreSQL as the warehouse: apply the policy to the marts dbt built in `schema`
-    (run after every `dbt build`; the rebuild drops the policies and views)."""
+    """PostgreSQL as the warehouse: protect the marts dbt built in `schema` and cut each
+    principal's schema from them (run after every `dbt build`)."""
+    from psycopg2 import sql
     t0 = dt.datetime.now(dt.timezone.utc)
     pg.autocommit = True    # the catalog reads below may fail one by one (a missing org mart) harmlessly
     prep = prepare(PgConnection(pg), policy_path, None, sources, today)
@@ -156,10 +170,14 @@ def apply_in_place(policy_path: str | Path, pg, schema: str = "marts", sources=N
         _roles(cur, prep, result)
         _schemas(cur, marts=schema)
         _mapping(cur, mapping)
+        for m in prep.shapes:   # the owner reads every row while the scopes are cut
+            cur.execute(sql.SQL("alter table {}.{} no force row level security").format(_ident(schema), _ident(m.name)))
+        _scopes(cur, prep, schema, result)
         for m in prep.shapes:
-            _protect(cur, schema, m, prep.columns[m.name])
+            _protect(cur, schema, m)
             result.tables[m.name] = -1
         _lock_down(cur, keep={schema})
+        _hide_statistics(cur, result)
     result.seconds = (dt.datetime.now(dt.timezone.utc) - t0).total_seconds()
     _audit(pg, f"postgres in-place policy on schema {schema}", result, policy=policy_path)
     return result
@@ -170,7 +188,7 @@ def _audit(pg, what: str, result: PgResult, **kw) -> None:
     dsn = pg.get_dsn_parameters()
     audit_publish(f"{what} ({dsn.get('user')}@{dsn.get('host')}:{dsn.get('port')}/{dsn.get('dbname')})",
                   {"roles_created": result.created_roles, "roles_dropped": result.dropped_roles,
-                   "roles": result.roles, "marts": sorted(result.tables)}, **kw)
+                   "roles": result.roles, "marts": sorted(result.tables), "warnings": result.warnings}, **kw)
 
 
 def _csv(con, select: str) -> bytes:
@@ -219,11 +237,11 @@ def _roles(cur, prep: Prepared, result: PgResult) -> None:
 
 def _schemas(cur, marts: str = MART_SCHEMA) -> None:
     from psycopg2 import sql
-    for s in (marts, RBAC_SCHEMA, VIEW_SCHEMA):
+    for s in (marts, RBAC_SCHEMA):
         cur.execute(sql.SQL("create schema if not exists {}").format(_ident(s)))
-    cur.execute(sql.SQL("grant usage on schema {}, {} to {}").format(_ident(marts), _ident(RBAC_SCHEMA),
-                                                                    _ident(RLS_OWNER)))
-    cur.execute(sql.SQL("grant usage on schema {} to {}").format(_ident(VIEW_SCHEMA), _ident(READERS)))
+    # the shared view schema of earlier versions: its views planned over the full marts,
+    # so EXPLAIN told a reader the account's statistics
+    cur.execute(sql.SQL("drop schema if exists {} cascade").format(_ident(VIEW_SCHEMA)))
 
 
 def _mapping(cur, mapping: dict[str, bytes]) -> None:
@@ -244,7 +262,7 @@ def _mapping(cur, mapping: dict[str, bytes]) -> None:
 def _stale_relations(cur, keep: set[str]) -> None:
     from psycopg2 import sql
     cur.execute("select table_schema, table_name, table_type from information_schema.tables "
-                "where table_schema in (%s, %s)", [MART_SCHEMA, VIEW_SCHEMA])
+                "where table_schema = %s", [MART_SCHEMA])
     for schema, name, kind in cur.fetchall():
         if name not in keep:
             what = "view" if kind == "VIEW" else "table"
@@ -261,12 +279,11 @@ def _copy_mart(cur, name: str, cols: list[tuple[str, str]], csv: bytes) -> None:
                     .format(_ident(MART_SCHEMA), _ident(name)).as_string(cur), io.BytesIO(csv))
 
 
-def _protect(cur, schema: str, m, columns: list[str]) -> None:
-    """RLS on the table, the policy, the barrier view (which masks a people rule's person
-    columns: RLS filters rows, not columns), the grants."""
+def _protect(cur, schema: str, m) -> None:
+    """RLS on a full mart, keyed on current_user: no reader has USAGE on its schema, so this
+    is a second wall, should a grant ever slip."""
     from psycopg2 import sql
     table = sql.SQL("{}.{}").format(_ident(schema), _ident(m.name))
-    view = sql.SQL("{}.{}").format(_ident(VIEW_SCHEMA), _ident(m.name))
     cur.execute(sql.SQL("alter table {} enable row level security").format(table))
     cur.execute(sql.SQL("alter table {} force row level security").format(table))
     cur.execute(sql.SQL("drop policy if exists {} on {}").format(_ident(POLICY_NAME), table))
@@ -276,24 +293,119 @@ def _protect(cur, schema: str, m, columns: list[str]) -> None:
     cur.execute(sql.SQL("create policy {} on {} as permissive for select to public using (" + expr + ")")
                 .format(_ident(POLICY_NAME), table))
     cur.execute(sql.SQL("revoke all on {} from public").format(table))
-    cur.execute(sql.SQL("grant select on {} to {}").format(table, _ident(RLS_OWNER)))
-    cur.execute(sql.SQL("drop view if exists {}").format(view))
-    marts = sql.Identifier(schema).as_string(cur)
-    cols = select_list(m, columns, m.name, "current_user", RBAC_SCHEMA, marts)
-    cur.execute(sql.SQL("create view {} with (security_barrier = true) as select " + cols + " from {} as {}")
-                .format(view, table, _ident(m.name)))
-    cur.execute(sql.SQL("alter view {} owner to {}").format(view, _ident(RLS_OWNER)))
-    cur.execute(sql.SQL("revoke all on {} from public").format(view))
-    cur.execute(sql.SQL("grant select on {} to {}").format(view, _ident(READERS)))
+
+
+def _scope_key(cur) -> bytes:
+    """The key that turns principal names into opaque schema names: kept in sei_rbac (no
+    reader can read it), stable across publishes so a BI connection keeps its schema."""
+    from psycopg2 import sql
+    cur.execute(sql.SQL("create table if not exists {}.scope_key (key text not null)").format(_ident(RBAC_SCHEMA)))
+    cur.execute(sql.SQL("select key from {}.scope_key").format(_ident(RBAC_SCHEMA)))
+    row = cur.fetchone()
+    if row is None:
+        import secrets
+        row = (secrets.token_hex(32),)
+        cur.execute(sql.SQL("insert into {}.scope_key values (%s)").format(_ident(RBAC_SCHEMA)), row)
+    return bytes.fromhex(row[0])
+
+
+def scope_schema(key: bytes, principal: str) -> str:
+    import hashlib
+    import hmac
+    return SCOPE_PREFIX + hmac.new(key, principal.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def _scopes(cur, prep: Prepared, source: str, result: PgResult) -> None:
+    """One schema per principal with data access, holding only its rows (cut from the full
+    marts in `source` by the same select as its DuckDB scope file), readable by its role
+    alone; schemas of principals that lost access are dropped."""
+    from psycopg2 import sql
+    # JIT compiles each cut's many subplans for seconds to run them for milliseconds
+    cur.execute("set local jit = off")
+    key = _scope_key(cur)
+    granted = set(prep.compiled.tables["visible_projects"].principal) | \
+        set(prep.compiled.tables["visible_teams"].principal)
+    kinds = dict(prep.compiled.principals.itertuples(index=False))
+    marts = sql.Identifier(source).as_string(cur)
+    # the cuts below look rows up in the bridges and the mapping: index the lookups and give
+    # the planner statistics, or each row rescans a bridge
+    for m in prep.shapes:
+        for bridge, bkey in {(m.bridge, m.key)} | ({m.people[:2]} if m.people else set()):
+            if bridge:
+                cur.execute(sql.SQL("create index if not exists {} on {}.{} ({})").format(
+                    _ident(f"{bridge}__{bkey}"[:63]), _ident(source), _ident(bridge), _ident(bkey)))
+    for m in prep.shapes:
+        cur.execute(sql.SQL("analyze {}.{}").format(_ident(source), _ident(m.name)))
+    for t in TABLES:
+        cur.execute(sql.SQL("analyze {}.{}").format(_ident(RBAC_SCHEMA), _ident(t)))
+    for principal in sorted(granted):
+        schema = scope_schema(key, principal)
+        cur.execute(sql.SQL("drop schema if exists {} cascade").format(_ident(schema)))
+        cur.execute(sql.SQL("create schema {}").format(_ident(schema)))
+        for m in prep.shapes:
+            table = sql.SQL("{}.{}").format(_ident(schema), _ident(m.name))
+            select = prep.select(m, marts, sql.Literal(principal).as_string(cur), RBAC_SCHEMA, marts)
+            cur.execute(sql.SQL("create table {} as " + select).format(table))
+            cur.execute(sql.SQL("alter table {} enable row level security").format(table))
+            cur.execute(sql.SQL("alter table {} force row level security").format(table))
+            # a second wall: whatever grant slips, only the principal's role (and its members) reads
+            cur.execute(sql.SQL("create policy {} on {} as permissive for select to public "
+                                "using (pg_has_role(current_user, {}, 'MEMBER'))")
+                        .format(_ident(POLICY_NAME), table, sql.Literal(principal)))
+            cur.execute(sql.SQL("revoke all on {} from public").format(table))
+            cur.execute(sql.SQL("grant select on {} to {}").format(table, _ident(principal)))
+        cur.execute(sql.SQL("revoke all on schema {} from public").format(_ident(schema)))
+        cur.execute(sql.SQL("grant usage on schema {} to {}").format(_ident(schema), _ident(principal)))
+        if kinds.get(principal) == "user":
+            cur.execute(sql.SQL("alter role {} set search_path = {}").format(_ident(principal), _ident(schema)))
+        result.schemas[principal] = schema
+    keep = set(result.schemas.values())
+    cur.execute("select nspname from pg_namespace where nspname like %s", [SCOPE_PREFIX.replace("_", "\\_") + "%"])
+    for (schema,) in cur.fetchall():
+        if schema not in keep:
+            cur.execute(sql.SQL("drop schema {} cascade").format(_ident(schema)))
+
+
+def _hide_statistics(cur, result: PgResult) -> None:
+    """Revoke from PUBLIC what tells row counts and sizes of tables a reader cannot select:
+    pg_class's reltuples / relpages / relallvisible (every other column stays, so clients and
+    information_schema keep working), the pg_stat*/pg_statio* views and the functions under
+    them, and the relation-size functions. Only a superuser may; otherwise say what stays."""
+    if os.environ.get(HIDE_STATS_ENV, "1").strip() in ("0", "false", "no"):
+        result.warnings.append(f"{HIDE_STATS_ENV}=0: catalog row counts and sizes stay readable by every role")
+        return
+    cur.execute("select rolsuper from pg_roles where rolname = current_user")
+    if not cur.fetchone()[0]:
+        result.warnings.append("the publisher is not a superuser, so catalog row counts and sizes of the full marts "
+                               "(pg_class.reltuples, pg_stat_all_tables) stay readable by every role; publish as a "
+                               "superuser once to revoke them (docs/access-control.md)")
+        return
+    cur.execute("select attname from pg_attribute where attrelid = 'pg_catalog.pg_class'::regclass and attnum > 0 "
+                "and not attisdropped and attname not in ('reltuples', 'relpages', 'relallvisible') order by attnum")
+    cols = ", ".join(f'"{c}"' for (c,) in cur.fetchall())
+    cur.execute("revoke select on pg_catalog.pg_class from public")
+    cur.execute(f"grant select ({cols}) on pg_catalog.pg_class to public")
+    cur.execute("select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+                "where n.nspname = 'pg_catalog' and c.relkind = 'v' and (c.relname like 'pg\\_stat%%' "
+                "or c.relname like 'pg\\_statio%%') and c.relname not in ('pg_stats', 'pg_stats_ext', "
+                "'pg_stats_ext_exprs', 'pg_stat_activity')")
+    for (v,) in cur.fetchall():
+        cur.execute(f'revoke select on pg_catalog."{v}" from public')
+    cur.execute("select p.oid::regprocedure::text from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
+                "where n.nspname = 'pg_catalog' and (p.proname like 'pg\\_stat\\_get\\_%%' and p.pronargs = 1 "
+                "and p.proargtypes[0] = 'oid'::regtype or p.proname in ('pg_relation_size', 'pg_total_relation_size', "
+                "'pg_table_size', 'pg_indexes_size'))")
+    for (fn,) in cur.fetchall():
+        cur.execute(f"revoke execute on function {fn} from public")
 
 
 def _lock_down(cur, keep: set[str]) -> None:
-    """Readers reach nothing but sei_bi: no rights on any other schema (raw, staging, marts
-    of a PostgreSQL warehouse), not even CREATE or USAGE on public."""
+    """Readers reach nothing but their own schema: no rights on any other (raw, staging,
+    marts of a PostgreSQL warehouse), not even CREATE or USAGE on public."""
     from psycopg2 import sql
     cur.execute("select nspname from pg_namespace where nspname not like 'pg\\_%%' and nspname <> 'information_schema'")
     for (s,) in cur.fetchall():
-        if s == VIEW_SCHEMA:
+        if s.startswith(SCOPE_PREFIX):
             continue
         cur.execute(sql.SQL("revoke all on schema {} from public, {}").format(_ident(s), _ident(READERS)))
         if s not in keep and s != RBAC_SCHEMA:

@@ -267,9 +267,9 @@ def _pg_rows(srv, user: str) -> dict[str, set]:
     try:
         out = {}
         with con.cursor() as cur:
-            cur.execute("select table_name from information_schema.tables where table_schema = 'sei_bi'")
+            cur.execute("select table_name from information_schema.tables where table_schema = current_schema()")
             for (m,) in cur.fetchall():
-                cur.execute(f'select * from sei_bi."{m}"')
+                cur.execute(f'select * from "{m}"')
                 out[m] = W.row_set(cur.fetchall())
         return out
     finally:
@@ -362,12 +362,52 @@ def test_finding_2_team_manager_sees_no_outsider_by_name_in_service_facts(world,
             sorted(atlas.lead_time_hours.dropna()), engine          # the lead-time distribution stays
 
 
+def test_finding_3_the_catalog_tells_a_reader_nothing_of_rows_it_cannot_see(world, pg):
+    """pg_class.reltuples, pg_stat_all_tables and EXPLAIN estimates gave every reader the
+    account-wide counts and which hidden team ids exist. A reader now plans only over its
+    own schema, and the catalog's counts and sizes are revoked."""
+    import psycopg2
+    from rbac_policies.postgres import scope_schema
+    key = bytes.fromhex(pg.execute("select key from sei_rbac.scope_key")[0][0])
+    mine, other = scope_schema(key, "elena"), scope_schema(key, "leo")
+    pg.execute(f'analyze "{mine}".fct_pull_requests')       # statistics exist: they must tell only her rows
+    con = pg.connect(user="elena", password="pw")
+    con.autocommit = True
+    with con.cursor() as cur:
+        cur.execute("select current_schema()")
+        assert cur.fetchone()[0] == mine
+        for q in ["select reltuples from pg_class", "select relpages from pg_class where relname = 'fct_pull_requests'",
+                  "select n_live_tup from pg_stat_all_tables", "select * from pg_stat_user_tables",
+                  "select * from pg_statio_all_tables",
+                  "select pg_stat_get_live_tuples(oid) from pg_class where relname = 'fct_pull_requests'",
+                  "select pg_relation_size(oid) from pg_class where relname = 'fct_pull_requests'",
+                  "select pg_total_relation_size(oid) from pg_class where relname = 'fct_pull_requests'",
+                  "explain select * from sei_marts.fct_pull_requests",
+                  f'explain select * from "{other}".fct_pull_requests', f'select * from "{other}".fct_pull_requests',
+                  "select * from sei_rbac.visible_teams", "select * from sei_rbac.scope_key"]:
+            with pytest.raises(psycopg2.Error):
+                cur.execute(q)
+        cur.execute("select relname from pg_class where relname = 'fct_pull_requests'")   # names stay readable
+        assert cur.fetchall()
+        cur.execute("select count(*) from fct_pull_requests")
+        n = cur.fetchone()[0]
+        cur.execute("explain (format json) select * from fct_pull_requests")
+        assert 0 < cur.fetchone()[0][0]["Plan"]["Plan Rows"] <= n      # planned from her rows alone
+        estimates = []
+        for team in ("T008", "NOPE"):
+            cur.execute(f"explain (format json) select * from fct_pull_requests where author_team_id = '{team}'")
+            estimates.append(cur.fetchone()[0][0]["Plan"]["Plan Rows"])
+        assert estimates[0] == estimates[1], estimates   # a hidden team is as absent as a team that is not
+    con.close()
+    assert 0 < n < len(world["frames"]["fct_pull_requests"])
+
+
 def _raw(world, scopes, pg, engine: str, principal: str, q: str) -> list[tuple]:
     if engine == "postgres":
         con = pg.connect(user=principal, password="pw")
         try:
             with con.cursor() as cur:
-                cur.execute(q.format(s="sei_bi."))
+                cur.execute(q.format(s=""))
                 return cur.fetchall()
         finally:
             con.close()
