@@ -4,7 +4,9 @@ Starts the simulator on a free port, writes the files a customer would provide (
 events files, a sources file pointing at the simulator), then executes the `sei_refresh`
 job in-process: the same job, assets and checks the hourly schedule runs (ingest every
 source, org import, identity resolution, profiles, dbt build with its tests, freshness and
-expectation checks, integration health, serving publish). Prints a summary.
+expectation checks, integration health, serving publish). The terminal gets one line per
+phase and step, then the summary, last; the job's full log (Dagster's events, dbt's log,
+warnings) goes to `logs/demo.log` beside the warehouse, named in the summary.
 
 The run is recorded in the Dagster instance `make dagster` opens (`DAGSTER_HOME`, default
 `.dagster_home/`), and `demo.json` beside the warehouse remembers the organisation's size and
@@ -12,14 +14,18 @@ seed, so `sei dagster` can serve the same organisation again (its demo mode).
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
+import sys
 import time
 from pathlib import Path
 
 from sei.settings import warehouse_path
 
 DEMO_STATE_FILE = "demo.json"
+DEMO_LOG = Path("logs") / "demo.log"  # beside the warehouse; replaced by each `sei demo`
 
 
 def _step(name: str):
@@ -47,9 +53,103 @@ def run_demo(size: str = "small", seed: int = 42) -> int:
         print(f"   serving GitHub, Jira and Harness APIs on {sim.url}")
         os.environ.update({k: v for k, v in demo_environment(sim.url, org_dir).items() if k not in os.environ})
         write_demo_state(size, seed)
-        status = _run_job(world, sim)
-    print(f"\nwarehouse: {wh}")
+        status, report = _run_job(world, sim)
+    from sei.dora_summary import dora_summary
+    from sei.insights_summary import insights_summary
+    with open(demo_log_path(), "a", encoding="utf-8") as log, _output_to(log):  # their imports warn
+        insights, bands = insights_summary(), dora_summary()
+    print("\n== insights")
+    print(insights)  # goal statuses and alignment shares
+    print(bands)  # which DORA bands the teams reach
+    print(f"\n== summary\n{report}\n   warehouse: {wh}", flush=True)  # the last thing a user sees
     return status
+
+
+def demo_log_path() -> Path:
+    return warehouse_path().parent / DEMO_LOG
+
+
+def _fileno(stream) -> int | None:
+    try:
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):  # a test runner's in-memory capture
+        return None
+
+
+def _terminal():
+    """Where progress lines go while the output is redirected: a copy of the real stdout."""
+    fd = _fileno(sys.stdout)
+    return os.fdopen(os.dup(fd), "w", buffering=1) if fd is not None else sys.stdout
+
+
+@contextlib.contextmanager
+def _output_to(log):
+    """Everything printed meanwhile into `log`: dbt's log and Dagster's console log (Python's
+    streams), and what child processes and C code write (file descriptors 1 and 2, e.g. the
+    warnings of dlt's worker processes)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fds = [fd for fd in (_fileno(sys.stdout), _fileno(sys.stderr)) if fd is not None]
+    saved = [(fd, os.dup(fd)) for fd in fds]
+    try:
+        for fd in fds:
+            os.dup2(log.fileno(), fd)
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            yield
+    finally:
+        log.flush()
+        for fd, copy in saved:
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
+def exit_quietly(status: int) -> None:
+    """End `sei demo` without DuckDB's `nanobind: leaked ...` report. Every connection is closed
+    by then, but DuckDB 2.0's bindings count the type objects other modules still reference
+    while the interpreter tears its modules down, and print ~150 lines after the summary. So:
+    run the exit handlers (logging, Dagster, dlt) as a normal exit would, then leave without
+    the teardown. Inside a test runner (stdout captured) this is a plain exit."""
+    if sys.stdout is not sys.__stdout__ or sys.stderr is not sys.__stderr__:
+        sys.exit(status)
+    import atexit
+    sys.stdout.flush()
+    sys.stderr.flush()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+class _StepLines(logging.Handler):
+    """One terminal line per finished step of the run, from Dagster's structured events."""
+
+    def __init__(self, out):
+        super().__init__(logging.DEBUG)
+        self.out, self.started = out, {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        event = getattr(record, "dagster_event", None)
+        if event is None or not event.step_key:
+            return
+        kind, step = event.event_type_value, event.step_key
+        if kind == "STEP_START":
+            self.started[step] = time.monotonic()
+        elif kind in ("STEP_SUCCESS", "STEP_FAILURE"):
+            took = time.monotonic() - self.started.get(step, time.monotonic())
+            print(f"   {step:<40s} {'done' if kind == 'STEP_SUCCESS' else 'FAILED'} in {took:5.1f}s",
+                  file=self.out, flush=True)
+
+
+def _progress_logger(out):
+    import dagster as dg
+
+    @dg.logger(description="One line per finished step on the terminal (sei demo).")
+    def progress(_init) -> logging.Logger:
+        log = logging.Logger("sei_demo_progress", level=logging.DEBUG)
+        log.addHandler(_StepLines(out))
+        return log
+
+    return progress
 
 
 def demo_environment(sim_url: str, org_dir: Path) -> dict[str, str]:
@@ -121,7 +221,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _run_job(world, sim) -> int:
+def _run_job(world, sim) -> tuple[int, str]:
     from ingestion.config import demo_sources_path
     from simulator.export import export_sources
     from simulator.export_events import export_events
@@ -131,23 +231,28 @@ def _run_job(world, sim) -> int:
     # where every later command looks when there is no sources file of your own (ingestion/config.py)
     sources = export_sources(world, demo_sources_path(), sim.url, events)
     os.environ["SEI_SOURCES"] = str(sources)
+    import dagster as dg
+    log_path = demo_log_path()
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    # Left open: a logging handler created during the run may hold it until exit.
+    log = open(log_path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
     t = _step("dagster: loading the definitions (dbt parse)")
-    from orchestration.definitions import MAIN_JOB, build_definitions, run_config
-    defs = build_definitions()
+    with _output_to(log):  # importing dlt warns (sqlglot), dbt parse prints its log
+        from orchestration.definitions import MAIN_JOB, build_definitions, run_config
+        defs = build_definitions()
     print(f"   {time.monotonic() - t:.1f}s")
-    t = _step(f"dagster: job {MAIN_JOB} in-process (sources file {sources})")
-    config = run_config().to_config_dict()  # the schedule's config; the console shows INFO, not every event
-    config["loggers"] = {"console": {"config": {"log_level": "INFO"}}}
-    result = defs.resolve_job_def(MAIN_JOB).execute_in_process(run_config=config, instance=_instance(),
-                                                               raise_on_error=False,
-                                                               tags={PID_TAG: str(os.getpid())})
-    print(summary(result, sim, time.monotonic() - t))
-    from sei.insights_summary import insights_summary
-    print(insights_summary())  # goal statuses and alignment shares
-    from sei.dora_summary import dora_summary
-    print(dora_summary())  # which DORA bands the teams reach
+    t = _step(f"dagster: job {MAIN_JOB} in-process (sources file {sources}; full log {log_path})")
+    config = run_config().to_config_dict()  # the schedule's config
+    terminal = _terminal()
+    config["loggers"] = {"console": {"config": {"log_level": "INFO"}}, "progress": {}}
+    with _output_to(log):  # progress lines go to `terminal`, a copy of stdout taken before
+        job = defs.resolve_job_def(MAIN_JOB).with_logger_defs(
+            {"console": dg.colored_console_logger, "progress": _progress_logger(terminal)})
+        result = job.execute_in_process(run_config=config, instance=_instance(), raise_on_error=False,
+                                        tags={PID_TAG: str(os.getpid())})
+    report = summary(result, sim, time.monotonic() - t) + f"\n   full log of the run (Dagster, dbt): {log_path}"
     failed_checks = [e for e in _check_evaluations(result) if not e.passed and e.severity.value == "ERROR"]
-    return 0 if result.success and not failed_checks else 1
+    return (0 if result.success and not failed_checks else 1), report
 
 
 def _check_evaluations(result):
