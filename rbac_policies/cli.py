@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+from enum import Enum
+from typing import Literal
 
 import typer
 
@@ -41,6 +43,12 @@ def _fail(e: Exception) -> None:
     raise typer.Exit(1)
 
 
+class ScopeFormat(str, Enum):
+    """Formats of the scope extracts (typer checks the values: exit 2 naming the valid ones)."""
+    duckdb = "duckdb"
+    parquet = "parquet"
+
+
 @locked_command  # one writer at a time (ingestion/lock.py)
 def publish(
     scopes: bool = typer.Option(False, "--scopes", help="Also write one file per principal and group holding only "
@@ -48,9 +56,9 @@ def publish(
                                                         "files of revoked principals are removed."),
     out_dir: Path = typer.Option(None, "--out-dir", help="Folder of the scope files (default: SEI_SCOPES_DIR, else "
                                                         "scopes/ beside the warehouse)."),
-    fmt: list[str] = typer.Option(["duckdb"], "--format", help="duckdb (DuckDB 1.x-readable files) and/or parquet "
+    fmt: list[ScopeFormat] = typer.Option([ScopeFormat.duckdb], "--format", help="duckdb (DuckDB 1.x-readable files) and/or parquet "
                                                               "(a folder of one Parquet file per mart). Repeatable."),
-    target: str = typer.Option("duckdb", "--target", help="duckdb: the serving file (and --scopes); postgres: "
+    target: Literal["duckdb", "postgres"] = typer.Option("duckdb", "--target", help="duckdb: the serving file (and --scopes); postgres: "
                                                           "roles and row-level security on PostgreSQL (SEI_PG_* or "
                                                           "--pg-dsn)."),
     in_place: bool = typer.Option(False, "--in-place", help="With --target postgres: PostgreSQL is the warehouse; "
@@ -117,7 +125,7 @@ def publish(
         from rbac_policies.duck import publish_scopes
         out = out_dir or Path(os.environ.get("SEI_SCOPES_DIR") or Path(wh).parent / "scopes")
         try:
-            s = publish_scopes(_policy(policy), out, wh, sources, formats=tuple(fmt))
+            s = publish_scopes(_policy(policy), out, wh, sources, formats=tuple(ScopeFormat(f).value for f in fmt))
         except errors as e:
             _fail(e)
         typer.echo(f"scopes: {len(s.files)} principals published to {out} in {s.seconds:.1f}s"
@@ -162,6 +170,9 @@ def show(principal: str = typer.Option(None, "--principal", help="Only this prin
         c = compile_policy(pol, ctx)
     except (PolicyErrors, ValueError) as e:
         _fail(e)
+    if principal and principal not in pol.principals:
+        raise typer.BadParameter(f"{principal!r} is not a principal of the policy; it has: "
+                                 f"{', '.join(sorted(pol.principals))}", param_hint="'--principal'")
     for name in sorted(pol.principals):
         if principal and name != principal:
             continue
@@ -178,7 +189,7 @@ def show(principal: str = typer.Option(None, "--principal", help="Only this prin
 
 
 @rbac_app.command("audit")
-def audit(limit: int = typer.Option(20, "--limit", help="Last N decisions (0: all)."),
+def audit(limit: int = typer.Option(20, "--limit", min=0, help="Last N decisions (0: all)."),
           refused: bool = typer.Option(False, "--refused", help="Only refusals.")) -> None:
     """Print the control-plane audit log (SEI_AUDIT_LOG, default audit.log beside the warehouse)."""
     from rbac_policies.control import read_audit

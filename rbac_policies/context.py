@@ -24,6 +24,7 @@ class OrgContext:
     team_projects: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
     # project -> the (tree, team)s working in it (marts.bridge_team_project)
     developer_projects: dict[str, set[str]] = field(default_factory=dict)
+    sources_missing: str | None = None     # why no sources file was read (where it looked), if none was
     # project -> the developers working in it (marts.bridge_developer_project)
 
     def managed_teams(self, tree: str, developer_id: str) -> list[str]:
@@ -83,14 +84,15 @@ class OrgContext:
         return out
 
 
-def hierarchy_from_sources(path: str | Path | None = None) -> tuple[str, dict[str, list[str]]]:
-    """(account, organisation -> projects) from the sources file; empty when there is none."""
+def hierarchy_from_sources(path: str | Path | None = None) -> tuple[str, dict[str, list[str]], str | None]:
+    """(account, organisation -> projects, why none was read) from the sources file; empty
+    when there is none, with the places it looked."""
     from ingestion import config
     cfg = config.load(path, required=False)
     orgs: dict[str, list[str]] = {}
     for p in cfg.projects:
         orgs.setdefault(p.organisation, []).append(p.id)
-    return cfg.account, orgs
+    return cfg.account, orgs, getattr(cfg, "missing", None)
 
 
 def _rows(con, sql: str) -> list[tuple]:
@@ -104,9 +106,9 @@ def load_context(con, sources: str | Path | None = None, catalog: str | None = N
                  today: dt.date | None = None) -> OrgContext:
     """Read the current org from the org marts over a DuckDB connection (`catalog` when the
     warehouse is attached under a name)."""
-    account, orgs = hierarchy_from_sources(sources)
+    account, orgs, missing = hierarchy_from_sources(sources)
     q = f"{catalog}.marts" if catalog else "marts"
-    ctx = OrgContext(account, orgs)
+    ctx = OrgContext(account, orgs, sources_missing=missing)
     raw = f"{catalog}.raw_org" if catalog else "raw_org"
     teams = _rows(con, f"select tree, team_id, parent_team_id, manager_developer_id from {q}.dim_team")
     if not teams:   # org imported but no dbt build yet: the current import is the org

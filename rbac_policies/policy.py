@@ -80,6 +80,17 @@ def _name_ok(c: _Checker, name: Any, key: str, what: str) -> str | None:
     return name
 
 
+def _unknown(c: _Checker, key: str, what: str, name: str, known: list[str], ctx: OrgContext) -> None:
+    """An organisation or project the sources file does not declare; when no sources file was
+    read at all, say so and where it was looked for, rather than offer an empty list."""
+    if known:
+        c.err(key, f"unknown {what} {name!r}", f"use one of the sources file's {what}s: {', '.join(sorted(known))}")
+        return
+    why = (ctx.sources_missing or "no sources file was read").split(". Fix:")[0]
+    c.err(key, f"unknown {what} {name!r}: {why}, so no {what} is known",
+          f"pass --sources FILE or set SEI_SOURCES to the sources file that declares the {what}s")
+
+
 def _actions(c: _Checker, v: Any, key: str) -> frozenset[str]:
     vals = [v] if isinstance(v, str) else v
     if not isinstance(vals, list) or not vals:
@@ -106,8 +117,7 @@ def _scope(c: _Checker, v: Any, key: str, ctx: OrgContext | None) -> Scope | Non
     if "organisation" in v or "organization" in v:
         oid = str(v.get("organisation", v.get("organization")))
         if ctx is not None and oid not in ctx.organisations:
-            c.err(key, f"unknown organisation {oid!r}",
-                  f"use one of the sources file's organisations: {', '.join(sorted(o for o in ctx.organisations if o))}")
+            _unknown(c, key, "organisation", oid, [o for o in ctx.organisations if o], ctx)
         return Scope("organisation", oid)
     if "managed_teams" in v:
         c.keys(v, {"managed_teams", "tree", "project"}, key)
@@ -136,14 +146,13 @@ def _scope(c: _Checker, v: Any, key: str, ctx: OrgContext | None) -> Scope | Non
                 c.err(key, f"unknown team {team!r} in org tree {tree!r}",
                       "use a team_id of the current org (`sei org show --tree " + tree + "`)")
             if project is not None and project not in ctx.projects:
-                c.err(key, f"unknown project {project!r}", "use a project id of the sources file")
+                _unknown(c, key, "project", project, list(ctx.projects), ctx)
         return Scope("team", team, tree, project)
     if "project" in v:
         c.keys(v, {"project"}, key)
         pid = str(v["project"])
         if ctx is not None and pid not in ctx.projects:
-            c.err(key, f"unknown project {pid!r}",
-                  f"use one of the sources file's projects: {', '.join(sorted(ctx.projects))}")
+            _unknown(c, key, "project", pid, list(ctx.projects), ctx)
         return Scope("project", pid)
     c.err(key, f"unknown scope {v!r}", fix)
     return None

@@ -17,7 +17,7 @@ MISSING = "/nonexistent-sei-cli-test/x"
 # command -> (a bad argument list, text the one line must contain: the valid values or the fix)
 BAD = {
     "ingest": (["--source", "svn"], "use github, jira, harness, events or all"),
-    "publish": (["--target", "oracle"], "use duckdb or postgres"),
+    "publish": (["--target", "oracle"], "'oracle' is not one of 'duckdb', 'postgres'"),
     "doctor": (["--sources", MISSING], f"'{MISSING}' does not exist"),
     "demo": (["--size", "huge"], "'huge' is not one of 'tiny', 'small', 'medium', 'large'"),
     "dagster": (["--port", "70000"], "less than or equal to 65535"),
@@ -51,6 +51,8 @@ MORE = [
     ("org show", ["--depth", "-1"], "greater than or equal to 0"),
     ("org identities", ["--limit", "-5"], "greater than or equal to 0"),
     ("org import", ["--max-file-mb", "0"], "greater than or equal to 0.01"),
+    ("publish", ["--scopes", "--format", "xml"], "'xml' is not one of 'duckdb', 'parquet'"),
+    ("rbac audit", ["--limit", "-1"], "greater than or equal to 0"),
 ]
 
 

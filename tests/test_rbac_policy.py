@@ -380,3 +380,24 @@ def test_policy_accepts_a_bridge_rule_and_names_every_form_on_a_bad_one(tmp_path
     msg = str(e.value)
     assert "policy.yml:11" in msg and "t_other" in msg and "{bridge: BRIDGE_MART, key: COLUMN}" in msg
     assert "t_facts" not in msg
+
+
+def test_no_sources_file_is_named_not_an_empty_list(tmp_path, monkeypatch):
+    """After `sei demo` elsewhere, or before any sources file exists: the policy's
+    organisations cannot be checked, and the error says why and where it looked."""
+    from rbac_policies.context import hierarchy_from_sources
+    from rbac_policies.policy import PolicyErrors, load_policy
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SEI_SOURCES", raising=False)
+    monkeypatch.setenv("SEI_WAREHOUSE", str(tmp_path / "wh" / "sei.duckdb"))
+    account, orgs, missing = hierarchy_from_sources()
+    assert orgs == {} and "no sources file found (looked for" in missing
+    ctx = OrgContext(account, orgs, sources_missing=missing)
+    p = tmp_path / "policy.yml"
+    p.write_text("version: 1\nprincipals:\n  users:\n    - name: ann\nbindings:\n  - principal: ann\n"
+                 "    role: SEI Viewer\n    scope: {organisation: org-payments}\n")
+    with pytest.raises(PolicyErrors) as e:
+        load_policy(p, ctx)
+    msg = str(e.value)
+    assert f"{p}:8: unknown organisation 'org-payments': no sources file found (looked for " in msg
+    assert str(tmp_path / "sources.yml") in msg and "set SEI_SOURCES" in msg and "organisations: ." not in msg
