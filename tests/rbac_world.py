@@ -277,6 +277,18 @@ def marts(db: Path) -> dict[str, pd.DataFrame]:
         con.close()
 
 
+def extract_rows(path) -> dict[str, set[tuple]]:
+    """Every mart of a published scope file, opened as the project's readers open it."""
+    from rbac_policies.duck import open_scope
+    con = open_scope(path)
+    try:
+        names = [r[0] for r in con.execute("select table_name from information_schema.tables "
+                                           "where table_schema = 'marts'").fetchall()]
+        return {n: row_set(con.execute(f'select * from marts."{n}"').fetchall()) for n in names}
+    finally:
+        con.close()
+
+
 def norm(v):
     """One comparable form for a value read through DuckDB, pandas or psycopg2."""
     if v is None or v is pd.NaT or v is pd.NA or (isinstance(v, float) and v != v):

@@ -241,14 +241,8 @@ def expected(world, principal: str) -> dict[str, set]:
 
 
 def _duck_rows(out: Path, principal: str) -> dict[str, set]:
-    from rbac_policies.duck import open_scope, scope_file
-    con = open_scope(scope_file(out, principal))
-    try:
-        names = [r[0] for r in con.execute("select table_name from information_schema.tables "
-                                           "where table_schema = 'marts'").fetchall()]
-        return {n: W.row_set(con.execute(f'select * from marts."{n}"').fetchall()) for n in names}
-    finally:
-        con.close()
+    from rbac_policies.duck import scope_file
+    return W.extract_rows(scope_file(out, principal))
 
 
 def _parquet_rows(out: Path, principal: str) -> dict[str, set]:

@@ -43,15 +43,7 @@ def scopes(world):
     return out, r
 
 
-def _extract_rows(path) -> dict[str, set]:
-    from rbac_policies.duck import open_scope
-    con = open_scope(path)
-    try:
-        names = [r[0] for r in con.execute("select table_name from information_schema.tables "
-                                           "where table_schema = 'marts'").fetchall()]
-        return {n: W.row_set(con.execute(f'select * from marts."{n}"').fetchall()) for n in names}
-    finally:
-        con.close()
+_extract_rows = W.extract_rows
 
 
 @pytest.mark.parametrize("role,kind", CASES)
