@@ -1,5 +1,5 @@
 """The Insights dashboards' entry point (`sei dashboards` runs `streamlit run` on it).
-One page per insight, each a file under pages/; every page reads only the viewer's data
+One page per insight, each a file under views/ (not pages/: that name would turn on Streamlit's older automatic page list beside st.navigation); every page reads only the viewer's data
 (dashboards/data.py)."""
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ import streamlit as st  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 PAGES = [
-    ("pages/dora.py", "DORA", "dora"),
-    ("pages/sprints.py", "Sprint Insights", "sprints"),
-    ("pages/productivity.py", "Developer Productivity", "productivity"),
-    ("pages/alignment.py", "Business Alignment", "alignment"),
-    ("pages/goals.py", "Goals", "goals"),
-    ("pages/health.py", "Data health", "health"),
+    ("views/dora.py", "DORA", "dora"),
+    ("views/sprints.py", "Sprint Insights", "sprints"),
+    ("views/productivity.py", "Developer Productivity", "productivity"),
+    ("views/alignment.py", "Business Alignment", "alignment"),
+    ("views/goals.py", "Goals", "goals"),
+    ("views/health.py", "Data health", "health"),
 ]
 
 st.set_page_config(page_title="SEI Insights", layout="wide")

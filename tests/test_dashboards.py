@@ -23,8 +23,8 @@ from sei.settings import PROJECT_ROOT
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dashboards")]
 
 APP = str(PROJECT_ROOT / "dashboards" / "app.py")
-PAGES = ["pages/dora.py", "pages/sprints.py", "pages/productivity.py", "pages/alignment.py", "pages/goals.py",
-         "pages/health.py"]
+PAGES = ["views/dora.py", "views/sprints.py", "views/productivity.py", "views/alignment.py", "views/goals.py",
+         "views/health.py"]
 MANAGER, MANAGER_TEAM = "elena", "T002"      # the example policy: elena manages Team Atlas's subtree
 
 
@@ -106,7 +106,7 @@ def default_range(hi_start: dt.date, grain: str = "month", days: int = 182) -> t
 # --------------------------------------------------------------------------- DORA
 def test_dora_tiles_and_tables_equal_the_marts(w, viewer_env):
     viewer_env(MANAGER)
-    at = page("pages/dora.py")
+    at = page("views/dora.py")
     team = W.subtree(w, "reporting", MANAGER_TEAM)
     last = W.full(w, "select * from marts.dora_team_monthly where tree = 'reporting' and team_id = ? and "
                      "includes_subteams order by period_start desc limit 1", [MANAGER_TEAM]).iloc[0]
@@ -138,7 +138,7 @@ def test_dora_changes_name_only_authors_in_scope(w, viewer_env):
     """fct_changes masks the person columns of authors outside the viewer's teams: the page
     says so instead of a blank, and names every author who was in the subtree at the time."""
     viewer_env(MANAGER)
-    at = page("pages/dora.py", {"from": "2025-11-01", "to": "2026-10-31"})
+    at = page("views/dora.py", {"from": "2025-11-01", "to": "2026-10-31"})
     chg = frame(at, "dora_changes")
     team = W.subtree(w, "reporting", MANAGER_TEAM)
     want = W.full(w, "select c.deployment_id, c.pull_request_id, exists (select 1 from marts.bridge_pull_request_team b "
@@ -158,7 +158,7 @@ def test_dora_changes_name_only_authors_in_scope(w, viewer_env):
 
 def test_dora_admin_sees_child_teams_alone_and_with_subteams(w, viewer_env):
     viewer_env("leo")
-    at = page("pages/dora.py", {"tree": "reporting", "team": "T001"})
+    at = page("views/dora.py", {"tree": "reporting", "team": "T001"})
     kids = frame(at, "dora_child_teams")
     last = W.full(w, "select max(period_start) p from marts.dora_team_monthly").p.iloc[0]
     want = W.full(w, "select t.team_id, m.includes_subteams, m.deployments, m.changes from marts.dim_team t "
@@ -172,7 +172,7 @@ def test_dora_admin_sees_child_teams_alone_and_with_subteams(w, viewer_env):
 
 def test_url_query_string_selects_the_view_and_is_kept(w, viewer_env):
     viewer_env("leo")
-    at = page("pages/dora.py", {"tree": "reporting", "team": "T004", "sub": "0", "grain": "week",
+    at = page("views/dora.py", {"tree": "reporting", "team": "T004", "sub": "0", "grain": "week",
                                 "stat": "p90", "from": "2026-06-01", "to": "2026-06-30"})
     want = W.full(w, "select * from marts.dora_team_weekly where tree = 'reporting' and team_id = 'T004' and not "
                      "includes_subteams and period_start between '2026-06-01' and '2026-06-30' "
@@ -198,7 +198,7 @@ def test_dora_band_for_another_report_year(w, viewer_env):
         assert got == [None if pd.isna(b) else b for b in rows[band_col]], metric_col
     other = next(y for y in sorted(bands.report_year.unique()) if y != year)
     viewer_env(MANAGER)
-    at = page("pages/dora.py", {"year": str(other)})
+    at = page("views/dora.py", {"year": str(other)})
     last = rows[(rows.tree == "reporting") & (rows.team_id == MANAGER_TEAM) & rows.includes_subteams] \
         .sort_values("period_start").iloc[-1]
     want = band_for(bands, int(other), "lead_time_p50_hours", last.lead_time_p50_hours)
@@ -211,7 +211,7 @@ def test_empty_range_says_why(w, viewer_env):
                        "and not includes_subteams and production_deployments = 0 and changes = 0 order by 1")
     assert len(months), "Engineering alone (no services) has a month without shipped changes"
     m = months.period_start.iloc[0]
-    at = page("pages/dora.py", {"tree": "reporting", "team": "T000", "sub": "0", "from": f"{m:%Y-%m-%d}",
+    at = page("views/dora.py", {"tree": "reporting", "team": "T000", "sub": "0", "from": f"{m:%Y-%m-%d}",
                                 "to": f"{m:%Y-%m-%d}"})
     assert any("No production deployments and no shipped changes" in i.value for i in at.info)
     assert not at.metric and not at.dataframe
@@ -220,7 +220,7 @@ def test_empty_range_says_why(w, viewer_env):
 # --------------------------------------------------------------------------- other pages
 def test_sprint_page_equals_sprint_metrics(w, viewer_env):
     viewer_env(MANAGER)
-    at = page("pages/sprints.py", {"from": "2025-01-01", "to": "2027-01-01"})
+    at = page("views/sprints.py", {"from": "2025-01-01", "to": "2027-01-01"})
     got = frame(at, "sprints")
     want = W.full(w, "select sprint_id, committed_points, delivered_points from marts.sprint_metrics where tree = "
                      "'reporting' and team_id = ? order by sprint_started_at", [MANAGER_TEAM])
@@ -231,7 +231,7 @@ def test_sprint_page_equals_sprint_metrics(w, viewer_env):
 
 def test_productivity_page_equals_the_marts(w, viewer_env):
     viewer_env(MANAGER)
-    at = page("pages/productivity.py")
+    at = page("views/productivity.py")
     last = W.full(w, "select * from marts.productivity_team_monthly where tree = 'reporting' and team_id = ? and "
                      "includes_subteams order by month_start desc limit 1", [MANAGER_TEAM]).iloc[0]
     assert number(metric(at, "Merged PRs per")) == pytest.approx(last.merged_prs_per_developer, abs=0.005)
@@ -248,7 +248,7 @@ def test_productivity_page_equals_the_marts(w, viewer_env):
 
 def test_alignment_page_equals_the_mart(w, viewer_env):
     viewer_env(MANAGER)
-    at = page("pages/alignment.py", {"from": "2026-01-01", "to": "2026-10-31"})
+    at = page("views/alignment.py", {"from": "2026-01-01", "to": "2026-10-31"})
     got = frame(at, "alignment")
     want = W.full(w, "select month_start, category, effort, effort_share from marts.alignment_team_monthly where "
                      "tree = 'reporting' and team_id = ? and includes_subteams and month_start between "
@@ -260,7 +260,7 @@ def test_alignment_page_equals_the_mart(w, viewer_env):
 
 def test_goals_page_equals_goal_status(w, viewer_env):
     viewer_env("leo")
-    at = page("pages/goals.py", {"tree": "reporting", "team": "T000"})
+    at = page("views/goals.py", {"tree": "reporting", "team": "T000"})
     got = frame(at, "goals")
     want = W.full(w, "select goal_id, team_id, status, actual, target from marts.goal_status where is_latest_period "
                      "and tree = 'reporting' and team_id in (select team_id from marts.dim_team where tree = 'reporting') "
@@ -274,7 +274,7 @@ def test_goals_page_equals_goal_status(w, viewer_env):
 
 def test_data_health_in_demo_mode_and_withheld_from_a_scope(w, viewer_env):
     viewer_env(demo=True)
-    at = page("pages/health.py")
+    at = page("views/health.py")
     got = frame(at, "integration_health")
     want = W.full(w, "select source_name, resource_name, status from marts.integration_health order by 1, 2")
     assert len(want) > 0 and got[["source_name", "resource_name", "status"]].values.tolist() == want.values.tolist()
@@ -306,23 +306,23 @@ def test_a_managers_pages_hold_no_team_outside_its_scope(w, viewer_env, name):
         if "service" in f:
             assert not set(f.service.dropna()) & other_services, (name, set(f.service.dropna()) & other_services)
     team_box = [sb for sb in at.selectbox if sb.label == "Team"]
-    assert team_box or name == "pages/health.py"
+    assert team_box or name == "views/health.py"
     assert not team_box or set(team_box[0].options) <= {f"{n} ({t})" for t, n in zip(teams.team_id, teams.name)
                                                      if t in inside}
-    if name != "pages/health.py":
+    if name != "views/health.py":
         assert frames, f"{name} shows elena some rows: the check is not vacuous"
 
 
 def test_no_viewer_no_data(w, viewer_env):
     viewer_env()
-    at = page("pages/dora.py")
+    at = page("views/dora.py")
     assert len(at.error) == 1 and "sei dashboards --principal P" in at.error[0].value
     assert not at.dataframe and not at.metric
 
 
 def test_a_principal_without_a_scope_file_is_told_the_fix(w, viewer_env):
     viewer_env("nobody")
-    at = page("pages/dora.py")
+    at = page("views/dora.py")
     assert len(at.error) == 1 and "'nobody' has no scope file" in at.error[0].value
     assert "sei publish --scopes" in at.error[0].value and not at.dataframe
 
@@ -333,12 +333,12 @@ def test_oidc_login_maps_the_email_to_its_principal(w, viewer_env):
                         "client_id": "c", "client_secret": "s",
                         "server_metadata_url": "https://idp.example/.well-known/openid-configuration"},
                "sei": {"principals": {"elena@acme.example": "elena"}}}
-    at = page("pages/dora.py", secrets=secrets, user={"is_logged_in": False})
+    at = page("views/dora.py", secrets=secrets, user={"is_logged_in": False})
     assert [b.label for b in at.button] == ["Log in"] and not at.dataframe
-    at = page("pages/dora.py", secrets=secrets, user={"is_logged_in": True, "email": "Elena@ACME.example"})
+    at = page("views/dora.py", secrets=secrets, user={"is_logged_in": True, "email": "Elena@ACME.example"})
     assert "principal elena" in texts(at)
     assert [sb.options for sb in at.selectbox if sb.label == "Team"] == [["Team Atlas (T002)"]]
-    at = page("pages/dora.py", secrets=secrets, user={"is_logged_in": True, "email": "mallory@evil.example"})
+    at = page("views/dora.py", secrets=secrets, user={"is_logged_in": True, "email": "mallory@evil.example"})
     assert len(at.error) == 1 and "not mapped to a principal" in at.error[0].value and not at.dataframe
 
 
