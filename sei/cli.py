@@ -16,6 +16,7 @@ from ingestion.org.cli import org_app
 from rbac_policies.cli import publish, rbac_app
 from sei.doctor import doctor
 from sei.profiles.cli import profile_app
+from webhooks.cli import webhooks_app
 
 
 
@@ -57,6 +58,7 @@ app.add_typer(profile_app, name="profile")
 app.command("publish")(publish)
 app.add_typer(rbac_app, name="rbac")
 app.command("doctor")(doctor)
+app.add_typer(webhooks_app, name="webhooks")
 
 SIZE_HELP = "Organisation size: tiny (~10 devs), small (~50), medium (~500), large (~5,000)."
 Size = Literal["tiny", "small", "medium", "large"]  # simulator/sizes.py; the CLI refuses anything else
