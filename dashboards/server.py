@@ -3,7 +3,6 @@ exists, then run the Streamlit app (dashboards/app.py) until interrupted."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -53,18 +52,13 @@ def resolve(principal: str | None, demo: bool) -> tuple[dict, str]:
                       f".streamlit/secrets.toml (docs/dashboards.md), or `sei dashboards --demo` after `make run`")
 
 
-def serve(port: int, host: str, principal: str | None, demo: bool, echo=print) -> int:
+def serve(port: int, host: str, principal: str | None, demo: bool, echo=print) -> None:
     env_add, what = resolve(principal, demo)
     env = {**os.environ, **env_add, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     echo(f"dashboards: {what}")
     echo(f"dashboards: http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}  (Ctrl-C stops)")
-    proc = subprocess.Popen(command(port, host), env=env)
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        try:
-            return proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            return proc.wait()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Streamlit replaces this process, so a service manager's (or a test's) SIGTERM and Ctrl-C reach
+    # the server itself and no orphan is left behind.
+    os.execve(sys.executable, command(port, host), env)

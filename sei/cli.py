@@ -221,7 +221,7 @@ def dashboards(
             raise typer.BadParameter(f"cannot listen on {host}:{port}: {e.strerror or e}. Fix: pick another --port",
                                      param_hint="--port") from None
     try:
-        sys.exit(serve(port, host, principal, demo, echo=lambda line: typer.echo(line, err=True)))
+        serve(port, host, principal, demo, echo=lambda line: typer.echo(line, err=True))   # execs streamlit
     except AccessError as e:
         typer.echo(f"sei dashboards: {e}", err=True)
         sys.exit(1)

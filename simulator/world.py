@@ -40,6 +40,7 @@ class World:
     deleted_repos: set = field(default_factory=set)   # repo_id deleted upstream (GitHub answers 404)
     deleted_issues: set = field(default_factory=set)  # Jira keys deleted upstream
     _cache: dict = field(default_factory=dict, repr=False)
+    listeners: list = field(default_factory=list, repr=False)  # called (old now, new now) after each advance
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # ---- clock
