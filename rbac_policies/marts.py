@@ -3,7 +3,8 @@
 Publishing picks up whatever marts exist; each is classified by its columns, in order:
 
 1. the policy's `marts:` section, else DEFAULT_RULES below: `public` (every principal sees
-   every row: reference data such as performance bands), `exclude` (never published),
+   every row: reference data such as performance bands), `account` (account-wide
+   principals only: operations data such as integration health), `exclude` (never published),
    `{team_column: C}`, `{bridge: B, key: K}` (a fact that reaches teams through a bridge
    mart B joined on K: a row is visible when any of its bridge rows is in a visible team,
    or its project is visible whole);
@@ -47,7 +48,7 @@ DEFAULT_RULES: dict[str, dict] = {
     # would otherwise show every person of the account to every organisation
     "productivity_developer_monthly": {"team_column": "team_id", "person_column": "developer_id"},
     "bridge_team_membership": {"team_column": "team_id", "person_column": "developer_id"},
-    "integration_health": {"exclude": True},                     # operations data: Dagster UI / `sei doctor`
+    "integration_health": {"account": True},     # operations data of every source: account-wide principals only
     "dora_performance_bands": {"public": True},                  # DORA's published cut-offs: reference data
     # facts of people, attributed to their teams at the event's time through the bridges
     "fct_pull_requests": {"bridge": "bridge_pull_request_team", "key": "pull_request_id"},
@@ -66,7 +67,7 @@ DEFAULT_RULES: dict[str, dict] = {
 @dataclass(frozen=True)
 class MartShape:
     name: str
-    shape: str                 # public | team | developer | service | project | bridged
+    shape: str                 # public | account | team | developer | service | project | bridged
     key: str | None = None     # the team / developer / service column; the join key (bridged)
     tree_col: str | None = None   # `tree`, else `owning_tree` (team shape only)
     has_project: bool = False
@@ -90,6 +91,8 @@ def classify(name: str, columns: list[str], rules: dict[str, dict],
         return None
     if rule.get("public"):
         return MartShape(name, "public")
+    if rule.get("account"):
+        return MartShape(name, "account")
     if rule.get("team_column"):
         if rule["team_column"].lower() not in cols:
             raise UnclassifiedMart(f"mart {name!r} has no column {rule['team_column']!r} (the policy's team_column). "
@@ -158,7 +161,7 @@ def _parts(m: MartShape, alias: str, principal: str, rbac: str, marts: str) -> t
         whole = f"exists (select 1 from {rbac}.visible_projects v where v.principal = {principal} and v.project_id is null)"
     proj = f" and v.project_id = {a}.project_id" if m.has_project else ""
     key = f"{a}.{_q(m.key)}" if m.key else None
-    if m.shape in ("project", "public"):
+    if m.shape in ("project", "public", "account"):
         own = "false"
     elif m.shape == "team":
         tree = f" and v.tree = {a}.{_q(m.tree_col)}" if m.tree_col else ""

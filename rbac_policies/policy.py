@@ -271,7 +271,7 @@ def parse_policy(data: Any, lines, path: Path, ctx: OrgContext | None = None) ->
     mart_rules: dict[str, dict] = {}
     for name, rule in (data.get("marts") or {}).items():
         key = f"marts.{name}"
-        if rule in ("public", "exclude"):
+        if rule in ("public", "account", "exclude"):
             mart_rules[str(name)] = {rule: True}
         elif isinstance(rule, dict) and set(rule) in ({"team_column"}, {"team_column", "person_column"}):
             mart_rules[str(name)] = {k: str(v) for k, v in rule.items()}
@@ -279,7 +279,8 @@ def parse_policy(data: Any, lines, path: Path, ctx: OrgContext | None = None) ->
             mart_rules[str(name)] = {"bridge": str(rule["bridge"]), "key": str(rule["key"])}
         else:
             c.err(key, f"unknown rule {rule!r} for mart {name!r}",
-                  "write `public` (everyone sees every row), `exclude` (never published), "
+                  "write `public` (everyone sees every row), `account` (account-wide principals only), "
+                  "`exclude` (never published), "
                   "`{team_column: COLUMN}` (rows belong to the team in that column; add `person_column: COLUMN` "
                   "when the person must be visible too) or "
                   "`{bridge: BRIDGE_MART, key: COLUMN}` (rows reach teams through a bridge mart)")

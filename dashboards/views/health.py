@@ -12,10 +12,11 @@ d = ui.data()
 ui.header(d, "Data health", ["integration_health"])
 dagster = os.environ.get(ui.DAGSTER_URL_ENV, "http://127.0.0.1:3000")
 st.markdown(f"Runs, checks and freshness in the [Dagster UI]({dagster}) (`{ui.DAGSTER_URL_ENV}`).")
-if not d.has("integration_health"):
-    ui.empty("Integration health is not part of your published scope: the access policy does not publish "
-             "`integration_health` (operations data) to scope files. An administrator sees it with `sei doctor` or in "
-             "the Dagster UI, or can publish it to everyone with `marts: {integration_health: public}` in the policy.")
+if not d.has("integration_health") or not d.sql("select count(*) as n from marts.integration_health").n.iloc[0]:
+    ui.empty("Integration health is not part of your published scope: it is operations data of every source, "
+             "published to account-wide principals only (docs/access-control.md). An administrator sees it here, "
+             "with `sei doctor` or in the Dagster UI; `marts: {integration_health: public}` in the policy publishes "
+             "it to everyone.")
     st.stop()
 h = d.sql("select source_name, resource_name, status, last_status, last_success_at, lag_hours, max_lag_hours, "
           "rows_last_run, requests_last_run, retries_last_run, wait_seconds_last_run, min_ratelimit_remaining, "
