@@ -295,4 +295,7 @@ def summary(result, sim, seconds: float) -> str:
             lines.append(f"   step failed: {ev.step_key}: {msg}")
     lines.append("   integration health: `sei doctor`; this run in the UI: `make dagster` (or `sei dagster`), "
                  "which serves this organisation again so its schedules can run")
+    lines.append("   dashboards: `make dashboards` (or `sei dashboards --demo`: the whole account); one principal's "
+                 "view: `SEI_RBAC_POLICY=rbac_policies/examples/policy.yml sei publish --scopes`, then "
+                 "`sei dashboards --principal elena`")
     return "\n".join(lines)
