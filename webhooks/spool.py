@@ -38,7 +38,7 @@ DDL = [
         source text not null, outcome text not null, n integer not null default 0,
         primary key (source, outcome))""",
     """create table if not exists batches (
-        run_id text primary key, last_seq integer not null, events integer, touched text, status text,
+        run_id text primary key, last_seq integer, events integer, touched text, status text,
         started_at text, finished_at text, message text)""",
 ]
 
