@@ -50,8 +50,10 @@ class World:
             raise ValueError(f"the simulator generated activity up to {iso(self.end)}; "
                              f"cannot advance past it (now {iso(self.now)})")
         with self._lock:
-            self.now = new
+            old, self.now = self.now, new
             self._cache.clear()
+        for listener in list(self.listeners):  # e.g. the webhook sender (simulator/webhooks.py)
+            listener(old, new)
         return self.now
 
     def delete(self, repository: str | None = None, issue: str | None = None) -> None:
