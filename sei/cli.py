@@ -115,6 +115,12 @@ def sim_serve(
                                                "Retry-After (0.01: an hourly reset takes 36 s)."),
     data_center: bool = typer.Option(False, "--data-center", help="Answer like Jira Data Center (v2 search only)."),
     verbose: bool = typer.Option(False, "--verbose", help="Log every request."),
+    webhook_url: str = typer.Option(None, help="Send signed webhooks of what changes as the clock advances to this "
+                                               "receiver base URL, e.g. http://127.0.0.1:8766/webhooks "
+                                               "(docs/realtime.md)."),
+    webhook_secret: str = typer.Option("simulator-webhook-secret", help="Secret the webhooks are signed with."),
+    webhook_faults: bool = typer.Option(False, "--webhook-faults", help="Also send duplicates, reordered deliveries "
+                                                                        "and forged signatures."),
 ) -> None:
     """Serve the simulated GitHub, Jira and Harness APIs until interrupted."""
     from simulator.server import GITHUB_TOKEN, HARNESS_ACCOUNT, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN, SimServer
@@ -132,6 +138,10 @@ def sim_serve(
                f"  Jira    {JIRA_EMAIL} / {JIRA_TOKEN}  ({s.url}/rest/api/3/search/jql)\n"
                f"  Harness x-api-key {HARNESS_API_KEY}, account {HARNESS_ACCOUNT}\n"
                f"  control {s.url}/_sim/health, /_sim/stats, POST /_sim/advance?hours=N, /_sim/truth")
+    if webhook_url:
+        from simulator.webhooks import WebhookSender
+        WebhookSender(w, webhook_url, webhook_secret, faults=webhook_faults)
+        typer.echo(f"  webhooks to {webhook_url} (signed with --webhook-secret) whenever the clock advances")
     s.start()
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
