@@ -85,6 +85,9 @@ class Walk:
             return
         if words[:2] == ["make", "run"]:
             words = [*make_recipe("run"), "--size", "tiny", "--seed", "7"]
+        if words[:2] == ["make", "dashboards"]:
+            self.results.append((line, self.dashboards_answer(words)))
+            return
         if words[:2] == ["make", "dagster"]:
             self.port = _free_port()
             argv = self.argv([*make_recipe("dagster"), "--port", str(self.port)])
@@ -95,6 +98,37 @@ class Walk:
         r = subprocess.run(self.argv(words), cwd=self.tmp, env=self.env, capture_output=True, text=True, timeout=900)
         assert r.returncode == 0, f"{line}\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
         self.results.append((line, r))
+
+    def dashboards_answer(self, words: list[str]) -> str:
+        """`make dashboards PRINCIPAL=P`: the server starts for that principal's scope file and
+        answers on its port; then it is stopped (the walkthrough goes on)."""
+        principal = next(w.split("=", 1)[1] for w in words[2:] if w.startswith("PRINCIPAL="))
+        port = _free_port()
+        log = self.tmp / "dashboards.log"
+        with open(log, "w") as out:
+            proc = subprocess.Popen(self.argv(["sei", "dashboards", "--principal", principal, "--port", str(port)]),
+                                    cwd=self.tmp, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+            try:
+                deadline = time.monotonic() + 180
+                while True:
+                    assert proc.poll() is None, log.read_text()[-3000:]
+                    try:
+                        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=10) as r:
+                            if r.read().decode().strip() == "ok":
+                                break
+                    except OSError:
+                        pass
+                    assert time.monotonic() < deadline, log.read_text()[-3000:]
+                    time.sleep(1)
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as r:
+                    return f"{r.status}"
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
 
     def output(self, prefix: str) -> str:
         return next(r.stdout for line, r in self.results if line.startswith(prefix))
@@ -142,6 +176,13 @@ def test_the_walkthrough_is_the_documented_one():
     assert lines[0][:2] == ["make", "run"] and lines[-1][:2] == ["make", "dagster"]
     assert make_recipe("run") == ["sei", "demo"] and make_recipe("dagster") == ["sei", "dagster"]
     assert ["sei", "publish", "--scopes"] in lines
+    assert ["make", "dashboards", "PRINCIPAL=elena"] in lines
+    recipe = next(ln for ln in (PROJECT_ROOT / "Makefile").read_text().splitlines() if ln.startswith("\t$(BIN)/sei dashboards"))
+    assert "--principal $(PRINCIPAL)" in recipe, recipe
+
+
+def test_the_dashboards_answer_for_elena(walk):
+    assert next(r for line, r in walk.results if line.startswith("make dashboards")) == "200"
 
 
 def test_doctor_reads_the_demos_health(walk):
