@@ -13,7 +13,7 @@ import pytest
 from helpers import environ, job_environment
 from webhook_receiver import SECRET, Receiver
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dbt")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("webhooks")]  # its own world: runs beside the dbt group
 
 MARTS = ("fct_changes", "fct_deployments", "dora_service_weekly")
 ADVANCE_HOURS = 48
