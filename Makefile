@@ -10,7 +10,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DAGSTER_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
 
-.PHONY: setup run test test-fast bench sim dagster dashboards clean lock
+.PHONY: setup java run test test-fast bench sim dagster dashboards clean lock
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,23 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
-setup: $(STAMP) ## create .venv with the locked dependencies
+setup: $(STAMP) java ## create .venv with the locked dependencies (and Java 17 for Spark)
+
+# Spark (the third engine, docs/engines.md) runs on a Java 17+ runtime: installed from
+# Debian's openjdk-17-jre-headless when missing (as root, else through sudo); JAVA_HOME wins
+# over PATH. Anything else ends in one error naming the fix.
+JAVA_VERSION = $$( "$${JAVA_HOME:+$$JAVA_HOME/bin/}java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1 )
+java:
+	@v=$(JAVA_VERSION); if [ -z "$$v" ] || [ "$$v" -lt 17 ]; then \
+	  if command -v apt-get >/dev/null; then \
+	    if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	    echo "Spark needs Java 17 (found: $${v:-none}): installing Debian's openjdk-17-jre-headless"; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openjdk-17-jre-headless >/dev/null; \
+	  fi; \
+	  v=$(JAVA_VERSION); if [ -z "$$v" ] || [ "$$v" -lt 17 ]; then \
+	    echo "Spark needs Java 17 or newer; found: $${v:-no java}. Fix: install openjdk-17-jre-headless (or any Java 17+) and put its java first on PATH, or set JAVA_HOME to it." >&2; exit 1; \
+	  fi; \
+	fi
 
 run: setup ## simulator -> warehouse -> marts -> checks, on the embedded DuckDB default
 	$(BIN)/sei demo

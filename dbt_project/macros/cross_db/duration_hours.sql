@@ -12,7 +12,7 @@
 {%- endmacro %}
 
 {% macro default__duration_hours(start, end) -%}
-    cast(extract(epoch from (({{ end }}) - ({{ start }}))) as double precision) / 3600.0
+    cast(extract(epoch from (({{ end }}) - ({{ start }}))) as {{ sei_double() }}) / 3600.0
 {%- endmacro %}
 
 {% macro duckdb__duration_hours(start, end) -%}

@@ -8,7 +8,7 @@
 {%- endmacro %}
 
 {% macro default__epoch_ms_to_timestamp(col) -%}
-    (to_timestamp(cast({{ col }} as double precision) / 1000.0) at time zone 'UTC')
+    (to_timestamp(cast({{ col }} as {{ sei_double() }}) / 1000.0) at time zone 'UTC')
 {%- endmacro %}
 
 {% macro duckdb__epoch_ms_to_timestamp(col) -%}

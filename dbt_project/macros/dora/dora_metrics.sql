@@ -104,9 +104,9 @@ figures as (
         c.pickup_p50_hours,
         c.review_p50_hours,
         c.deploy_p50_hours,
-        cast(d.failed_deployments as double precision) / nullif(d.production_deployments, 0) as change_failure_rate,
+        cast(d.failed_deployments as {{ sei_double() }}) / nullif(d.production_deployments, 0) as change_failure_rate,
         d.recovery_time_p50_hours,
-        cast(d.rework_deployments as double precision) / nullif(d.production_deployments, 0) as rework_rate
+        cast(d.rework_deployments as {{ sei_double() }}) / nullif(d.production_deployments, 0) as rework_rate
     from grid as g
     left join deployment_figures as d
         on {% for k in keys %}d.{{ k }} = g.{{ k }} and {% endfor %}d.period_start = g.period_start

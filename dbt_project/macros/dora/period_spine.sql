@@ -27,3 +27,13 @@
 {% macro period_of(period, ts) -%}
     cast({{ dbt.date_trunc(period, ts) }} as date)
 {%- endmacro %}
+
+{#- Spark: sequence() of dates with a one-period step, exploded to rows. -#}
+{% macro spark__period_spine(period, bounds) -%}
+    select explode(sequence(
+        cast({{ dbt.date_trunc(period, 'lo') }} as date), cast({{ dbt.date_trunc(period, 'hi') }} as date),
+        interval 1 {{ period }}
+    )) as period_start
+    from {{ bounds }}
+    where lo is not null and hi is not null
+{%- endmacro %}

@@ -80,7 +80,7 @@
 {% macro sei_type(kind) -%}
     {%- if kind == 'string' -%} {{ dbt.type_string() }}
     {%- elif kind == 'bigint' -%} {{ dbt.type_bigint() }}
-    {%- elif kind == 'double' -%} double precision
+    {%- elif kind == 'double' -%} {{ sei_double() }}
     {%- elif kind == 'boolean' -%} {{ dbt.type_boolean() }}
     {%- elif kind in ('timestamp', 'epoch_ms', 'jira_timestamp') -%} {{ dbt.type_timestamp() }}
     {%- else -%} {{ exceptions.raise_compiler_error("staging_source: unknown column kind '" ~ kind ~ "' (string, bigint, double, boolean, timestamp, epoch_ms, jira_timestamp)") }}

@@ -11,9 +11,9 @@ with cases as (
     select 'dst night', cast('2024-03-31 00:30:00' as {{ ts }}), cast('2024-03-31 03:15:00' as {{ ts }}), 2.75
     union all
     -- crosses an hour boundary in 2 s: dbt.datediff('hour') would say 1
-    select 'two seconds', cast('2024-01-01 10:59:59' as {{ ts }}), cast('2024-01-01 11:00:01' as {{ ts }}), 2.0 / 3600
+    select 'two seconds', cast('2024-01-01 10:59:59' as {{ ts }}), cast('2024-01-01 11:00:01' as {{ ts }}), cast(2.0 as {{ sei_double() }}) / 3600
     union all
-    select 'half a second', cast('2024-01-01 10:00:00' as {{ ts }}), cast('2024-01-01 10:00:00.5' as {{ ts }}), 0.5 / 3600
+    select 'half a second', cast('2024-01-01 10:00:00' as {{ ts }}), cast('2024-01-01 10:00:00.5' as {{ ts }}), cast(0.5 as {{ sei_double() }}) / 3600
     union all
     select 'leap day', cast('2024-02-28 12:00:00' as {{ ts }}), cast('2024-03-01 12:00:00' as {{ ts }}), 48.0
     union all
@@ -21,7 +21,7 @@ with cases as (
     union all
     select 'p50 example', cast('2024-01-01 00:00:00' as {{ ts }}), cast('2024-01-02 06:00:00' as {{ ts }}), 30.0
     union all
-    select 'no end', cast('2024-01-01 00:00:00' as {{ ts }}), cast(null as {{ ts }}), cast(null as double precision)
+    select 'no end', cast('2024-01-01 00:00:00' as {{ ts }}), cast(null as {{ ts }}), cast(null as {{ sei_double() }})
 
 ),
 

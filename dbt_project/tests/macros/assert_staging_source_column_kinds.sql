@@ -5,7 +5,7 @@
 with raw as (
 
     select
-        cast('2024-01-02 12:11:12+02:00' as timestamp with time zone) as tz_value,
+        cast('2024-01-02 12:11:12+02:00' as {{ sei_timestamp_tz() }}) as tz_value,
         cast('2024-01-02 10:11:12' as {{ ts }}) as naive_value,
         cast(1704190272123 as {{ dbt.type_bigint() }}) as epoch_ms_value,
         cast('2024-01-02T12:11:12.000+0200' as {{ dbt.type_string() }}) as text_value,

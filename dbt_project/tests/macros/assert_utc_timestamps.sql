@@ -4,11 +4,11 @@
 with cases as (
 
     select 'tz +02' as case_name,
-           {{ to_utc_timestamp("cast('2024-01-02 12:11:12+02:00' as timestamp with time zone)") }} as actual,
+           {{ to_utc_timestamp("cast('2024-01-02 12:11:12+02:00' as " ~ sei_timestamp_tz() ~ ")") }} as actual,
            cast('2024-01-02 10:11:12' as {{ ts }}) as expected
     union all
     select 'tz -05',
-           {{ to_utc_timestamp("cast('2024-01-01 22:00:00-05:00' as timestamp with time zone)") }},
+           {{ to_utc_timestamp("cast('2024-01-01 22:00:00-05:00' as " ~ sei_timestamp_tz() ~ ")") }},
            cast('2024-01-02 03:00:00' as {{ ts }})
     union all
     select 'dlt load id',

@@ -3,11 +3,14 @@
 -- one row per commit on the chain with its position, 1 = the oldest commit reached. Commits
 -- of the branch that are not on the first-parent chain (a merged branch's own commits) get
 -- no position: a deployment's change set is the chain between two deployed commits.
-with recursive commits as (
-
+{%- set commits_sql -%}
     select repository_full_name, commit_sha, first_parent_sha, committed_at
     from {{ ref('stg_github__commits') }}
     where not is_deleted
+{%- endset %}
+with recursive commits as (
+
+    {{ commits_sql }}
 
 ),
 
@@ -29,25 +32,7 @@ heads as (
 
 ),
 
-chain (repository_full_name, commit_sha, first_parent_sha, depth) as (
+{{ first_parent_positions('commits', 'heads', commits_sql) }}
 
-    select c.repository_full_name, c.commit_sha, c.first_parent_sha, 0
-    from commits as c
-    join heads as h
-        on h.repository_full_name = c.repository_full_name and h.commit_sha = c.commit_sha
-
-    union all
-
-    select p.repository_full_name, p.commit_sha, p.first_parent_sha, chain.depth + 1
-    from chain
-    join commits as p
-        on p.repository_full_name = chain.repository_full_name and p.commit_sha = chain.first_parent_sha
-    where chain.depth < 1000000
-
-)
-
-select
-    repository_full_name,
-    commit_sha,
-    cast(max(depth) over (partition by repository_full_name) - depth + 1 as bigint) as position
-from chain
+select repository_full_name, commit_sha, position
+from first_parent_positions

@@ -146,7 +146,7 @@ release_branches as (
       and exists (
           select 1 from {{ ref('int_dora__efficiency_values') }} as v
           where v.scope_key = sc.scope_key and v.list_name = 'release_branch'
-            and lower(pr.base_branch_name) like v.value escape '\'
+            and lower(pr.base_branch_name) like v.value escape {{ sei_literal('\\') }}
       )
 
 ),

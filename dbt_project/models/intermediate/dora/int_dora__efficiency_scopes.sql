@@ -19,7 +19,7 @@ shipped as (
         cast(null as {{ dbt.type_string() }}) as team_id,
         {{ d.use_tool_production_flag }} as use_tool_production_flag,
         {{ d.count_rollbacks }} as count_rollbacks,
-        cast({{ d.incident_window_hours }} as double precision) as incident_window_hours,
+        cast({{ d.incident_window_hours }} as {{ sei_double() }}) as incident_window_hours,
         cast('{{ d.lead_time_start }}' as {{ dbt.type_string() }}) as lead_time_start
 
 )

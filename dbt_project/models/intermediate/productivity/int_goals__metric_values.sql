@@ -12,7 +12,7 @@ with
 productivity_{{ grain }} as (
     {%- for m in productivity %}
     select tree, team_id, includes_subteams, '{{ grain }}' as period_grain, {{ grain }}_start as period_start,
-           '{{ m }}' as metric, cast({{ m }} as double precision) as metric_value
+           '{{ m }}' as metric, cast({{ m }} as {{ sei_double() }}) as metric_value
     from {{ ref('productivity_team_' ~ grain ~ 'ly') }}
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
@@ -21,7 +21,7 @@ productivity_{{ grain }} as (
 dora_{{ grain }} as (
     {%- for m in dora %}
     select tree, team_id, includes_subteams as includes_subteams, '{{ grain }}' as period_grain,
-           cast(period_start as date) as period_start, '{{ m }}' as metric, cast({{ m }} as double precision) as metric_value
+           cast(period_start as date) as period_start, '{{ m }}' as metric, cast({{ m }} as {{ sei_double() }}) as metric_value
     from {{ ref('dora_team_' ~ grain ~ 'ly') }}
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
@@ -62,15 +62,15 @@ sprint_periods as (
 sprints as (
 
     select tree, team_id, includes_subteams, period_grain, period_start, 'sprint_say_do_ratio' as metric,
-           cast(case when committed > 0 then 1.0 * delivered / committed end as double precision) as metric_value
+           cast(case when committed > 0 then 1.0 * delivered / committed end as {{ sei_double() }}) as metric_value
     from sprint_periods
     union all
     select tree, team_id, includes_subteams, period_grain, period_start, 'sprint_scope_creep_pct',
-           cast(case when committed > 0 then 100.0 * added / committed end as double precision)
+           cast(case when committed > 0 then 100.0 * added / committed end as {{ sei_double() }})
     from sprint_periods
     union all
     select tree, team_id, includes_subteams, period_grain, period_start, 'sprint_velocity_points',
-           cast(1.0 * points / sprints as double precision)
+           cast(1.0 * points / sprints as {{ sei_double() }})
     from sprint_periods
 
 )

@@ -113,11 +113,11 @@ select
     period_start as month_start,
     category,
     cast(completed_issues as bigint) as completed_issues,
-    cast(story_points as double precision) as story_points,
-    cast(in_progress_hours as double precision) as in_progress_hours,
+    cast(story_points as {{ sei_double() }}) as story_points,
+    cast(in_progress_hours as {{ sei_double() }}) as in_progress_hours,
     effort_measure,
-    cast(effort as double precision) as effort,
+    cast(effort as {{ sei_double() }}) as effort,
     cast(case when sum(effort) over (partition by tree, team_id, includes_subteams, period_start) > 0
               then effort / sum(effort) over (partition by tree, team_id, includes_subteams, period_start)
-         end as double precision) as effort_share
+         end as {{ sei_double() }}) as effort_share
 from filled

@@ -83,7 +83,7 @@ joined as (
     where not coalesce(t.is_bot_author, false)
       and not exists (select 1 from vals as v
                       where v.scope_key = s.scope_key and v.list_name = 'bot'
-                        and lower(t.author_login) like v.value escape '\')
+                        and lower(t.author_login) like v.value escape {{ sei_literal('\\') }})
 
 )
 

@@ -32,7 +32,7 @@ hotfix as (
         on pr.pull_request_id = c.pull_request_id
     where exists (select 1 from vals as v
                   where v.scope_key = d.scope_key and v.list_name = 'hotfix_branch'
-                    and lower(pr.head_branch_name) like v.value escape '\')
+                    and lower(pr.head_branch_name) like v.value escape {{ sei_literal('\\') }})
        or exists (select 1 from {{ ref('stg_github__pull_request_labels') }} as l
                   join vals as v
                       on v.scope_key = d.scope_key and v.list_name = 'hotfix_label' and v.value = lower(l.label_name)

@@ -91,7 +91,7 @@ joined as (
             when '{{ source }}' then {{ hours }}
             {%- endfor %}
             else {{ default_lag }}
-        end as double precision) as max_lag_hours,
+        end as {{ sei_double() }}) as max_lag_hours,
         r.rows_loaded as rows_last_run,
         r.request_count as requests_last_run,
         r.retry_count as retries_last_run,

@@ -30,7 +30,7 @@ shares as (
         developer_id,
         project_id,
         cast(events as bigint) as activity_events,
-        cast(events as double precision) / nullif(sum(events) over (partition by developer_id), 0) as activity_share
+        cast(events as {{ sei_double() }}) / nullif(sum(events) over (partition by developer_id), 0) as activity_share
     from counted
 
 )

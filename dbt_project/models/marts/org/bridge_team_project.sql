@@ -47,7 +47,7 @@ shares as (
         project_id,
         owns_service = 1 as owns_service,
         cast(events as bigint) as activity_events,
-        cast(events as double precision)
+        cast(events as {{ sei_double() }})
             / nullif(sum(events) over (partition by tree, team_id), 0) as activity_share
     from subtree
 

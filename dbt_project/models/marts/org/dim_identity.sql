@@ -12,7 +12,7 @@ declared as (
 
     select d.tool, d.account, min(d.developer_id) as developer_id,
            cast('declared' as {{ dbt.type_string() }}) as rule,
-           cast(1.0 as double precision) as confidence, false as is_bot
+           cast(1.0 as {{ sei_double() }}) as confidence, false as is_bot
     from {{ ref('stg_org__developer_identities') }} as d
     where not exists (select 1 from matches as m where m.tool = d.tool and m.account = d.account)
     group by d.tool, d.account

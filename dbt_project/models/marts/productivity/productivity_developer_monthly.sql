@@ -31,7 +31,7 @@ events as (
 
     select developer_id, tree, team_id, cast({{ dbt.date_trunc('month', 'created_at') }} as date) as month_start,
            'pr' as kind, cast(created_at as date) as event_day, cast(null as {{ dbt.type_string() }}) as issue_id,
-           cast(0 as double precision) as story_points
+           cast(0 as {{ sei_double() }}) as story_points
     from {{ ref('bridge_pull_request_team') }}
     union all
     select developer_id, tree, team_id, cast({{ dbt.date_trunc('month', 'submitted_at') }} as date), 'review',
@@ -82,11 +82,11 @@ select
     a.month_start,
     cast(a.opened_prs as bigint) as opened_prs,
     cast(coalesce(m.merged_prs, 0) as bigint) as merged_prs,
-    cast(m.pr_cycle_time_p50_hours as double precision) as pr_cycle_time_p50_hours,
+    cast(m.pr_cycle_time_p50_hours as {{ sei_double() }}) as pr_cycle_time_p50_hours,
     cast(a.reviews_submitted as bigint) as reviews_submitted,
     cast(a.coding_days as bigint) as coding_days,
     cast(a.completed_issues as bigint) as completed_issues,
-    cast(a.completed_story_points as double precision) as completed_story_points
+    cast(a.completed_story_points as {{ sei_double() }}) as completed_story_points
 from activity as a
 left join merged_stats as m
     on m.developer_id = a.developer_id and m.tree = a.tree and m.team_id = a.team_id

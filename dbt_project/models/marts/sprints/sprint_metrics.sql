@@ -53,7 +53,7 @@ ratios as (
         case when committed_issues > 0 then 100.0 * (added_issues + removed_issues) / committed_issues end as churn_pct,
         case when committed_issues > 0 then 1.0 * delivered_committed_issues / committed_issues end as say_do_ratio,
         case when committed_points > 0 then 1.0 * delivered_committed_points / committed_points end as say_do_points_ratio,
-        cast(delivered_points as double precision) as velocity_points
+        cast(delivered_points as {{ sei_double() }}) as velocity_points
     from per_team as p
 
 ),
@@ -99,24 +99,24 @@ select
     r.sprint_ended_at,
     r.is_sprint_closed,
     cast(r.committed_issues as bigint) as committed_issues,
-    cast(r.committed_points as double precision) as committed_points,
+    cast(r.committed_points as {{ sei_double() }}) as committed_points,
     cast(r.added_issues as bigint) as added_issues,
-    cast(r.added_points as double precision) as added_points,
+    cast(r.added_points as {{ sei_double() }}) as added_points,
     cast(r.removed_issues as bigint) as removed_issues,
-    cast(r.removed_points as double precision) as removed_points,
+    cast(r.removed_points as {{ sei_double() }}) as removed_points,
     cast(r.delivered_issues as bigint) as delivered_issues,
-    cast(r.delivered_points as double precision) as delivered_points,
+    cast(r.delivered_points as {{ sei_double() }}) as delivered_points,
     cast(r.delivered_committed_issues as bigint) as delivered_committed_issues,
     cast(r.carried_over_issues as bigint) as carried_over_issues,
-    cast(r.scope_creep_pct as double precision) as scope_creep_pct,
-    cast(r.churn_pct as double precision) as churn_pct,
-    cast(r.say_do_ratio as double precision) as say_do_ratio,
-    cast(r.say_do_points_ratio as double precision) as say_do_points_ratio,
+    cast(r.scope_creep_pct as {{ sei_double() }}) as scope_creep_pct,
+    cast(r.churn_pct as {{ sei_double() }}) as churn_pct,
+    cast(r.say_do_ratio as {{ sei_double() }}) as say_do_ratio,
+    cast(r.say_do_points_ratio as {{ sei_double() }}) as say_do_points_ratio,
     r.velocity_points,
     cast(w.predictability_sprints as bigint) as predictability_sprints,
-    cast(case when w.predictability_sprints >= 2 then w.say_do_ratio_stddev end as double precision)
+    cast(case when w.predictability_sprints >= 2 then w.say_do_ratio_stddev end as {{ sei_double() }})
         as say_do_ratio_stddev,
-    cast(w.say_do_ratio_mean as double precision) as say_do_ratio_mean
+    cast(w.say_do_ratio_mean as {{ sei_double() }}) as say_do_ratio_mean
 from ratios as r
 left join windowed as w
     on w.sprint_id = r.sprint_id and w.tree = r.tree and w.team_id = r.team_id
