@@ -51,30 +51,31 @@ first_parent_positions as (
     own chain. A commit is on the head's chain when lifting the head by
     dist(head) - dist(commit) steps (binary lifting over the levels) lands on it; its
     position is then dist + 1, the same numbering as the recursive walk.
-    Each level joins the previous one to itself, so as CTEs Spark would plan 2^L copies of
-    the first: the levels are cached temporary views (`cache table`, run in the model's
-    own session before its query), each planned once. -#}
+    Each level joins the previous one to itself, so as CTEs (or cached views, which keep
+    their lineage) Spark would plan 2^L copies of the first: each level is written as a
+    table of its own (`<model>__level_<i>` beside the model, replaced on every build),
+    so each is planned once over plain files. -#}
 {% macro spark__first_parent_positions(commits, heads, commits_sql) -%}
     {%- set ns = namespace(levels=1) -%}
-    {%- set prefix = 'sei_first_parent_level_' -%}
+    {%- set prefix = this.schema ~ '.' ~ this.identifier ~ '__level_' -%}
     {%- if execute -%}
         {%- set longest = run_query("select max(n) from (select count(*) as n from (" ~ commits_sql
                                     ~ ") as c group by repository_full_name) as t").columns[0].values()[0] or 0 -%}
         {%- for i in range(1, 63) -%}
             {%- if 2 ** i <= longest -%}{%- set ns.levels = i + 1 -%}{%- endif -%}
         {%- endfor -%}
+        {%- do run_query("create schema if not exists " ~ this.schema) -%}
         {%- for i in range(ns.levels + 1) -%}
-            {%- do run_query("uncache table if exists " ~ prefix ~ i) -%}
-            {%- do run_query("drop view if exists " ~ prefix ~ i) -%}
+            {%- do run_query("drop table if exists " ~ prefix ~ i) -%}
         {%- endfor -%}
-        {%- do run_query("cache table " ~ prefix ~ "0 as
+        {%- do run_query("create table " ~ prefix ~ "0 using parquet as
             select c.repository_full_name, c.commit_sha, p.commit_sha as nxt,
                    case when p.commit_sha is null then 0 else 1 end as dist
             from (" ~ commits_sql ~ ") as c
             left join (" ~ commits_sql ~ ") as p
                 on p.repository_full_name = c.repository_full_name and p.commit_sha = c.first_parent_sha") -%}
         {%- for i in range(ns.levels) -%}
-            {%- do run_query("cache table " ~ prefix ~ (i + 1) ~ " as
+            {%- do run_query("create table " ~ prefix ~ (i + 1) ~ " using parquet as
                 select a.repository_full_name, a.commit_sha, b.nxt, a.dist + coalesce(b.dist, 0) as dist
                 from " ~ prefix ~ i ~ " as a
                 left join " ~ prefix ~ i ~ " as b
