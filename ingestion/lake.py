@@ -44,8 +44,9 @@ def lake_root(warehouse: Path | str | None = None) -> Path:
 
 
 def _raw_tables(con) -> list[tuple[str, str]]:
-    rows = con.execute("select table_schema, table_name from information_schema.tables "
-                       "where table_type = 'BASE TABLE' order by 1, 2").fetchall()
+    # views too: the org import's current version is a view (raw_org.current_teams, ...);
+    # the lake holds what it shows at export time
+    rows = con.execute("select table_schema, table_name from information_schema.tables order by 1, 2").fetchall()
     return [(s, t) for s, t in rows
             if (s.startswith(SCHEMAS_PREFIX) or s in EXTRA_SCHEMAS) and not s.endswith(SKIP_SUFFIX)]
 

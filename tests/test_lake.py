@@ -1,6 +1,6 @@
 """The Spark engine's set-up errors (ingestion/lake.py), without starting Spark: a lake root
 that cannot be written and a missing Java each give one error naming the setting and the
-fix; the lake export writes every raw table of a DuckDB file and nothing else."""
+fix; the lake export writes every raw table and view of a DuckDB file and nothing else."""
 from __future__ import annotations
 
 import duckdb
@@ -17,13 +17,14 @@ def _warehouse(path):
                 "timestamptz '2024-01-02 12:00:00+02' as created_at, null as empty_column")
     con.execute("create table raw_github_staging.pull_requests as select 1 as id")
     con.execute("create table marts.fct as select 1 as id")
+    con.execute("create view raw_github.current_pull_requests as select id from raw_github.pull_requests")
     con.close()
 
 
 def test_export_writes_raw_tables_only(tmp_path):
     _warehouse(tmp_path / "w.duckdb")
     counts = export_to_lake(tmp_path / "w.duckdb", tmp_path / "lake")
-    assert counts == {"raw_github.pull_requests": 1}
+    assert counts == {"raw_github.current_pull_requests": 1, "raw_github.pull_requests": 1}
     t = pq.read_table(tmp_path / "lake" / "raw_github" / "pull_requests" / "data.parquet")
     assert t.column("created_at").to_pylist()[0].isoformat() == "2024-01-02T10:00:00+00:00"
     assert str(t.schema.field("empty_column").type) == "string"

@@ -129,3 +129,20 @@
     {%- else -%} {{ sei_literal(value | string) }}
     {%- endif -%}
 {%- endmacro %}
+
+{#- dbt.listagg on Spark: dbt-spark's own ignores the ORDER BY (a warning, then
+    collect_list's arbitrary order). Here the values are sorted by the ORDER BY key
+    (one ascending expression, what the models use) through sorted (key, value) structs. -#}
+{% macro spark__listagg(measure, delimiter_text, order_by_clause, limit_num) -%}
+    {%- set collected = 'collect_list(' ~ measure ~ ')' -%}
+    {%- if order_by_clause -%}
+        {%- set key = order_by_clause | trim -%}
+        {%- if key.lower().startswith('order by') -%}{%- set key = key[8:] | trim -%}{%- endif -%}
+        {%- if ',' in key or key.lower().endswith(' desc') -%}
+            {{ exceptions.raise_compiler_error("listagg on Spark: order by one ascending expression, got '" ~ order_by_clause ~ "'") }}
+        {%- endif -%}
+        {%- set collected = 'transform(array_sort(collect_list(struct(' ~ key ~ ' as k, ' ~ measure ~ ' as v))), e -> e.v)' -%}
+    {%- endif -%}
+    {%- if limit_num -%}{%- set collected = 'slice(' ~ collected ~ ', 1, ' ~ limit_num ~ ')' -%}{%- endif -%}
+    array_join({{ collected }}, {{ delimiter_text }})
+{%- endmacro %}
