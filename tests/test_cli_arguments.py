@@ -38,6 +38,9 @@ BAD = {
     "rbac validate": (["--bogus"], "No such option: --bogus"),
     "rbac show": (["--bogus"], "No such option: --bogus"),
     "rbac audit": (["--limit", "many"], "'--limit'"),
+    "webhooks serve": (["--port", "70000"], "less than or equal to 65535"),
+    "webhooks status": (["--bogus"], "No such option: --bogus"),
+    "webhooks apply": (["--bogus"], "No such option: --bogus"),
 }
 
 

@@ -348,7 +348,7 @@ def test_every_mart_of_the_project_has_a_scope_and_people_facts_go_through_bridg
     from rbac_policies.marts import UnclassifiedMart, classify_all
     cols = _project_mart_columns()
     shapes = {s.name: s for s in classify_all(cols, {})}
-    assert set(shapes) == set(cols) - {"integration_health"}
+    assert set(shapes) == set(cols)     # integration_health too: account-wide principals only
     assert (shapes["fct_pull_requests"].shape, shapes["fct_pull_requests"].bridge,
             shapes["fct_pull_requests"].key) == ("bridged", "bridge_pull_request_team", "pull_request_id")
     assert (shapes["fct_sprint_issues"].shape, shapes["fct_sprint_issues"].bridge) == ("bridged", "bridge_issue_team")

@@ -99,7 +99,7 @@ def test_code_location_loads_without_errors(webserver):
     assert {"sei_refresh", "sei_nightly", "sei_weekly_full_refresh", "sei_freshness"} <= jobs
     assert {s["name"] for s in repo["schedules"]} == {"hourly_refresh", "nightly_refresh_with_deletions",
                                                        "weekly_full_refresh", "freshness_checks"}
-    assert {s["name"] for s in repo["sensors"]} == {"record_run_failures"}
+    assert {s["name"] for s in repo["sensors"]} == {"record_run_failures", "webhook_spool_sensor"}
     keys = {"/".join(a["assetKey"]["path"]) for a in repo["assetNodes"]}
     assert {"dlt_github_pull_requests", "dlt_jira_issues", "org_import", "identity_resolution", "profiles",
             "staging/stg_github__pull_requests", "marts/integration_health", "serving_publish"} <= keys
