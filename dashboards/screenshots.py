@@ -98,7 +98,9 @@ def capture(url: str, out: Path, pages=PAGES, downloads: bool = False, timeout_m
             page = ctx.new_page()
             for name in pages:
                 t0 = time.monotonic()
-                page.goto(f"{url}/{name}", wait_until="networkidle", timeout=timeout_ms)
+                # the default page is served at the root: its own path answers "Page not found"
+                page.goto(f"{url}/" if name == PAGES[0] else f"{url}/{name}", wait_until="networkidle",
+                          timeout=timeout_ms)
                 page.wait_for_selector("text=Data as of", timeout=timeout_ms)
                 page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]',
                                        timeout=timeout_ms)

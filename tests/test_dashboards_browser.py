@@ -36,6 +36,7 @@ def test_every_page_renders_without_exception(shots):
     for name, s in got.items():
         assert not s.exceptions, (name, s.exceptions)
         assert "Data as of" in s.text and "principal elena" in s.text, name
+        assert "Page not found" not in s.text, name     # every page at its own address, the default at the root
         assert s.png.stat().st_size > 20_000, f"{name}: the screenshot is (nearly) blank"
 
 
