@@ -50,7 +50,7 @@ def load(size: str, seed: int, tmp: Path) -> tuple[Path, dict]:
     from ingestion.org.identities import resolve_warehouse
     from ingestion.org.store import import_org
     from ingestion.org.validate import OrgFiles
-    from sei.profiles import apply_profiles
+    from core.profiles import apply_profiles
     from simulator import generate
     from simulator.export import export_org, export_sources
     from simulator.export_events import export_events

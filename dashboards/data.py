@@ -35,7 +35,7 @@ class AccessError(RuntimeError):
 
 def scopes_dir() -> Path:
     """Where `sei publish --scopes` writes (SEI_SCOPES_DIR, default `scopes/` beside the warehouse)."""
-    from sei.settings import warehouse_path
+    from core.settings import warehouse_path
     env = os.environ.get("SEI_SCOPES_DIR")
     return Path(env) if env else warehouse_path().parent / "scopes"
 
@@ -98,7 +98,7 @@ def scope_viewer(principal: str, out_dir: Path | None = None) -> Viewer:
 
 def demo_viewer() -> Viewer:
     """The whole serving file, for `sei demo`'s simulated organisation only."""
-    from sei.publish import serving_path
+    from core.publish import serving_path
     if not demo_allowed():
         raise AccessError("demo mode shows the whole account without access control, so it only runs over a "
                           "warehouse `sei demo` built (no demo.json beside SEI_WAREHOUSE). Fix: pass --principal P "

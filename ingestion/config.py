@@ -187,7 +187,7 @@ def _line(obj, key=None) -> int | None:
 # --------------------------------------------------------------------------- loading
 def demo_sources_path() -> Path:
     """The sources file `sei demo` writes beside the warehouse (it reads the simulated org)."""
-    from sei.settings import warehouse_path
+    from core.settings import warehouse_path
     return warehouse_path().parent / DEMO_SOURCES_FILE
 
 

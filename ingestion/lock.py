@@ -174,7 +174,7 @@ def writer_lock(warehouse: Path | str | None = None, command: str | None = None,
     `wait=False` raises `WarehouseLocked` at once when another process holds it; the message
     names the holder. Locks are taken in one order (warehouse, then pipeline folder)."""
     if warehouse is None:
-        from sei.settings import warehouse_path
+        from core.settings import warehouse_path
         warehouse = warehouse_path()
     say = say or _stderr
     command = command or command_line()

@@ -1,7 +1,7 @@
 """Run the dlt pipelines that load the configured sources into the warehouse.
 
 One dlt pipeline per source (`sei_github`, ...), destination DuckDB at
-`sei.settings.warehouse_path()` (or PostgreSQL with SEI_DESTINATION=postgres, see
+`core.settings.warehouse_path()` (or PostgreSQL with SEI_DESTINATION=postgres, see
 ingestion/destination.py), dataset `raw_<source>`. Pipeline working folders (dlt
 state, pending load packages) live next to the warehouse (`<warehouse dir>/.dlt_pipelines`)
 so the cursors travel with the warehouse file; dlt also keeps its state inside the
@@ -79,7 +79,7 @@ def _echo(line: str) -> None:
 
 
 def warehouse_path() -> Path:
-    from sei.settings import warehouse_path as wp
+    from core.settings import warehouse_path as wp
     return Path(wp())
 
 

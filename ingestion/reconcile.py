@@ -110,7 +110,7 @@ def jira_existing_ids(cfg: cfgmod.SourcesConfig, project_key: str, stats: HttpSt
 @writes_warehouse()  # one writer at a time (ingestion/lock.py)
 def reconcile(sources=("github",), config_path: str | Path | None = None, warehouse: Path | None = None,
               stats: HttpStats | None = None) -> list[ReconcileResult]:
-    from sei.settings import warehouse_path
+    from core.settings import warehouse_path
     cfg = cfgmod.load(config_path)
     wh = warehouse or warehouse_path()
     stats = stats or HttpStats()

@@ -15,7 +15,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from orchestration import settings
 from ingestion.lock import writer_lock
 from orchestration.ingest import WAREHOUSE_POOL
-from sei.settings import warehouse_path
+from core.settings import warehouse_path
 
 HEALTH_MODEL = "integration_health"
 

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from sei.settings import warehouse_path
+from core.settings import warehouse_path
 
 DEMO_STATE_FILE = "demo.json"
 DEMO_LOG = Path("logs") / "demo.log"  # beside the warehouse; replaced by each `sei demo`
@@ -54,8 +54,8 @@ def run_demo(size: str = "small", seed: int = 42) -> int:
         os.environ.update({k: v for k, v in demo_environment(sim.url, org_dir).items() if k not in os.environ})
         write_demo_state(size, seed)
         status, report = _run_job(world, sim)
-    from sei.dora_summary import dora_summary
-    from sei.insights_summary import insights_summary
+    from core.dora_summary import dora_summary
+    from core.insights_summary import insights_summary
     with open(demo_log_path(), "a", encoding="utf-8") as log, _output_to(log):  # their imports warn
         insights, bands = insights_summary(), dora_summary()
     print("\n== insights")

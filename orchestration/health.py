@@ -12,7 +12,7 @@ from ingestion import pipeline
 from ingestion.destination import read_frame
 from orchestration import settings
 from orchestration.ingest import INGEST_ASSETS, WAREHOUSE_POOL, resource_key
-from sei.settings import warehouse_path
+from core.settings import warehouse_path
 
 
 def _read(sql: str, params=None) -> pd.DataFrame | None:

@@ -24,7 +24,7 @@ import dagster as dg
 from ingestion import pipeline
 from ingestion.lock import writer_lock
 from orchestration import expectations, settings
-from sei.settings import warehouse_path
+from core.settings import warehouse_path
 
 WAREHOUSE_POOL = "warehouse"  # every step that writes the DuckDB warehouse; dagster.yaml limits it to 1
 # Quick warehouse steps retry when something outside Dagster (a `sei` command) holds the file.

@@ -6,7 +6,7 @@ import dagster as dg
 
 from orchestration import settings
 from orchestration.ingest import INGEST_ASSETS, WAREHOUSE_POOL, WAREHOUSE_RETRY
-from sei.settings import warehouse_path
+from core.settings import warehouse_path
 
 
 def _mirror(schema: str) -> None:
@@ -80,7 +80,7 @@ def identity_resolution() -> dg.MaterializeResult:
           description="Customer-tunable profiles (YAML in SEI_PROFILES_DIR, else the shipped profiles/), validated "
                       "together and written to raw_config in one transaction; an invalid profile changes nothing.")
 def profiles() -> dg.MaterializeResult:
-    from sei.profiles.base import ProfileError, ProfileErrors, apply_profiles, profiles_dir
+    from core.profiles.base import ProfileError, ProfileErrors, apply_profiles, profiles_dir
     try:
         loaded = apply_profiles(warehouse_path(), profiles_dir())
     except (ProfileErrors, ProfileError) as e:

@@ -10,11 +10,11 @@ def build_serving_publish(dbt_assets_def: dg.AssetsDefinition) -> dg.AssetsDefin
               retry_policy=WAREHOUSE_RETRY,
               description="Every table of schema marts, copied from the working warehouse (SEI_WAREHOUSE) to a new "
                           "DuckDB file swapped in as SEI_SERVING with os.replace: BI readers never wait for a "
-                          "refresh nor see half of one (sei/publish.py).")
+                          "refresh nor see half of one (core/publish.py).")
     def serving_publish(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         from ingestion.destination import kind
         from rbac_policies.publish import publish_policies
-        from sei.publish import publish_serving
+        from core.publish import publish_serving
         if kind() == "postgres":
             # the marts are in PostgreSQL, where BI tools read them (row-level security with
             # SEI_RBAC_POSTGRES=in_place); there is no DuckDB copy to publish

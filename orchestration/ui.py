@@ -19,7 +19,7 @@ import sys
 import threading
 from pathlib import Path
 
-from sei.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 
 # Path settings a relative value of which would be read against the project folder, where

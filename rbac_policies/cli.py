@@ -79,7 +79,7 @@ def publish(
     from rbac_policies.context import OrgCycle
     from rbac_policies.marts import UnclassifiedMart
     from rbac_policies.policy import PolicyErrors
-    from sei.settings import warehouse_path
+    from core.settings import warehouse_path
     wh = warehouse or warehouse_path()
     import duckdb
     errors = (PolicyErrors, UnclassifiedMart, OrgCycle, FileNotFoundError, ValueError, duckdb.Error)
@@ -108,7 +108,7 @@ def publish(
             typer.echo(f"warning: {w}", err=True)
         return
     try:
-        from sei.publish import publish_serving
+        from core.publish import publish_serving
         r = publish_serving(wh)
         typer.echo(f"published {len(r.tables)} tables ({r.rows:,} rows) to {r.path} in {r.duration_s:.1f}s")
     except (FileNotFoundError, ValueError) as e:

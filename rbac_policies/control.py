@@ -57,7 +57,7 @@ def os_user() -> str:
 
 def audit_path(warehouse: str | Path | None = None) -> Path:
     """SEI_AUDIT_LOG, else audit.log beside the warehouse the command works on."""
-    from sei.settings import warehouse_path
+    from core.settings import warehouse_path
     env = os.environ.get(AUDIT_ENV)
     return Path(env) if env else Path(warehouse or warehouse_path()).parent / "audit.log"
 
@@ -72,18 +72,14 @@ def _append(d: Decision, warehouse=None) -> None:
         os.close(fd)
 
 
-def audit_publish(what: str, detail: dict, *, warehouse=None, policy: str | Path | None = None) -> None:
+def audit_publish(what: str, detail: dict, *, warehouse=None, policy=None) -> None:
     """Record a publish (who, what, when, and what it changed: roles created and dropped,
-    scope files written and removed) in the audit log: access changes as much as an edit."""
-    path = policy_path(policy)
-    principal = None
-    if path is not None:
-        try:
-            principal = load_policy(path).principal_for_os_user(os_user())
-        except (PolicyErrors, OrgCycle, OSError):
-            principal = None
+    scope files written and removed) in the audit log: access changes as much as an edit.
+    `policy` is the policy the publish compiled (already loaded), or None in single-admin mode."""
+    principal = policy.principal_for_os_user(os_user()) if policy is not None else None
     _append(Decision(dt.datetime.now(dt.timezone.utc).isoformat(), os_user(), principal, "publish", "access",
-                     "account", what, True, "published", "policy" if path else "single-admin", detail), warehouse)
+                     "account", what, True, "published", "policy" if policy is not None else "single-admin",
+                     detail), warehouse)
 
 
 def read_audit(path: Path | None = None) -> list[dict]:
@@ -96,7 +92,7 @@ def _context(warehouse=None, sources=None) -> OrgContext | None:
     import duckdb
 
     from rbac_policies.context import load_context
-    from sei.settings import warehouse_path
+    from core.settings import warehouse_path
     wh = Path(warehouse) if warehouse else warehouse_path()
     if not wh.exists():
         return None

@@ -126,7 +126,7 @@ def publish_scopes(policy_path: str | Path, out_dir: str | Path, warehouse: str 
     """Write one file (or Parquet folder) per principal holding only its rows, under opaque
     names with owner-only permissions, and remove the files of principals that lost access.
     A policy, org or mart problem raises before any file changes."""
-    from sei.settings import warehouse_path
+    from core.settings import warehouse_path
     t0 = dt.datetime.now(dt.timezone.utc)
     wh = Path(warehouse) if warehouse else warehouse_path()
     if not wh.exists():
@@ -185,7 +185,7 @@ def publish_scopes(policy_path: str | Path, out_dir: str | Path, warehouse: str 
     result.seconds = (dt.datetime.now(dt.timezone.utc) - t0).total_seconds()
     from rbac_policies.control import audit_publish
     audit_publish(f"scope files in {out}", {"principals": sorted(result.files), "removed_files": result.removed,
-                                            "formats": list(formats)}, warehouse=wh, policy=policy_path)
+                                            "formats": list(formats)}, warehouse=wh, policy=prep.policy)
     return result
 
 
@@ -309,7 +309,7 @@ def write_policy_views(policy_path: str | Path, warehouse: str | Path | None = N
     """Compile into `rbac.*` of the warehouse and create `policy.<mart>` views filtered on
     `getvariable('sei_principal')`. A convenience for trusted analysts, NOT a boundary:
     anyone who can type SQL can `SET VARIABLE sei_principal` or read `marts.*` directly."""
-    from sei.settings import warehouse_path
+    from core.settings import warehouse_path
     wh = Path(warehouse) if warehouse else warehouse_path()
     con = duckdb.connect(str(wh))
     try:

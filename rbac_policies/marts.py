@@ -32,7 +32,7 @@ without seeing who, outside their scope, did the work.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 class UnclassifiedMart(ValueError):
@@ -53,6 +53,7 @@ DEFAULT_RULES: dict[str, dict] = {
     # facts of people, attributed to their teams at the event's time through the bridges
     "fct_pull_requests": {"bridge": "bridge_pull_request_team", "key": "pull_request_id"},
     "fct_sprint_issues": {"bridge": "bridge_issue_team", "key": "issue_id"},
+    "fct_alignment_issues": {"bridge": "bridge_issue_team", "key": "issue_id"},
     # service facts (per change) that name the PR's author: the person columns show only where
     # the author's team at the PR's time is visible
     "fct_changes": {"people": {"bridge": "bridge_pull_request_team", "key": "pull_request_id", "columns": [
@@ -141,8 +142,7 @@ def _with_people(name, columns, people: dict, rules, all_columns) -> MartShape:
             f"mart {name!r} masks its person columns through the bridge {bridge!r} on {key!r}, but "
             + (f"{bridge!r} is not built" if not bcols else f"columns are missing: {', '.join(missing)}")
             + f". Fix: build the bridge mart, or correct the `people` rule of {name!r}")
-    import dataclasses
-    return dataclasses.replace(base, people=(bridge, key, masked))
+    return replace(base, people=(bridge, key, masked))
 
 
 def _q(name: str) -> str:

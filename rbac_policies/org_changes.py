@@ -23,7 +23,7 @@ def org_import_requests(org, warehouse: str | Path | None = None) -> list[tuple[
     import duckdb
 
     from ingestion.org.store import has_schema, snapshot
-    from sei.settings import warehouse_path
+    from core.settings import warehouse_path
     wh = Path(warehouse) if warehouse else warehouse_path()
     snap = {}
     if wh.exists():
@@ -115,7 +115,7 @@ def profile_requests(loaded, warehouse: str | Path | None = None) -> list[tuple[
     resource), every other kind is account configuration (`profiles`)."""
     import duckdb
 
-    from sei.settings import warehouse_path
+    from core.settings import warehouse_path
     wh = Path(warehouse) if warehouse else warehouse_path()
     applied: dict[str, str] = {}
     old_goals = pd.DataFrame()

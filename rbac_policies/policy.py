@@ -400,7 +400,7 @@ def _may_grant(policy: Policy, standing: list[Binding], b: Binding, ctx: OrgCont
 
 
 def load_policy(path: str | Path, ctx: OrgContext | None = None) -> Policy:
-    from sei.profiles.base import ProfileError, load_yaml
+    from core.profiles.base import ProfileError, load_yaml
     path = Path(path)
     try:
         data, lines = load_yaml(path)

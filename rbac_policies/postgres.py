@@ -112,7 +112,7 @@ def publish_postgres(policy_path: str | Path, pg, warehouse: str | Path | None =
                      today: dt.date | None = None) -> PgResult:
     """Serving mode: copy the DuckDB warehouse's marts into `sei_marts` and apply the policy.
     `pg` is an open psycopg2 connection of an administrator (CREATEROLE, owner of the schemas)."""
-    from sei.settings import warehouse_path
+    from core.settings import warehouse_path
     t0 = dt.datetime.now(dt.timezone.utc)
     wh = Path(warehouse) if warehouse else warehouse_path()
     if not wh.exists():
@@ -147,7 +147,7 @@ def publish_postgres(policy_path: str | Path, pg, warehouse: str | Path | None =
         _lock_down(cur, keep={MART_SCHEMA})
         _hide_statistics(cur, result)
     result.seconds = (dt.datetime.now(dt.timezone.utc) - t0).total_seconds()
-    _audit(pg, "postgres serving publish", result, warehouse=wh, policy=policy_path)
+    _audit(pg, "postgres serving publish", result, warehouse=wh, policy=prep.policy)
     return result
 
 
@@ -179,7 +179,7 @@ def apply_in_place(policy_path: str | Path, pg, schema: str = "marts", sources=N
         _lock_down(cur, keep={schema})
         _hide_statistics(cur, result)
     result.seconds = (dt.datetime.now(dt.timezone.utc) - t0).total_seconds()
-    _audit(pg, f"postgres in-place policy on schema {schema}", result, policy=policy_path)
+    _audit(pg, f"postgres in-place policy on schema {schema}", result, policy=prep.policy)
     return result
 
 

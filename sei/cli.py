@@ -15,7 +15,7 @@ from ingestion.cli import ingest
 from ingestion.org.cli import org_app
 from rbac_policies.cli import publish, rbac_app
 from sei.doctor import doctor
-from sei.profiles.cli import profile_app
+from sei.profile import profile_app
 from webhooks.cli import webhooks_app
 
 

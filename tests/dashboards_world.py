@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from sei.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 POLICY = PROJECT_ROOT / "rbac_policies" / "examples" / "policy.yml"
 
@@ -21,7 +21,7 @@ POLICY = PROJECT_ROOT / "rbac_policies" / "examples" / "policy.yml"
 @functools.cache
 def built() -> dict:
     from rbac_policies.duck import publish_scopes
-    from sei.publish import publish_serving
+    from core.publish import publish_serving
     from test_dbt_staging import dbt
     from tests.helpers import environ
     from tiny_org import loaded

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 import dashboards_world as W
-from sei.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dashboards")]
 

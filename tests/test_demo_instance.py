@@ -10,7 +10,7 @@ import dagster as dg
 
 from helpers import environ
 from orchestration.demo import PID_TAG, _end_orphaned_demo_runs
-from sei.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 
 @dg.op

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from sei.profiles.efficiency import glob_to_like
+from core.profiles.efficiency import glob_to_like
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "metrics.md").read_text(encoding="utf-8")
 

@@ -74,7 +74,7 @@ HOLD = textwrap.dedent("""
 
 
 def test_doctor_reads_the_serving_copy_while_a_run_holds_the_warehouse(tmp_path):
-    from sei.publish import publish_serving
+    from core.publish import publish_serving
     wh, serving = tmp_path / "sei.duckdb", tmp_path / "serving.duckdb"
     before = time.monotonic()  # the rows below are timed from now(): doctor's lag grows by what passes until it reads
     con = duckdb.connect(str(wh))

@@ -218,7 +218,7 @@ def test_a_profile_change_moves_the_figures_without_code(built, tmp_path):
     counting as failures. Rebuilt on a copy of the warehouse."""
     import shutil
 
-    from sei.profiles import apply_profiles
+    from core.profiles import apply_profiles
     db = tmp_path / "copy.duckdb"
     shutil.copy(built["db"], db)
     prof = tmp_path / "profiles"

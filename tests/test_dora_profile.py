@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sei.profiles.base import ProfileError, ProfileErrors, load_all, load_yaml
-from sei.profiles.efficiency import glob_to_like, validate
+from core.profiles.base import ProfileError, ProfileErrors, load_all, load_yaml
+from core.profiles.efficiency import glob_to_like, validate
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "profiles" / "efficiency.yml"

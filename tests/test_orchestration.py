@@ -237,7 +237,7 @@ def test_dbt_under_dagster_opens_the_warehouse_python_uses(tmp_path, monkeypatch
     import os
     from orchestration import dbt as odbt
     from orchestration import settings
-    from sei.settings import warehouse_path
+    from core.settings import warehouse_path
     monkeypatch.setenv("SEI_WAREHOUSE", "recorded")   # so that the undo removes what dbt_resource() sets
     monkeypatch.delenv("SEI_WAREHOUSE")
     odbt.dbt_resource()

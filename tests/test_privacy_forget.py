@@ -59,7 +59,7 @@ def team_figures(db) -> dict[str, pd.DataFrame]:
 
 def test_forget_leaves_no_trace_and_team_figures_unchanged(built, tmp_path):
     from ingestion.org.forget import forget_developer
-    from sei.publish import publish_serving
+    from core.publish import publish_serving
     from simulator.truth import truth_frame
     db = tmp_path / "sei.duckdb"
     shutil.copy(built["db"], db)
@@ -100,7 +100,7 @@ def test_forget_leaves_no_trace_and_team_figures_unchanged(built, tmp_path):
 
 
 def test_per_person_switches(built, tmp_path):
-    from sei.profiles.base import apply_profiles
+    from core.profiles.base import apply_profiles
     from test_dbt_staging import PROJECT
     db = tmp_path / "sei.duckdb"
     shutil.copy(built["db"], db)

@@ -280,7 +280,7 @@ def test_goal_status_follows_the_thresholds(built):
 
 
 def test_changing_a_profile_changes_the_figures(built, tmp_path):
-    from sei.profiles.base import apply_profiles
+    from core.profiles.base import apply_profiles
     db = tmp_path / "sei.duckdb"
     shutil.copy(built["db"], db)
     prof = tmp_path / "profiles"
@@ -298,9 +298,9 @@ def test_changing_a_profile_changes_the_figures(built, tmp_path):
 
 
 def test_every_goal_metric_has_values(built):
-    """sei/profiles/goals.py METRICS (what a goal may name) and int_goals__metric_values
+    """core/profiles/goals.py METRICS (what a goal may name) and int_goals__metric_values
     (what goal_status can read) stay in step."""
-    from sei.profiles.goals import METRICS
+    from core.profiles.goals import METRICS
     have = marts(built, "select metric, count(metric_value) n from intermediate.int_goals__metric_values group by 1")
     assert set(have.metric) == set(METRICS)
     assert (have.n > 0).all(), have[have.n == 0]

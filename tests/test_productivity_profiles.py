@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sei.profiles import alignment, base, goals, productivity
+from core.profiles import alignment, base, goals, productivity
 
 SHIPPED = Path(__file__).resolve().parent.parent / "profiles"
 

@@ -7,7 +7,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from sei.profiles import base
+from core.profiles import base
 
 
 def test_load_yaml_keeps_the_line_of_every_key(tmp_path):

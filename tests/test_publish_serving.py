@@ -1,4 +1,4 @@
-"""Atomic publish of the marts to the serving file (sei.publish)."""
+"""Atomic publish of the marts to the serving file (core.publish)."""
 from __future__ import annotations
 
 import subprocess
@@ -8,7 +8,7 @@ import textwrap
 import duckdb
 import pytest
 
-from sei.publish import publish_serving
+from core.publish import publish_serving
 
 READER = textwrap.dedent("""
     import sys, time, duckdb, pathlib

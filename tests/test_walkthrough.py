@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from sei.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 pytestmark = [pytest.mark.slow]
 

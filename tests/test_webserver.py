@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sei.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 pytestmark = [pytest.mark.slow]
 

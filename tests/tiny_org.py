@@ -38,7 +38,7 @@ def loaded(size: str = "tiny") -> dict:
     from ingestion.org.identities import resolve_warehouse
     from ingestion.org.store import import_org
     from ingestion.org.validate import OrgFiles
-    from sei.profiles import apply_profiles
+    from core.profiles import apply_profiles
     from simulator import generate
     from simulator.export import export_org
     from tests.helpers import environ

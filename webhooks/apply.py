@@ -283,7 +283,7 @@ def dbt_selectors(tables: list[str]) -> list[str]:
 def _dbt_build(selectors: list[str], run_id: str, say) -> None:
     from orchestration import settings as osettings
     from orchestration.dbt import dbt_executable
-    from sei.settings import warehouse_path
+    from core.settings import warehouse_path
     target = osettings.dbt_target_dir() / "fresh" / run_id[:8]
     target.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "SEI_WAREHOUSE": str(warehouse_path().resolve()), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
@@ -309,7 +309,7 @@ def apply_pending(through: int | None = None, run_id: str | None = None, config_
     from ingestion import config as cfgmod
     from ingestion.lock import writer_lock
     from ingestion.pipeline import pipelines_dir
-    from sei.settings import warehouse_path
+    from core.settings import warehouse_path
     say = say or (lambda line: print(line, flush=True))
     run_id = run_id or uuid.uuid4().hex[:16]
     path = spool_file or settings.spool_path()
@@ -344,7 +344,7 @@ def apply_pending(through: int | None = None, run_id: str | None = None, config_
                 result.seconds["dbt"] = time.monotonic() - t0
                 if publish:
                     t0 = time.monotonic()
-                    from sei.publish import publish_serving
+                    from core.publish import publish_serving
                     publish_serving()
                     from rbac_policies.publish import publish_policies
                     publish_policies()  # scoped files re-cut (a no-op without SEI_RBAC_POLICY)

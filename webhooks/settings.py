@@ -36,7 +36,7 @@ def spool_path() -> Path:
     env = os.environ.get("SEI_WEBHOOK_SPOOL")
     if env:
         return Path(env)
-    from sei.settings import warehouse_path
+    from core.settings import warehouse_path
     return warehouse_path().parent / "webhooks.sqlite"
 
 

@@ -149,7 +149,7 @@ def import_cmd(
 def _mirror(warehouse) -> None:
     """SEI_DESTINATION=postgres: copy raw_org to PostgreSQL, where dbt builds (ingestion/destination.py)."""
     from ingestion.destination import mirror_if_postgres
-    from sei.settings import warehouse_path
+    from core.settings import warehouse_path
     copied = mirror_if_postgres(warehouse or warehouse_path(), ("raw_org",))
     if copied is not None:
         typer.echo(f"raw_org copied to PostgreSQL: {sum(copied.values())} rows in {len(copied)} tables")
@@ -315,7 +315,7 @@ def forget_cmd(
         typer.echo(f"error: {r.remaining} rows still match; run the command again", err=True)
         raise typer.Exit(1)
     if republish:
-        from sei.publish import publish_serving, serving_path
+        from core.publish import publish_serving, serving_path
         if serving_path().exists():
             publish_serving(warehouse)
             typer.echo(f"republished {serving_path()}")
@@ -328,7 +328,7 @@ def _republish_scopes(warehouse: Path | None) -> None:
     import os
 
     from rbac_policies.policy import policy_path
-    from sei.settings import warehouse_path
+    from core.settings import warehouse_path
     wh = Path(warehouse or warehouse_path())
     scopes = Path(os.environ.get("SEI_SCOPES_DIR") or wh.parent / "scopes")
     policy = policy_path(None)

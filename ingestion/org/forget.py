@@ -203,7 +203,7 @@ def forget_developer(developer_id: str, warehouse: Path | str | None = None,
                      also: list[Path | str] = ()) -> ForgetResult:
     """Replace everything that names `developer_id` in the warehouse, in one transaction,
     and in the other DuckDB files listed in `also` (published copies) with the same values."""
-    from sei.settings import warehouse_path
+    from core.settings import warehouse_path
     db = Path(warehouse or warehouse_path())
     if not db.exists():
         raise ForgetError(f"{db}: no warehouse here (set SEI_WAREHOUSE or pass --warehouse)")

@@ -59,7 +59,7 @@ def cutoff_for(months: int, now: dt.datetime | None = None) -> dt.datetime:
 
 
 def configured_months(profiles_dir: Path | str | None = None) -> int | None:
-    from sei.profiles.base import load_all
+    from core.profiles.base import load_all
     loaded = load_all(profiles_dir, only="productivity")
     return loaded[0].profile["privacy"]["retention_months"] if loaded else None
 
@@ -67,7 +67,7 @@ def configured_months(profiles_dir: Path | str | None = None) -> int | None:
 @writes_warehouse(unless=lambda a: a["dry_run"])  # one writer at a time (ingestion/lock.py)
 def apply_retention(warehouse: Path | str | None = None, months: int | None = None, now: dt.datetime | None = None,
                     profiles_dir: Path | str | None = None, dry_run: bool = False) -> RetentionResult:
-    from sei.settings import warehouse_path
+    from core.settings import warehouse_path
     if months is None:
         months = configured_months(profiles_dir)
     if months is None:

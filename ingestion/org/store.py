@@ -75,7 +75,7 @@ class WarehouseBusy(RuntimeError):
 
 # --------------------------------------------------------------------------- connection and schema
 def connect(path: Path | str | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    from sei.settings import warehouse_path
+    from core.settings import warehouse_path
     path = Path(path or warehouse_path())
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -175,7 +175,7 @@ def import_org(files: OrgFiles, *, effective_date: dt.date | None = None, wareho
     t0 = time.perf_counter()
     org = load_org(files, max_file_mb=max_file_mb, allow_formulas=allow_formulas)
     today = today or dt.datetime.now(dt.timezone.utc).date()
-    from sei.settings import warehouse_path
+    from core.settings import warehouse_path
     wpath = Path(warehouse or warehouse_path())
     con = None
     if not dry_run:

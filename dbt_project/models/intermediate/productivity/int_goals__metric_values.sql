@@ -1,4 +1,4 @@
-{#- Every metric a goal may target (sei/profiles/goals.py METRICS), one row per (tree,
+{#- Every metric a goal may target (core/profiles/goals.py METRICS), one row per (tree,
     team, team alone / with sub-teams, week or month, metric): productivity and DORA team
     marts unpivoted, and sprint figures over the closed sprints that ended in the period. -#}
 {%- set productivity = ['merged_prs', 'merged_prs_per_developer', 'active_developers', 'pr_cycle_time_p50_hours',

@@ -19,7 +19,7 @@ from typing import Iterable
 import duckdb
 
 from ingestion.lock import writes_warehouse
-from sei.settings import warehouse_path
+from core.settings import warehouse_path
 
 # DuckDB 2.x writes files that 1.x cannot open unless told otherwise; many BI drivers still
 # embed DuckDB 1.x. `SEI_SERVING_STORAGE_VERSION` overrides it (e.g. "latest").

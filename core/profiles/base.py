@@ -123,8 +123,8 @@ def register_profile(kind: str, filename: str, *, to_tables: Callable[[Any], dic
 
 def kinds() -> dict[str, ProfileKind]:
     for name in KIND_MODULES:
-        if importlib.util.find_spec(f"sei.profiles.{name}") is not None:
-            importlib.import_module(f"sei.profiles.{name}")
+        if importlib.util.find_spec(f"core.profiles.{name}") is not None:
+            importlib.import_module(f"core.profiles.{name}")
     return dict(sorted(REGISTRY.items()))
 
 
@@ -175,7 +175,7 @@ def apply_profiles(warehouse: Path | str | None = None, directory: Path | str | 
     """Validate all profiles, then replace their raw_config tables in one transaction."""
     import duckdb
 
-    from sei.settings import warehouse_path
+    from core.settings import warehouse_path
     loaded = load_all(directory)
     db = Path(warehouse or warehouse_path())
     db.parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from sei.profiles.base import (ProfileError, ProfileErrors, Lines, check_keys, check_top, project_overrides,
+from core.profiles.base import (ProfileError, ProfileErrors, Lines, check_keys, check_top, project_overrides,
                                register_profile, require)
 
 EFFORTS = ("issue_count", "story_points", "time_in_progress")

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from sei.profiles.base import ProfileErrors, Lines, check_keys, check_top, register_profile, require
+from core.profiles.base import ProfileErrors, Lines, check_keys, check_top, register_profile, require
 
 # metric -> (where its value comes from, what it is). The dbt model int_goal_metric_values
 # publishes exactly these names; tests check the two stay in step.

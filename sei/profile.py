@@ -15,7 +15,7 @@ DIR_HELP = "Folder of profile files (default: SEI_PROFILES_DIR, else the shipped
 
 
 def _load(directory: Path | None, only: str | None = None):
-    from sei.profiles.base import ProfileErrors, load_all
+    from core.profiles.base import ProfileErrors, load_all
     try:
         return load_all(directory, only)
     except ProfileErrors as e:
@@ -41,7 +41,7 @@ def apply(directory: Path = typer.Option(None, "--dir", exists=True, file_okay=F
     The next dbt build uses them; an invalid profile changes nothing."""
     from rbac_policies.control import enforce
     from rbac_policies.org_changes import profile_requests
-    from sei.profiles.base import ProfileErrors, apply_profiles
+    from core.profiles.base import ProfileErrors, apply_profiles
     # access control (docs/access-control.md): goals per team, every other kind account-wide
     enforce(lambda: profile_requests(_load(directory), warehouse), "profile apply", warehouse=warehouse)
     try:
@@ -54,14 +54,14 @@ def apply(directory: Path = typer.Option(None, "--dir", exists=True, file_okay=F
     for item in loaded:
         typer.echo(f"applied {item.kind:<13} {item.path}")
     from ingestion.destination import mirror_if_postgres  # SEI_DESTINATION=postgres: dbt reads them there
-    from sei.settings import warehouse_path
+    from core.settings import warehouse_path
     if mirror_if_postgres(warehouse or warehouse_path(), ("raw_config",)) is not None:
         typer.echo("raw_config copied to PostgreSQL")
 
 
 def _kind(value: str | None) -> str | None:
     """An unknown kind is a usage error (exit 2), not an empty listing."""
-    from sei.profiles.base import kinds
+    from core.profiles.base import kinds
     if value is not None and value not in kinds():
         raise typer.BadParameter(f"{value!r} is not one of {', '.join(kinds())}")
     return value

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from sei.settings import warehouse_path
+from core.settings import warehouse_path
 
 
 def insights_summary(warehouse: Path | str | None = None) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from sei.settings import warehouse_path
+from core.settings import warehouse_path
 
 BANDS = ("elite", "high", "medium", "low")
 METRICS = (("deployment_frequency_band", "deployment frequency"), ("lead_time_band", "lead time"),

@@ -17,7 +17,7 @@ import duckdb
 import pandas as pd
 import typer
 
-from sei.settings import warehouse_path
+from core.settings import warehouse_path
 
 COLUMNS = ["source_name", "resource_name", "status", "last_run_at", "last_success_at", "lag_hours", "max_lag_hours",
            "rows_last_run", "requests_last_run", "retries_last_run", "min_ratelimit_remaining", "last_error_message"]
@@ -31,7 +31,7 @@ class NoHealthData(RuntimeError):
 
 def read_health(warehouse: Path | None = None, serving: Path | None = None) -> tuple[pd.DataFrame, Path | str]:
     from ingestion.destination import kind, postgres_settings, read_frame
-    from sei.publish import serving_path
+    from core.publish import serving_path
     if kind() == "postgres":    # dbt builds the mart there; PostgreSQL has no single-writer lock
         df = read_frame(warehouse or warehouse_path(),
                         "select * from marts.integration_health order by source_name, resource_name")
