@@ -1,21 +1,18 @@
-"""`sei doctor`: integration health as a table, and a connection test per integration.
+"""Integration health as `sei doctor` shows it.
 
 Health comes from the `integration_health` mart (built by every run). The working
 warehouse is read when no run holds it; otherwise the published serving file, which has
 the same mart as of the last complete run. When the ops tables hold an ingest newer than
 the mart's build (`sei ingest` without dbt since), or the mart is not built yet, health is
 computed from the ops tables with the mart's rules, and the headline says which was read.
-Exit status 1 names the unhealthy integrations.
 """
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import duckdb
 import pandas as pd
-import typer
 
 from core.settings import warehouse_path
 
@@ -30,8 +27,8 @@ class NoHealthData(RuntimeError):
 
 
 def read_health(warehouse: Path | None = None, serving: Path | None = None) -> tuple[pd.DataFrame, Path | str]:
-    from ingestion.destination import kind, postgres_settings, read_frame
     from core.publish import serving_path
+    from ingestion.destination import kind, postgres_settings, read_frame
     if kind() == "postgres":    # dbt builds the mart there; PostgreSQL has no single-writer lock
         df = read_frame(warehouse or warehouse_path(),
                         "select * from marts.integration_health order by source_name, resource_name")
@@ -96,7 +93,7 @@ DEFAULT_MAX_LAG_HOURS = 25.0  # the mart's var sei_health_default_max_lag_hours:
 def health_from_ops(con: duckdb.DuckDBPyConnection, now: pd.Timestamp | None = None) -> pd.DataFrame:
     """integration_health's rows computed from ops.ingest_resources on `con`, lag measured to
     `now` (naive UTC; default: the clock)."""
-    from orchestration.settings import freshness_lag_hours
+    from core.settings import freshness_lag_hours
     now = now or pd.Timestamp.now(tz="UTC").tz_localize(None)
     df = con.execute(OPS_HEALTH_SQL).df()
     lags = freshness_lag_hours()  # the knob the Dagster job passes to the mart
@@ -202,140 +199,3 @@ def unhealthy(df: pd.DataFrame) -> dict[str, str]:
             why = f"last success {r.lag_hours:.1f} h ago (allowed {r.max_lag_hours:g} h)"
         out.setdefault(r.source_name, why)
     return out
-
-
-# --------------------------------------------------------------------------- credentials
-@dataclasses.dataclass
-class CredentialCheck:
-    integration: str
-    ok: bool
-    detail: str
-
-
-def _quick_runtime(cfg):
-    # One attempt, short timeout: a credentials test must answer in seconds, not back off.
-    return dataclasses.replace(cfg.runtime, max_attempts=1, request_timeout=15.0)
-
-
-def _github(cfg, stats) -> str:
-    from ingestion import config as cfgmod
-    from ingestion.github import make_api
-    creds = cfgmod.github_credentials()
-    api = make_api(cfg.github().base_url, _quick_runtime(cfg), stats, creds.access_token,
-                   {"app_id": creds.app_id, "private_key": creds.private_key, "installation_id": creds.installation_id})
-    r = api.request("doctor", "GET", "rate_limit")
-    core = (r.json().get("resources") or {}).get("core") or {}
-    return (f"{'GitHub App' if creds.is_app else 'token'} accepted by {cfg.github().base_url}; "
-            f"REST rate limit {core.get('remaining', '?')}/{core.get('limit', '?')} left")
-
-
-def _jira(cfg, stats) -> str:
-    from ingestion import config as cfgmod
-    from ingestion.jira import CLOUD, make_api, normalise_flavor
-    j = cfg.integrations["jira"]
-    flavor = normalise_flavor(j.options.get("flavor"))
-    api = make_api(j.base_url, flavor, _quick_runtime(cfg), stats, email=cfgmod._secret("sources.jira.email"),
-                   api_token=cfgmod._secret("sources.jira.api_token"), auth=j.options.get("auth"))
-    me = api.request("doctor", "GET", f"rest/api/{3 if flavor == CLOUD else 2}/myself").json()
-    return f"signed in to {j.base_url} as {me.get('displayName') or me.get('emailAddress') or me.get('name') or '?'}"
-
-
-def _harness(cfg, stats) -> str:
-    from ingestion import config as cfgmod
-    from ingestion.harness import SAAS_URL, make_api
-    h = cfg.integrations["harness"]
-    account = h.options.get("account_id") or cfgmod._secret("sources.harness.account_id")
-    if not account:
-        raise ValueError("integrations.harness.account_id is not set. Fix: add it under integrations.harness.")
-    base = h.base_url or SAAS_URL
-    api = make_api(base, str(account), cfgmod._secret("sources.harness.api_key"), _quick_runtime(cfg), stats)
-    d = api.request("doctor", "GET", "ng/api/organizations", params={"accountIdentifier": account}).json()
-    n = ((d.get("data") or {}).get("totalItems")) if isinstance(d, dict) else None
-    return f"API key accepted by {base} for account {account}" + (f"; {n} organisations visible" if n is not None else "")
-
-
-def _events(cfg, stats) -> str:
-    paths = [Path(e["path"]) for p in cfg.projects for e in p.events]
-    missing = [str(p) for p in paths if not p.exists() or not os.access(p, os.R_OK)]
-    if missing:
-        raise FileNotFoundError(f"events files not readable: {', '.join(missing)}. Fix: correct their paths in the "
-                                f"sources file or the files' permissions.")
-    return f"{len(paths)} events files readable"
-
-
-CHECKS = {"github": _github, "jira": _jira, "harness": _harness, "events": _events}
-
-
-def _configured(cfg, name: str) -> bool:
-    if name == "github":
-        return bool(cfg.github_repos())
-    if name == "jira":
-        return any(s.integration == "jira" for s in cfg.scopes)
-    if name == "harness":
-        return any(p.harness for p in cfg.projects)
-    return any(p.events for p in cfg.projects)
-
-
-def check_credentials(config_path: str | Path | None = None) -> list[CredentialCheck]:
-    from ingestion import config as cfgmod
-    from ingestion.http import HttpStats
-    cfg = cfgmod.load(config_path)
-    out = []
-    for name, fn in CHECKS.items():
-        if not _configured(cfg, name):
-            continue
-        try:
-            out.append(CredentialCheck(name, True, fn(cfg, HttpStats())))
-        except Exception as e:  # noqa: BLE001 - report every integration, whatever went wrong
-            out.append(CredentialCheck(name, False, str(e).strip() or type(e).__name__))
-    return out
-
-
-# --------------------------------------------------------------------------- CLI
-def doctor(
-    check_credentials_: bool = typer.Option(False, "--check-credentials",
-                                            help="Also call each configured integration once to test its URL and "
-                                                 "credentials, and say what is wrong."),
-    sources: Path = typer.Option(None, "--sources", exists=True, dir_okay=False,
-                                 help="Sources file (default: SEI_SOURCES, else sources.yml, else the demo's)."),
-) -> None:
-    """Integration health (last success, lag, rows, requests, retries, rate-limit headroom, last error) as a
-    table; exit status 1 when an integration is unhealthy or a credentials test fails, naming it."""
-    status = 0
-    try:
-        health = current_health()
-        df = as_of_now(health.frame)
-        typer.echo(f"integration health ({health.headline}):\n")
-        typer.echo(render(df))
-        bad = unhealthy(df)
-        if bad:
-            status = 1
-            typer.echo("\nUnhealthy integrations: " + ", ".join(sorted(bad)))
-            for name, why in sorted(bad.items()):
-                typer.echo(f"  {name}: {why}")
-        else:
-            typer.echo("\nall integrations healthy")
-    except NoHealthData as e:
-        typer.echo(str(e), err=True)
-        status = 1
-    from orchestration.sensors import recent_failures
-    failures = recent_failures(limit=5)
-    if failures:  # recorded by the Dagster failure sensor; shown, not counted in the exit status
-        typer.echo("\nrecent failed runs:")
-        for f in failures:
-            typer.echo(f"  {f['failed_at'][:16]}  {f['job_name']}  {f['run_id'][:8]}  {f['failed_steps'] or '-'}")
-    if check_credentials_:
-        from ingestion.config import ConfigError
-        typer.echo("\ncredentials:")
-        try:
-            results = check_credentials(sources)
-        except ConfigError as e:
-            typer.echo(f"  {e}", err=True)
-            raise typer.Exit(1) from None
-        for c in results:
-            typer.echo(f"  {c.integration:8s} {'ok  ' if c.ok else 'FAIL'}  {c.detail}")
-        failed = [c.integration for c in results if not c.ok]
-        if failed:
-            status = 1
-            typer.echo("Credential tests failed: " + ", ".join(failed))
-    raise typer.Exit(status)

@@ -4,13 +4,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from core.settings import PROJECT_ROOT, warehouse_path
+# The freshness knob lives with the shared settings because `sei doctor` applies it too;
+# the deployment's knobs are still all readable from here.
+from core.settings import DEFAULT_FRESHNESS_LAG_HOURS, PROJECT_ROOT, freshness_lag_hours, warehouse_path  # noqa: F401
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
-
-# Hours after which an integration's last successful sync counts as stale. Syncs run
-# hourly; events files usually arrive daily.
-DEFAULT_FRESHNESS_LAG_HOURS = {"github": 3.0, "jira": 3.0, "harness": 3.0, "events": 26.0}
 
 
 def org_dir() -> Path:
@@ -33,28 +31,6 @@ def ops_db_path() -> Path:
 def alert_webhook_url() -> str | None:
     """Where the failure sensor POSTs a JSON alert (`SEI_ALERT_WEBHOOK_URL`; unset: no post)."""
     return os.environ.get("SEI_ALERT_WEBHOOK_URL") or None
-
-
-def _parse_pairs(name: str, raw: str) -> dict[str, float]:
-    out = {}
-    for part in filter(None, (p.strip() for p in raw.split(","))):
-        key, sep, value = part.partition("=")
-        try:
-            if not sep:
-                raise ValueError
-            out[key.strip()] = float(value)
-        except ValueError:
-            raise ValueError(f"{name}={raw!r}: {part!r} is not source=hours. "
-                             f"Fix: write it like github=3,jira=3,harness=3,events=26.") from None
-    return out
-
-
-def freshness_lag_hours() -> dict[str, float]:
-    """Allowed lag per integration: defaults overridden by `SEI_FRESHNESS_LAG_HOURS`
-    (e.g. `jira=6,events=48`)."""
-    lags = dict(DEFAULT_FRESHNESS_LAG_HOURS)
-    lags.update(_parse_pairs("SEI_FRESHNESS_LAG_HOURS", os.environ.get("SEI_FRESHNESS_LAG_HOURS", "")))
-    return lags
 
 
 def ingest_retries() -> int:

@@ -1,1 +1,1 @@
-"""The `sei` command line and settings shared by every part of the warehouse."""
+"""The `sei` command line: the top of the project, calling every other package."""

@@ -84,7 +84,7 @@ def test_integration_health_on_duckdb(tmp_path):
         mart = con.execute("select * from marts.integration_health order by source_name, resource_name").df()
         _check(mart)
         # `sei doctor` between an ingest and the next build applies the same rules to the ops tables
-        from sei.doctor import health_from_ops
+        from core.health import health_from_ops
         ops = health_from_ops(con, now=pd.Timestamp(NOW.replace(tzinfo=None)))
     finally:
         con.close()

@@ -41,7 +41,7 @@ def run(tmp_path_factory):
                 instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
             print(f"\nsei_refresh on PostgreSQL: {'success' if result.success else 'FAILED'} "
                   f"in {time.monotonic() - t:.1f}s")
-            from sei.doctor import read_health
+            from core.health import read_health
             health, where = read_health()
             yield {"result": result, "defs": defs, "server": server, "tmp": tmp, "health": health, "where": where}
 
