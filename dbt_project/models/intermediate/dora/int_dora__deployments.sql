@@ -159,6 +159,7 @@ select
     p.deployment_id,
     p.source,
     p.source_deployment_id,
+    p.source_url,
     p.service,
     p.owning_tree,
     p.owning_team_id,

@@ -5,6 +5,8 @@
 --   github   deployments with their latest terminal status (success, failure, error; `inactive`
 --            only follows success); the service whose repositories include the repository (the
 --            alphabetically first when several services share one);
+-- source_url links to the deployment in its tool: the Harness execution, the GitHub terminal
+-- status's log (else its target) URL, the events file's url, the merged pull request.
 --   events   the generic deployments files, by service name;
 --   release_branches  merged PRs whose base branch matches a release_branches pattern of the
 --            service's profile (a production deployment at merge time of the merge commit).
@@ -37,6 +39,7 @@ harness as (
         {{ dbt.concat(["'harness:'", 'e.pipeline_execution_id']) }} as deployment_id,
         'harness' as source,
         e.pipeline_execution_id as source_deployment_id,
+        e.url as source_url,
         coalesce(hid.service, byname.service) as service,
         coalesce(e.environment_name, e.environment_identifier) as environment_name,
         coalesce(e.is_production, lower(e.environment_type) = 'production') as is_tool_production,
@@ -64,6 +67,7 @@ github_terminal as (
         deployment_id,
         state,
         created_at,
+        coalesce(log_url, target_url) as url,
         row_number() over (partition by deployment_id order by created_at, deployment_status_id) as nth
     from {{ ref('stg_github__deployment_statuses') }}
     where state in ('success', 'failure', 'error') and not is_deleted
@@ -76,6 +80,7 @@ github as (
         {{ dbt.concat(["'github:'", 'cast(d.deployment_id as ' ~ dbt.type_string() ~ ')']) }} as deployment_id,
         'github' as source,
         cast(d.deployment_id as {{ dbt.type_string() }}) as source_deployment_id,
+        t.url as source_url,
         rs.service,
         d.environment_name,
         coalesce(d.is_production_environment, false) as is_tool_production,
@@ -102,6 +107,7 @@ events as (
         {{ dbt.concat(["'events:'", 'e.event_deployment_key']) }} as deployment_id,
         'events' as source,
         e.event_deployment_key as source_deployment_id,
+        e.url as source_url,
         s.service,
         e.environment_name,
         coalesce(e.is_production, false) as is_tool_production,
@@ -126,6 +132,7 @@ release_branches as (
         {{ dbt.concat(["'release_branches:'", 'pr.pull_request_id']) }} as deployment_id,
         'release_branches' as source,
         pr.pull_request_id as source_deployment_id,
+        pr.url as source_url,
         rs.service,
         pr.base_branch_name as environment_name,
         true as is_tool_production,
@@ -164,6 +171,7 @@ select
     u.deployment_id,
     u.source,
     u.source_deployment_id,
+    u.source_url,
     u.service,
     u.environment_name,
     u.is_tool_production,

@@ -1,6 +1,7 @@
 -- Incidents from Jira (issues whose type the service's efficiency profile lists; the
 -- service is the issue's component, the alphabetically first service-named component when
--- several) and from the generic incidents files (by service name), in one shape.
+-- several) and from the generic incidents files (by service name), in one shape; source_url
+-- links to the incident in its tool (the Jira issue, the events file's url).
 with services as (
 
     select service, project_id, scope_key from {{ ref('int_dora__service_scopes') }}
@@ -30,6 +31,7 @@ jira as (
         {{ dbt.concat(["'jira:'", 'i.issue_key']) }} as incident_id,
         'jira' as source,
         i.issue_key as source_incident_id,
+        i.url as source_url,
         js.service,
         coalesce(i.severity, i.priority) as severity,
         i.summary as title,
@@ -54,6 +56,7 @@ events as (
         {{ dbt.concat(["'events:'", 'e.event_incident_key']) }} as incident_id,
         'events' as source,
         e.event_incident_key as source_incident_id,
+        e.url as source_url,
         s.service,
         e.severity,
         e.title,
@@ -79,6 +82,7 @@ select
     u.incident_id,
     u.source,
     u.source_incident_id,
+    u.source_url,
     u.service,
     u.severity,
     u.title,

@@ -109,6 +109,7 @@ select
     f.deployment_id,
     source,
     source_deployment_id,
+    source_url,
     f.service,
     b.tree as owning_tree,
     b.team_id,

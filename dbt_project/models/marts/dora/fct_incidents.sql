@@ -35,6 +35,7 @@ select
     i.incident_id,
     i.source,
     i.source_incident_id,
+    i.source_url,
     i.service,
     b.tree as owning_tree,
     b.team_id,
