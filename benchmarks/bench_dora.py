@@ -55,7 +55,7 @@ def load(size: str, seed: int, tmp: Path) -> tuple[Path, dict]:
     from simulator.export import export_org, export_sources
     from simulator.export_events import export_events
     from benchmarks.bench_ingest import simulator
-    from simulator.server import GITHUB_TOKEN, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN
+    from simulator.http import GITHUB_TOKEN, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN
 
     db, t = tmp / "sei.duckdb", {}
     t0 = time.perf_counter()

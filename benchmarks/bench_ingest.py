@@ -229,7 +229,7 @@ def _sim_stats(url: str) -> dict:
 def full_sync(size: str = "medium", seed: int = 1, page_size: int | None = None, concurrency: int | None = None,
               extra_env: dict | None = None, keep: Path | None = None, quiet: bool = False) -> dict:
     """One full GitHub sync of a freshly generated organisation; returns the figures."""
-    from simulator.server import GITHUB_TOKEN
+    from simulator.http import GITHUB_TOKEN
     work = Path(keep) if keep else Path(tempfile.mkdtemp(prefix=f"bench_ingest_{size}_"))
     work.mkdir(parents=True, exist_ok=True)
     sources = work / "sources.yml"
@@ -316,7 +316,7 @@ def page_costs(size: str = "medium", seed: int = 1, repos: int = 40) -> dict[str
     import yaml
 
     from ingestion.github import HISTORY_QUERY, PRS_QUERY
-    from simulator.server import GITHUB_TOKEN
+    from simulator.http import GITHUB_TOKEN
     work = Path(tempfile.mkdtemp(prefix="bench_pages_"))
     out = {}
     with simulator(size, seed, work / "sources.yml") as sim:

@@ -59,7 +59,7 @@ def graphql_pages(size: str = "medium", pages: int = 300) -> dict:
     import socket
 
     from simulator import generate
-    from simulator.server import GITHUB_TOKEN
+    from simulator.http import GITHUB_TOKEN
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

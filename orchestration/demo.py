@@ -155,7 +155,7 @@ def _progress_logger(out):
 def demo_environment(sim_url: str, org_dir: Path) -> dict[str, str]:
     """What the demo's runs need: the simulator's URL and credentials, its fast clock, the
     exported org files (shared by `sei demo` and `sei dagster`'s demo mode)."""
-    from simulator.server import GITHUB_TOKEN, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN
+    from simulator.http import GITHUB_TOKEN, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN
     return {
         "SOURCES__GITHUB__ACCESS_TOKEN": GITHUB_TOKEN, "SOURCES__GITHUB__BASE_URL": sim_url,
         "SOURCES__JIRA__EMAIL": JIRA_EMAIL, "SOURCES__JIRA__API_TOKEN": JIRA_TOKEN, "SOURCES__JIRA__BASE_URL": sim_url,

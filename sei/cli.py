@@ -123,7 +123,8 @@ def sim_serve(
                                                                         "and forged signatures."),
 ) -> None:
     """Serve the simulated GitHub, Jira and Harness APIs until interrupted."""
-    from simulator.server import GITHUB_TOKEN, HARNESS_ACCOUNT, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN, SimServer
+    from simulator.http import GITHUB_TOKEN, HARNESS_ACCOUNT, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN
+    from simulator.server import SimServer
     w = _world(size, seed, history_days)
     try:
         s = SimServer(w, host=host, port=port, faults=faults, time_scale=time_scale, data_center=data_center,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from simulator.faults import FaultSpec
-from simulator.server import Request, Response, Router
+from simulator.http import Request, Response, Router
 from simulator.world import iso
 
 

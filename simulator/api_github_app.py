@@ -13,7 +13,7 @@ import base64
 import hashlib
 import json
 
-from simulator.server import Request, Response, Router
+from simulator.http import Request, Response, Router
 from simulator.world import iso
 
 DOCS = "https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app"

@@ -30,7 +30,7 @@ from simulator.api_github_rest import (
     find_repo, find_repo_by_id, is_bot, isos, msgpack_array, node_id, org_exists, org_ids, rate_headers,
     repo_deployments, repo_main_commits, repo_releases, repos_now, roots, window_state)
 from simulator.github_graphql_schema import GitHubError, execute, prepare
-from simulator.server import Request, Response, Router
+from simulator.http import Request, Response, Router
 from simulator.world import World, iso
 
 CURSOR_PREFIX = b"cursor:v2:"

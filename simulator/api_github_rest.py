@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from simulator import views
-from simulator.server import GITHUB_TOKEN, Request, Response, Router
+from simulator.http import GITHUB_TOKEN, Request, Response, Router
 from simulator.world import World, iso
 
 DOCS = "https://docs.github.com/rest"

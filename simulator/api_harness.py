@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from simulator import views
-from simulator.server import HARNESS_ACCOUNT, HARNESS_API_KEY, Request, Response, Router, _too_many
+from simulator.http import HARNESS_ACCOUNT, HARNESS_API_KEY, Request, Response, Router, too_many
 
 STATUS = {"in_progress": "Running", "success": "Success", "failure": "Failed"}
 # Harness's ExecutionStatus values (the filter accepts these, PascalCase)
@@ -494,7 +494,7 @@ def check_auth(req: Request, headers: dict, sim):
         if remaining > 0:
             win.charge(wkey, elapsed, 1)
             return None
-    return _too_many(req, sim, 0)
+    return too_many(req, sim, 0)
 
 
 def register(r: Router) -> None:

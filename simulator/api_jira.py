@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from simulator import views
-from simulator.server import JIRA_EMAIL, JIRA_TOKEN, Request, Response, Router
+from simulator.http import JIRA_EMAIL, JIRA_TOKEN, Request, Response, Router
 
 # --------------------------------------------------------------------------- Jira's catalogue
 # Status name -> (id, status category key)

@@ -27,7 +27,7 @@ def environ(**kv):
 def job_environment(tmp, sources) -> dict:
     """The settings of an in-process Dagster run on the simulator: files under `tmp`, the
     simulator's credentials, URLs from the sources file, no retries, no alerts, no policy."""
-    from simulator.server import GITHUB_TOKEN, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN
+    from simulator.http import GITHUB_TOKEN, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN
     return dict(SEI_WAREHOUSE=tmp / "sei.duckdb", SEI_SERVING=tmp / "serving" / "sei.duckdb",
                 SEI_SOURCES=sources, SEI_ORG_DIR=tmp / "org", SEI_OPS_DB=tmp / "ops.sqlite",
                 SEI_WAIT_SCALE="0.001", SEI_INGEST_RETRIES="0", SEI_FRESHNESS_LAG_HOURS=None,

@@ -126,7 +126,8 @@ def built(tmp_path_factory):
     from ingestion.reconcile import reconcile
     from simulator import generate
     from simulator.export import export_sources
-    from simulator.server import GITHUB_TOKEN, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN, SimServer
+    from simulator.http import GITHUB_TOKEN, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN
+    from simulator.server import SimServer
 
     tmp = tmp_path_factory.mktemp("dbt_staging")
     db = tmp / "sei.duckdb"

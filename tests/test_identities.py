@@ -300,7 +300,7 @@ def test_identities_after_a_real_sync_of_github_jira_and_harness(sim, tiny_world
 
     from ingestion import pipeline
     from simulator.export import export_sources
-    from simulator.server import GITHUB_TOKEN, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN
+    from simulator.http import GITHUB_TOKEN, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN
     wh = tmp_path / "sei.duckdb"
     src = export_sources(tiny_world, tmp_path / "sources.yml", sim.url)
     with environ(SEI_WAREHOUSE=str(wh), SEI_SOURCES=str(src), SEI_WAIT_SCALE="0.001",

@@ -19,7 +19,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from simulator.server import GITHUB_TOKEN
+from simulator.http import GITHUB_TOKEN
 
 pytestmark = pytest.mark.xdist_group("ingest_github")
 

@@ -22,7 +22,7 @@ import pytest
 
 from ingestion.harness import deployed_commit, execution_row
 from simulator.export import export_sources
-from simulator.server import HARNESS_ACCOUNT, HARNESS_API_KEY, Response
+from simulator.http import HARNESS_ACCOUNT, HARNESS_API_KEY, Response
 
 pytestmark = pytest.mark.xdist_group("ingest_harness")
 

@@ -23,7 +23,7 @@ import pytest
 
 from simulator import views
 from simulator.export import export_sources
-from simulator.server import JIRA_EMAIL, JIRA_TOKEN
+from simulator.http import JIRA_EMAIL, JIRA_TOKEN
 
 pytestmark = pytest.mark.xdist_group("ingest_jira")
 

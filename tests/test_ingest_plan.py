@@ -6,7 +6,7 @@ import pytest
 from simulator import views
 from simulator.export import export_sources
 from simulator.export_events import export_events
-from simulator.server import GITHUB_TOKEN, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN
+from simulator.http import GITHUB_TOKEN, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN
 from tests.test_ingest_github import environ, sim_stats
 
 pytestmark = pytest.mark.xdist_group("ingest_github")

@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 
 from ingestion.github import CONCURRENCY
-from simulator.server import GITHUB_TOKEN
+from simulator.http import GITHUB_TOKEN
 from tests.test_ingest_github import assert_same, sim_stats, snapshot, sync, write_sources
 
 pytestmark = [pytest.mark.xdist_group("ingest_github"), pytest.mark.slow]

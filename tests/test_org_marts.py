@@ -26,7 +26,8 @@ def built(tmp_path_factory):
     from ingestion.org.validate import OrgFiles
     from simulator import generate
     from simulator.export import export_org, export_sources
-    from simulator.server import GITHUB_TOKEN, JIRA_EMAIL, JIRA_TOKEN, SimServer
+    from simulator.http import GITHUB_TOKEN, JIRA_EMAIL, JIRA_TOKEN
+    from simulator.server import SimServer
 
     tmp = tmp_path_factory.mktemp("org_marts")
     db = tmp / "sei.duckdb"

@@ -13,7 +13,7 @@ import pytest
 from ingestion.config import Runtime
 from ingestion.github import github_source
 from ingestion.http import HttpStats
-from simulator.server import GITHUB_TOKEN
+from simulator.http import GITHUB_TOKEN
 from tests.test_ingest_github import START, sim_stats
 
 pytestmark = pytest.mark.xdist_group("ingest_github")

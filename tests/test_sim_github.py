@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from simulator.api_github_rest import GRAPHQL_AUTH_DOCS
-from simulator.server import GITHUB_TOKEN
+from simulator.http import GITHUB_TOKEN
 
 HOST = "github.sim.test"  # a fixed Host header: URLs in bodies do not depend on the port
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from simulator import views
-from simulator.server import HARNESS_ACCOUNT, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN
+from simulator.http import HARNESS_ACCOUNT, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN
 
 AUTH = (JIRA_EMAIL, JIRA_TOKEN)
 HKEY = {"x-api-key": HARNESS_API_KEY}

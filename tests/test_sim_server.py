@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from simulator.server import GITHUB_TOKEN
+from simulator.http import GITHUB_TOKEN
 
 AUTH = {"Authorization": f"Bearer {GITHUB_TOKEN}"}
 

@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from ingestion.lock import WarehouseLocked, holder, lock_path, writer_lock
-from simulator.server import GITHUB_TOKEN
+from simulator.http import GITHUB_TOKEN
 from tests.helpers import environ
 from tests.test_ingest_github import assert_same, snapshot, sync, write_sources
 

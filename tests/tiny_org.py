@@ -17,7 +17,8 @@ def load_world(world, db: Path, tmp: Path, sources=("github", "jira", "harness",
     from ingestion import pipeline
     from simulator.export import export_sources
     from simulator.export_events import export_events
-    from simulator.server import GITHUB_TOKEN, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN, SimServer
+    from simulator.http import GITHUB_TOKEN, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN
+    from simulator.server import SimServer
     from tests.helpers import environ
     with SimServer(world, time_scale=0.001) as sim:
         events = export_events(world, tmp / "events")
