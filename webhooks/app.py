@@ -106,6 +106,7 @@ def create_app(spool_file=None, secrets: dict[str, str | None] | None = None,
         return JSONResponse({"status": outcome, "event": kind.event}, status_code=200)
 
     async def health(request: Request):
+        await asyncio.wrap_future(writer().flush())  # counts of every answered request are committed
         return JSONResponse(spool.status(path))
 
     @contextlib.asynccontextmanager
