@@ -50,6 +50,7 @@ MORE = [
     ("sim serve", ["--port", "-1"], "greater than or equal to 0"),
     ("sim serve", ["--host", "no-such-host.invalid"], "is not an address of this machine"),
     ("dagster", ["--host", "no-such-host.invalid"], "is not an address of this machine"),
+    ("webhooks serve", ["--host", "no-such-host.invalid"], "is not an address of this machine"),
     ("sim truth", ["--out", MISSING, "--advance-hours", "-2"], "greater than or equal to 0"),
     ("org show", ["--depth", "-1"], "greater than or equal to 0"),
     ("org identities", ["--limit", "-5"], "greater than or equal to 0"),
@@ -95,14 +96,16 @@ def test_console_script_answers_the_same_way():
     assert "Traceback" not in r.stderr
 
 
-def test_a_taken_port_is_a_usage_error(capsys):
+@pytest.mark.parametrize("command", [["sim", "serve", "--size", "tiny"], ["webhooks", "serve"]])
+def test_a_taken_port_is_a_usage_error(command, capsys):
     import socket
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(SystemExit) as exit_:
-            app(["sim", "serve", "--size", "tiny", "--port", str(port)], prog_name="sei")
+            app([*command, "--port", str(port)], prog_name="sei")
     assert exit_.value.code == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]
-    assert last.startswith(f"sei sim serve: Invalid value for --port: cannot listen on 127.0.0.1:{port}: "), last
+    where = " ".join(c for c in command if not c.startswith("-") and c != "tiny")
+    assert last.startswith(f"sei {where}: Invalid value for --port: cannot listen on 127.0.0.1:{port}: "), last

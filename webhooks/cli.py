@@ -9,13 +9,28 @@ webhooks_app = typer.Typer(help="Near-real-time: the signed-webhook receiver and
                            no_args_is_help=True)
 
 
+def _host(host: str) -> str:
+    from sei.cli import _host as check  # the check every listening command uses
+    return check(host)
+
+
 @webhooks_app.command("serve")
-def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every interface)."),
+def serve(host: str = typer.Option("127.0.0.1", callback=_host,
+                                   help="Address to listen on (0.0.0.0: every interface)."),
           port: int = typer.Option(8766, min=0, max=65535, help="TCP port."),
           spool: str = typer.Option(None, help="Spool file (default SEI_WEBHOOK_SPOOL, else webhooks.sqlite beside "
                                                "the warehouse).")) -> None:
     """Receive GitHub, Jira, Harness and generic deployment/incident webhooks into the spool."""
+    import socket
+
     from webhooks.app import serve as run
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:  # a usage error, before starting
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a closing socket is no obstacle
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise typer.BadParameter(f"cannot listen on {host}:{port}: {e.strerror or e}. Fix: pick another --port "
+                                     f"or --host", param_hint="--port") from None
     run(host, port, spool)
 
 
