@@ -104,4 +104,18 @@ def all_integrations_healthy() -> dg.AssetCheckResult:
         passed=not reasons, severity=dg.AssetCheckSeverity.ERROR,
         description=("all integrations healthy" if not reasons else
                      "unhealthy: " + "; ".join(f"{s}: {m}" for s, m in sorted(reasons.items()))[:2000]),
-        metadata={"unhealthy": ", ".join(sorted(reasons)) or "none", "resources": len(df)})
+        metadata={"unhealthy": ", ".join(sorted(reasons)) or "none", "resources": len(df), **receiver_metadata()})
+
+
+def receiver_metadata() -> dict:
+    """The webhook receiver's counters per source (accepted, replays, rejected signatures,
+    oversize, malformed, ignored event types), when a receiver has spooled anything."""
+    from webhooks import report
+    from webhooks import settings as wsettings
+    path = wsettings.spool_path()
+    counters = report.receiver_counters(path)
+    if counters is None:
+        return {}
+    return {"webhook_receiver": dg.MetadataValue.md(report.markdown(counters)),
+            "webhook_counters": dg.MetadataValue.json(counters["sources"]),
+            "webhook_pending": counters["pending"]}

@@ -1,5 +1,6 @@
-"""`sei doctor`: integration health as a table (core/health.py), and a connection test per
-integration (ingestion/credentials.py). Exit status 1 names the unhealthy integrations."""
+"""`sei doctor`: integration health as a table (core/health.py), the webhook receiver's
+counters per source (webhooks/report.py), and a connection test per integration
+(ingestion/credentials.py). Exit status 1 names the unhealthy integrations."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,6 +8,17 @@ from pathlib import Path
 import typer
 
 from core.health import NoHealthData, as_of_now, current_health, render, unhealthy
+
+
+def _receiver() -> None:
+    """The webhook receiver's counters per source, when a receiver has spooled anything
+    (docs/realtime.md); shown, not counted in the exit status."""
+    from webhooks import report, settings
+    path = settings.spool_path()
+    counters = report.receiver_counters(path)
+    if counters is not None:
+        typer.echo(f"\nwebhook receiver ({report.headline(path, counters)}):\n")
+        typer.echo(report.render(counters))
 
 
 def doctor(
@@ -41,6 +53,7 @@ def doctor(
         typer.echo("\nrecent failed runs:")
         for f in failures:
             typer.echo(f"  {f['failed_at'][:16]}  {f['job_name']}  {f['run_id'][:8]}  {f['failed_steps'] or '-'}")
+    _receiver()
     if check_credentials_:
         from ingestion.config import ConfigError
         from ingestion.credentials import check_credentials

@@ -154,3 +154,60 @@ def test_doctor_shows_health_from_the_ops_tables_until_dbt_has_built_it(tmp_path
     assert f"integration health (from the ops tables in {wh}, last ingest" in newer.output, newer.output
     assert f"marts.integration_health in {wh} was built" in newer.output and "before the last ingest" in newer.output
     assert {k[0] for k in _doctor_rows(newer.output)} == {"harness", "events"}  # the mart has no events yet
+
+
+def test_doctor_and_dagster_health_show_the_receiver_counters_per_source(tmp_path):
+    """The receiver's own app answers a known mix of deliveries; `sei doctor` and the
+    all_integrations_healthy check's metadata show exactly that mix per source, read from
+    the spool's records."""
+    import json as _json
+
+    from starlette.testclient import TestClient
+
+    from webhook_receiver import SECRET, github_delivery
+    from webhooks.app import create_app
+    from webhooks.verify import sign
+    spool = tmp_path / "webhooks.sqlite"
+    secrets = {s: SECRET for s in ("github", "jira", "harness", "events")}
+    pr = {"action": "opened", "number": 1, "pull_request": {"number": 1}, "repository": {"full_name": "acme/api"}}
+    with TestClient(create_app(spool, secrets, max_body=4096)) as client:
+        post = lambda source, body, headers: client.post(f"/webhooks/{source}", content=body,  # noqa: E731
+                                                         headers=headers).status_code
+        statuses = []
+        for i in range(3):                                    # github: 3 accepted, then a replay of the first
+            statuses.append(post("github", *github_delivery("pull_request", {**pr, "number": i}, f"d-{i}")))
+        statuses.append(post("github", *github_delivery("pull_request", {**pr, "number": 0}, "d-0")))
+        body, headers = github_delivery("pull_request", pr, "d-forged")
+        statuses.append(post("github", body, {**headers, "X-Hub-Signature-256": sign("wrong", body)}))
+        big = _json.dumps({**pr, "pad": "x" * 5000}).encode()
+        statuses.append(post("github", big, {**headers, "X-Hub-Signature-256": sign(SECRET, big)}))
+        bad = b'{"action": '
+        statuses.append(post("github", bad, {**headers, "X-Hub-Signature-256": sign(SECRET, bad)}))
+        statuses.append(post("github", *github_delivery("issues", pr, "d-issue")))
+        statuses.append(post("github", *github_delivery("issues", pr, "d-issue-2")))
+        jira = _json.dumps({"webhookEvent": "jira:issue_updated",
+                            "issue": {"id": "1", "fields": {"project": {"key": "PAY"}}}}).encode()
+        statuses.append(post("jira", jira, {"Content-Type": "application/json", "X-Hub-Signature": sign(SECRET, jira)}))
+        statuses.append(post("jira", jira, {"Content-Type": "text/plain", "X-Hub-Signature": sign(SECRET, jira)}))
+        h = _json.dumps({"eventData": {"eventType": "PIPELINE_END", "orgIdentifier": "o", "projectIdentifier": "p",
+                                       "planExecutionId": "x"}}).encode()
+        statuses.append(post("harness", h, {"Content-Type": "application/json", "X-Harness-Webhook-Token": "nope"}))
+    assert statuses == [200, 200, 200, 200, 401, 413, 400, 202, 202, 200, 415, 401]
+    expected = {  # accepted, duplicate, rejected signature, oversize, malformed, ignored event, not JSON
+        "github": ["3", "1", "1", "1", "1", "2", "0"], "jira": ["1", "0", "0", "0", "0", "0", "1"],
+        "harness": ["0", "0", "1", "0", "0", "0", "0"]}
+    with environ(SEI_WAREHOUSE=tmp_path / "none.duckdb", SEI_SERVING=tmp_path / "none_serving.duckdb",
+                 SEI_WEBHOOK_SPOOL=spool):
+        out = CliRunner().invoke(app, ["doctor"])
+        from orchestration.health import receiver_metadata
+        meta = receiver_metadata()
+    lines = out.output.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("webhook receiver ("))
+    assert f"spool {spool}; 4 pending" in lines[start] and "no sei_fresh batch yet" in lines[start], lines[start]
+    heads = lines[start + 2]
+    assert re.split(r"\s{2,}", heads.strip()) == ["source", "accepted", "duplicate (replay)", "rejected signature",
+                                                  "oversize", "malformed", "ignored event", "not JSON"]
+    table = {cells[0]: cells[1:] for cells in (ln.split() for ln in lines[start + 4:start + 7])}
+    assert table == expected, out.output
+    assert {s: [str(v) for v in c.values()] for s, c in meta["webhook_counters"].value.items()} == expected
+    assert meta["webhook_pending"] == 4
