@@ -1,7 +1,7 @@
 """`make bench`: run the benchmarks and print figures for docs/benchmarks.md.
 
-    python -m benchmarks.run [simulator|ingest|dora|all] [--sizes tiny,small,medium,large]
-                             [--ingest-sizes medium] [--dora-sizes medium]
+    python -m benchmarks.run [simulator|ingest|dora|refresh|all] [--sizes tiny,small,medium,large]
+                             [--ingest-sizes medium] [--dora-sizes medium] [--refresh-sizes medium]
 
 `ingest` runs a full GitHub sync of each of `--ingest-sizes` (default medium; `large`
 needs ~4 GB for the simulator and takes about 20 minutes on 2 cores).
@@ -31,6 +31,8 @@ def main() -> None:
     ap.add_argument("--sizes", default="tiny,small,medium,large")
     ap.add_argument("--ingest-sizes", default="medium")
     ap.add_argument("--dora-sizes", default="medium", help="orgs to build the DORA marts for (bench_dora)")
+    ap.add_argument("--refresh-sizes", default="medium",
+                    help="orgs to run the whole sei_refresh job for, full then hourly (bench_refresh)")
     args = ap.parse_args()
     print("machine:", machine())
     results = {}
@@ -52,6 +54,9 @@ def main() -> None:
             r = bench_dora.run(size)
             print(bench_dora.format_result(r), flush=True)
             results["dora"].append(r)
+    if args.what in ("refresh", "all"):
+        from benchmarks import bench_refresh
+        results["refresh"] = [bench_refresh.run(size) for size in args.refresh_sizes.split(",")]
     print(json.dumps(results, indent=1, default=str))
 
 

@@ -1,0 +1,241 @@
+"""The whole refresh as a user runs it: `sei_refresh`, full and then hourly, step by step.
+
+    python -m benchmarks.bench_refresh --size medium [--seed 1] [--hours 1] [--keep DIR]
+
+Runs the real `sei_refresh` job in-process (the schedule's run config, as `sei demo` and the
+hourly schedule do) into a fresh warehouse, against the simulator serving from its own
+process (which also writes the org, events and sources files a customer would provide).
+Then the simulator's clock moves on by `--hours` of activity (its events files are written
+again, as a customer's export job would) and the job runs a second time: the hourly run.
+
+Reported per run: wall time; per step of the job (each source's ingest with dlt's extract /
+normalize / load, org import, identities, profiles, the dbt build with its tests, checks,
+publish) wall time and rows; CPU seconds of the client (this process, its dlt workers and
+the dbt subprocesses once finished) and of the simulator; peak RSS of the client and of its
+largest child (dbt); API requests per source and GitHub GraphQL points (`/_sim/stats`); the
+cores used by client and simulator per tenth of the run.
+
+Rate limits run on the simulator's clock (1,000x fast, the client's waits scaled the same),
+so the figures are the warehouse's work, not GitHub's hourly budget.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import requests
+
+from benchmarks.bench_ingest import _free_port, _proc_cpu, _proc_rss_mb, _Sampler
+from orchestration.demo import _output_to
+
+# The simulator's process: generates the org, writes the customer's files, serves the APIs,
+# and on a line "advance H" on stdin moves its clock and writes the events files again.
+SERVER_SNIPPET = r"""
+import json, sys, time
+from pathlib import Path
+from simulator import generate
+from simulator.export import export_org, export_sources
+from simulator.export_events import export_events
+from simulator.server import SimServer
+t = time.perf_counter()
+w = generate({size!r}, seed={seed})
+base = Path({base!r})
+s = SimServer(w, port={port}, time_scale={time_scale})
+export_org(w, base / "org")
+export_sources(w, base / "sources.yml", s.url, export_events(w, base / "events"))
+s.start()
+print(json.dumps({{"url": s.url, "summary": {{k: int(v) for k, v in w.summary().items()}},
+                  "generate_s": time.perf_counter() - t}}), flush=True)
+for line in sys.stdin:
+    cmd = line.split()
+    if cmd and cmd[0] == "advance":
+        w.advance(float(cmd[1]))
+        export_events(w, base / "events")
+        print(json.dumps({{"now": w.now}}), flush=True)
+s.stop()
+"""
+
+TIME_SCALE = 0.001
+SOURCES = ("github", "jira", "harness", "events")
+
+
+@contextlib.contextmanager
+def simulator(size: str, seed: int, base: Path):
+    port = _free_port()
+    code = SERVER_SNIPPET.format(size=size, seed=seed, port=port, time_scale=TIME_SCALE, base=str(base))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the simulator did not start (exit code {proc.wait()})")
+        info = json.loads(line)
+
+        def advance(hours: float) -> dict:
+            proc.stdin.write(f"advance {hours}\n")
+            proc.stdin.flush()
+            return json.loads(proc.stdout.readline())
+
+        info.update(pid=proc.pid, advance=advance)
+        yield info
+    finally:
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _environment(base: Path, url: str) -> dict[str, str]:
+    from simulator.http import GITHUB_TOKEN, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN
+    return {"SEI_WAREHOUSE": str(base / "warehouse" / "sei.duckdb"), "SEI_SOURCES": str(base / "sources.yml"),
+            "SEI_ORG_DIR": str(base / "org"), "SEI_WAIT_SCALE": str(TIME_SCALE), "SEI_DESTINATION": "duckdb",
+            "SEI_INGEST_RETRY_DELAY_S": "2", "DAGSTER_HOME": str(base / "dagster_home"),
+            "SOURCES__GITHUB__ACCESS_TOKEN": GITHUB_TOKEN, "SOURCES__HARNESS__API_KEY": HARNESS_API_KEY,
+            "SOURCES__JIRA__EMAIL": JIRA_EMAIL, "SOURCES__JIRA__API_TOKEN": JIRA_TOKEN}
+
+
+def _client_cpu() -> float:
+    r, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime + c.ru_utime + c.ru_stime
+
+
+def _steps(result, instance) -> dict[str, dict]:
+    """Wall seconds, rows and dlt phases per step of the run, from its Dagster events."""
+    started, out = {}, {}
+    for entry in instance.all_logs(result.run_id):
+        ev = entry.dagster_event
+        if ev is None or not ev.step_key:
+            continue
+        kind, key = ev.event_type_value, ev.step_key
+        if kind == "STEP_START":
+            started[key] = entry.timestamp
+        elif kind in ("STEP_SUCCESS", "STEP_FAILURE"):
+            out.setdefault(key, {})["seconds"] = round(entry.timestamp - started.get(key, entry.timestamp), 2)
+            out[key]["ok"] = kind == "STEP_SUCCESS"
+    for ev in result.get_asset_materialization_events():
+        md = ev.materialization.metadata
+        step = out.setdefault(ev.step_key, {})
+        if "rows" in md and isinstance(md["rows"].value, int):
+            step["rows"] = step.get("rows", 0) + int(md["rows"].value)
+    for source in SOURCES:  # dlt's own phases, from each pipeline's last trace
+        if f"ingest_{source}" in out:
+            out[f"ingest_{source}"].update(_dlt_phases(source))
+    checks = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    out["_checks"] = {"passed": sum(c.passed for c in checks), "total": len(checks)}
+    return out
+
+
+def _dlt_phases(source: str) -> dict[str, float]:
+    import dlt
+
+    from ingestion.pipeline import pipelines_dir
+    try:
+        trace = dlt.attach(f"sei_{source}", pipelines_dir=str(pipelines_dir())).last_trace
+    except Exception:  # noqa: BLE001 -- no trace is no figure, not a failed benchmark
+        return {}
+    return {f"{s.step}_s": round((s.finished_at - s.started_at).total_seconds(), 2)
+            for s in (trace.steps if trace else []) if s.step in ("extract", "normalize", "load")}
+
+
+def _requests(url: str) -> dict:
+    stats = requests.get(f"{url}/_sim/stats", timeout=60).json()
+    per_source = defaultdict(int)
+    for endpoint, counts in stats["by_endpoint"].items():
+        per_source[endpoint.split(".", 1)[0]] += sum(counts.values())
+    return {"total": stats["requests"], "per_source": dict(per_source), "graphql_points": stats["graphql_points"]}
+
+
+def run_once(defs, sim: dict, label: str, log: Path) -> dict:
+    import dagster as dg
+
+    from orchestration.definitions import MAIN_JOB, run_config
+    requests.post(f"{sim['url']}/_sim/stats/reset", timeout=60)
+    sampler = _Sampler(sim["pid"])
+    cpu0, sim_cpu0, t0 = _client_cpu(), _proc_cpu(sim["pid"]), time.perf_counter()
+    sampler.start()
+    instance = dg.DagsterInstance.get()
+    with open(log, "a", encoding="utf-8") as f, _output_to(f):  # Dagster's and dbt's logs
+        result = defs.resolve_job_def(MAIN_JOB).execute_in_process(
+            run_config=run_config().to_config_dict(), instance=instance, raise_on_error=False)
+    seconds = time.perf_counter() - t0
+    samples = sampler.stop()
+    out = {"run": label, "success": result.success, "seconds": round(seconds, 1),
+           "client_cpu_s": round(_client_cpu() - cpu0, 1), "sim_cpu_s": round(_proc_cpu(sim["pid"]) - sim_cpu0, 1),
+           "client_peak_rss_mb": round(_proc_rss_mb(os.getpid())),
+           "child_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+           "requests": _requests(sim["url"]), "steps": _steps(result, instance),
+           "cores_per_tenth": _Sampler.summary(samples)}
+    print(format_run(out), flush=True)
+    return out
+
+
+def run(size: str = "medium", seed: int = 1, hours: float = 1.0, keep: Path | None = None) -> dict:
+    base = keep or Path(tempfile.mkdtemp(prefix=f"sei-bench-refresh-{size}-"))
+    base.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    with simulator(size, seed, base) as sim:
+        print(f"simulator: {size} org generated in {sim['generate_s']:.1f} s, {sim['summary']}", flush=True)
+        os.environ.update(_environment(base, sim["url"]))
+        Path(os.environ["DAGSTER_HOME"]).mkdir(exist_ok=True)
+        home = Path(os.environ["DAGSTER_HOME"])
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        log = base / "refresh.log"
+        print(f"Dagster's and dbt's log: {log}", flush=True)
+        from orchestration.definitions import build_definitions
+        t = time.perf_counter()
+        with open(log, "a", encoding="utf-8") as f, _output_to(f):
+            defs = build_definitions()
+        result = {"size": size, "seed": seed, "summary": sim["summary"], "generate_s": round(sim["generate_s"], 1),
+                  "definitions_s": round(time.perf_counter() - t, 1), "runs": []}
+        result["runs"].append(run_once(defs, sim, "full", log))
+        sim["advance"](hours)
+        result["runs"].append(run_once(defs, sim, f"after {hours:g} h of activity", log))
+    result["total_s"] = round(time.perf_counter() - t0, 1)
+    result["warehouse"] = os.environ["SEI_WAREHOUSE"] if keep else None
+    return result
+
+
+def _phase(step: str) -> str:
+    for source in SOURCES:
+        if step.startswith(f"ingest_{source}") or step.startswith(f"dlt_{source}"):
+            return source
+    return step
+
+
+def format_run(r: dict) -> str:
+    lines = [f"{r['run']}: {'ok' if r['success'] else 'FAILED'} in {r['seconds']} s; client CPU {r['client_cpu_s']} s, "
+             f"simulator CPU {r['sim_cpu_s']} s, client peak RSS {r['client_peak_rss_mb']} MB (largest child "
+             f"{r['child_peak_rss_mb']} MB); {r['requests']['total']:,} requests {r['requests']['per_source']}, "
+             f"{r['requests']['graphql_points']:,} GraphQL points; checks {r['steps']['_checks']}"]
+    for step, s in sorted(((k, v) for k, v in r["steps"].items() if not k.startswith("_")),
+                          key=lambda kv: -kv[1].get("seconds", 0)):
+        extra = " ".join(f"{k[:-2]} {s[k]}s" for k in ("extract_s", "normalize_s", "load_s") if k in s)
+        lines.append(f"   {step:<56s} {s.get('seconds', 0):8.1f} s  {s.get('rows', ''):>10}  {extra}")
+    lines.append(f"   cores (client, simulator) per tenth: {r['cores_per_tenth']}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--size", default="medium", choices=("tiny", "small", "medium", "large"))
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--hours", type=float, default=1.0, help="activity between the full and the second run")
+    ap.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it (warehouse, files)")
+    args = ap.parse_args(argv)
+    r = run(args.size, args.seed, args.hours, args.keep)
+    print(json.dumps(r, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
