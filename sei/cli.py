@@ -11,6 +11,7 @@ import typer
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.exceptions import Abort
 
+from core.cli_options import listen_host
 from ingestion.cli import ingest
 from ingestion.org.cli import org_app
 from rbac_policies.cli import publish, rbac_app
@@ -64,17 +65,6 @@ SIZE_HELP = "Organisation size: tiny (~10 devs), small (~50), medium (~500), lar
 Size = Literal["tiny", "small", "medium", "large"]  # simulator/sizes.py; the CLI refuses anything else
 
 
-def _host(host: str) -> str:
-    """An address this machine can listen on, checked before anything is generated or started."""
-    import socket
-    try:
-        socket.getaddrinfo(host, None)
-    except (OSError, UnicodeError) as e:
-        raise typer.BadParameter(f"{host!r} is not an address of this machine ({getattr(e, 'strerror', None) or e}); "
-                                 f"use 127.0.0.1, 0.0.0.0 or a host name that resolves") from None
-    return host
-
-
 def _faults(spec: str) -> str:
     """Parsed before the organisation is generated, which takes minutes for the large one."""
     from simulator.faults import FaultSpec
@@ -107,7 +97,7 @@ def sim_serve(
     size: Size = typer.Option("small", help=SIZE_HELP),
     seed: int = typer.Option(42, help="Same seed, same organisation, byte-identical answers."),
     port: int = typer.Option(8765, min=0, max=65535, help="TCP port (0 picks a free one)."),
-    host: str = typer.Option("127.0.0.1", callback=_host, help="Address to listen on."),
+    host: str = typer.Option("127.0.0.1", callback=listen_host, help="Address to listen on."),
     faults: str = typer.Option("", callback=_faults, help="Fault injection, e.g. 429:0.05,500:0.02,reset:0.01,slow:0.05,secondary:0.01; "
                                         "scope one API with a prefix: jira.500:1.0"),
     history_days: int = typer.Option(None, min=1, help="Days of history (default: 365; large: 730)."),
@@ -201,7 +191,7 @@ def dagster_ui(
                                    "runs, so its jobs and schedules succeed. Default: on when `sei demo` ran here and "
                                    "there is no sources file of your own (SEI_SOURCES or ./sources.yml)."),
     port: int = typer.Option(3000, min=1, max=65535, help="Port of the UI."),
-    host: str = typer.Option("127.0.0.1", callback=_host, help="Address the UI listens on."),
+    host: str = typer.Option("127.0.0.1", callback=listen_host, help="Address the UI listens on."),
 ) -> None:
     """The Dagster UI and daemon (`dagster dev`) on the instance `make run` records into
     (DAGSTER_HOME, default .dagster_home/): `make dagster` runs this."""
@@ -212,7 +202,7 @@ def dagster_ui(
 @app.command("dashboards")
 def dashboards(
     port: int = typer.Option(8501, min=1, max=65535, help="Port of the dashboards."),
-    host: str = typer.Option("127.0.0.1", callback=_host, help="Address the dashboards listen on."),
+    host: str = typer.Option("127.0.0.1", callback=listen_host, help="Address the dashboards listen on."),
     principal: str = typer.Option(None, "--principal", show_default=False,
                                   help="Serve this principal's published scope file to every visitor (default: "
                                        "SEI_DASHBOARD_PRINCIPAL; else the OIDC login of .streamlit/secrets.toml)."),

@@ -5,17 +5,14 @@ import json
 
 import typer
 
+from core.cli_options import listen_host
+
 webhooks_app = typer.Typer(help="Near-real-time: the signed-webhook receiver and its spool (docs/realtime.md).",
                            no_args_is_help=True)
 
 
-def _host(host: str) -> str:
-    from sei.cli import _host as check  # the check every listening command uses
-    return check(host)
-
-
 @webhooks_app.command("serve")
-def serve(host: str = typer.Option("127.0.0.1", callback=_host,
+def serve(host: str = typer.Option("127.0.0.1", callback=listen_host,
                                    help="Address to listen on (0.0.0.0: every interface)."),
           port: int = typer.Option(8766, min=0, max=65535, help="TCP port."),
           spool: str = typer.Option(None, help="Spool file (default SEI_WEBHOOK_SPOOL, else webhooks.sqlite beside "
