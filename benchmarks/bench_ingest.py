@@ -315,7 +315,7 @@ def page_costs(size: str = "medium", seed: int = 1, repos: int = 40) -> dict[str
     caches rendered pages)."""
     import yaml
 
-    from ingestion.github import HISTORY_QUERY, PRS_QUERY
+    from ingestion.github_queries import HISTORY_QUERY, PRS_QUERY
     from simulator.http import GITHUB_TOKEN
     work = Path(tempfile.mkdtemp(prefix="bench_pages_"))
     out = {}

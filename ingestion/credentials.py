@@ -21,7 +21,7 @@ def _quick_runtime(cfg):
 
 def _github(cfg, stats) -> str:
     from ingestion import config as cfgmod
-    from ingestion.github import make_api
+    from ingestion.github_api import make_api
     creds = cfgmod.github_credentials()
     api = make_api(cfg.github().base_url, _quick_runtime(cfg), stats, creds.access_token,
                    {"app_id": creds.app_id, "private_key": creds.private_key, "installation_id": creds.installation_id})
@@ -33,7 +33,7 @@ def _github(cfg, stats) -> str:
 
 def _jira(cfg, stats) -> str:
     from ingestion import config as cfgmod
-    from ingestion.jira import CLOUD, make_api, normalise_flavor
+    from ingestion.jira_api import CLOUD, make_api, normalise_flavor
     j = cfg.integrations["jira"]
     flavor = normalise_flavor(j.options.get("flavor"))
     api = make_api(j.base_url, flavor, _quick_runtime(cfg), stats, email=cfgmod._secret("sources.jira.email"),

@@ -25,7 +25,7 @@ def _timed(stats: HttpStats, source: str):
 def jira_plan(cfg: cfgmod.SourcesConfig, stats: HttpStats) -> dict:
     """Issues updated since start_date per project (ids-only searches), and the requests a
     first sync makes: search pages, one board listing per project, sprint listings."""
-    from ingestion.jira import CLOUD, make_api, normalise_flavor
+    from ingestion.jira_api import CLOUD, make_api, normalise_flavor
     j = cfg.integrations["jira"]
     flavor = normalise_flavor(j.options.get("flavor"))
     api = make_api(j.base_url, flavor, cfg.runtime, stats, cfgmod._secret("sources.jira.email"),

@@ -58,7 +58,7 @@ def _mark(con, schema: str, table: str, column: str, values: list, now: dt.datet
 
 def github_missing_repositories(cfg: cfgmod.SourcesConfig, repos: list[str], stats: HttpStats) -> list[str]:
     """The repositories among `repos` that GitHub no longer resolves."""
-    from ingestion.github import make_api
+    from ingestion.github_api import make_api
     gh = cfg.github()
     creds = cfgmod.github_credentials()
     api = make_api(gh.base_url, cfg.runtime, stats, creds.access_token,
@@ -81,7 +81,7 @@ def github_missing_repositories(cfg: cfgmod.SourcesConfig, repos: list[str], sta
 def jira_existing_ids(cfg: cfgmod.SourcesConfig, project_key: str, stats: HttpStats) -> set[str]:
     """Ids of every issue of a project that exists now: ids-only search pages (Cloud
     returns only ids when no fields are asked for, up to 5,000 per page)."""
-    from ingestion.jira import CLOUD, make_api, normalise_flavor
+    from ingestion.jira_api import CLOUD, make_api, normalise_flavor
     j = cfg.integrations["jira"]
     flavor = normalise_flavor(j.options.get("flavor"))
     api = make_api(j.base_url, flavor, cfg.runtime, stats, cfgmod._secret("sources.jira.email"),

@@ -45,7 +45,7 @@ def test_wrong_app_key_is_refused_clearly(fresh_sim, tmp_path):
 
 
 def test_simulator_checks_the_jwt_like_github(fresh_sim):
-    from ingestion.github import _b64url, app_jwt
+    from ingestion.github_api import _b64url, app_jwt
     private, public = _key()
     sim = fresh_sim(github_app={"app_id": "4242", "installation_id": "77", "public_key_pem": public})
     url = f"{sim.url}/app/installations/77/access_tokens"

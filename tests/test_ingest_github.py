@@ -479,7 +479,7 @@ def test_github_app_jwt_is_rs256_signed_by_the_app_key():
     import base64
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
-    from ingestion.github import app_jwt
+    from ingestion.github_api import app_jwt
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption()).decode()
@@ -492,7 +492,7 @@ def test_github_app_jwt_is_rs256_signed_by_the_app_key():
 
 
 def test_jira_keys_from_title_body_and_branch():
-    from ingestion.github import jira_keys
+    from ingestion.github_rows import jira_keys
     assert jira_keys("PAY-12: fix", "Closes PAY-13.", "feature/pay-14-thing", ["PAY"]) == \
         {"PAY-12": ["title"], "PAY-13": ["body"], "PAY-14": ["branch"]}
     # without known projects: upper-case keys only; lower-case branch words are not keys
@@ -503,7 +503,7 @@ def test_jira_keys_from_title_body_and_branch():
 def test_forbidden_names_the_missing_permission():
     """GitHub's 403 (not a rate limit) names the permission, from its header or the endpoint."""
     import requests
-    from ingestion.github import GITHUB, describe_error
+    from ingestion.github_api import GITHUB, describe_error
     r = requests.Response()
     r.status_code = 403
     r._content = b'{"message": "Resource not accessible by personal access token"}'

@@ -461,7 +461,8 @@ def test_wrong_flavor_is_named(sim, fresh_sim, tmp_path):
 
 # --------------------------------------------------------------------------- units
 def test_jql_building():
-    from ingestion.jira import jql_time, scope_jql, scope_key, strip_order_by
+    from ingestion.jira import jql_time, scope_jql, strip_order_by
+    from ingestion.jira_state import scope_key
     assert scope_jql("PAY", "2025-01-02 03:04") == \
         'project = "PAY" AND updated >= "2025-01-02 03:04" ORDER BY updated ASC, key ASC'
     assert strip_order_by('project = A AND summary ~ "order by x" ORDER BY created DESC') == \
@@ -477,7 +478,7 @@ def test_jql_building():
 
 
 def test_custom_fields_are_found_by_type_then_name():
-    from ingestion.jira import FieldMap, issue_row, parse_sprint
+    from ingestion.jira_rows import FieldMap, issue_row, parse_sprint
     fields = [
         {"id": "summary", "name": "Summary", "custom": False, "schema": {"type": "string", "system": "summary"}},
         {"id": "customfield_10028", "name": "Story Points", "custom": True, "schema": {
