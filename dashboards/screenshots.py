@@ -12,14 +12,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from dashboards import process
+from dashboards.process import free_port
 
 PAGES = ["dora", "sprints", "productivity", "alignment", "goals", "health"]   # url paths (dashboards/app.py)
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
@@ -33,46 +33,16 @@ def chromium() -> str:
     return exe
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def running(args: list[str], env: dict | None = None, cwd: Path | None = None, log: Path | None = None,
             timeout: float = 120):
     """`sei dashboards ARGS` on a free port until the block ends; yields its URL."""
     port = free_port()
-    out = open(log, "w") if log else subprocess.DEVNULL
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "sei"), "dashboards", "--port", str(port), *args],
-                            env={**os.environ, **(env or {})}, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"sei dashboards exited with {proc.returncode}"
-                                   + (f": {Path(log).read_text()[-2000:]}" if log else ""))
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"sei dashboards did not answer on {url} within {timeout:.0f}s")
-            time.sleep(0.5)
+    with process.running([str(Path(sys.executable).parent / "sei"), "dashboards", "--port", str(port), *args],
+                         ready=lambda: process.answers(f"{url}/_stcore/health"), env={**os.environ, **(env or {})},
+                         cwd=cwd, log=log, timeout=timeout):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if log:
-            out.close()
 
 
 @dataclass

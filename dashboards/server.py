@@ -40,7 +40,8 @@ def resolve(principal: str | None, demo: bool) -> tuple[dict, str]:
                           "Fix: drop one of them")
     if principal:
         v = scope_viewer(principal)
-        return {PRINCIPAL_ENV: principal, DEMO_ENV: ""}, f"principal {principal} (scope file {v.path.name})"
+        where = f"scope file {v.path.name}" if v.path else "PostgreSQL as its own role, row-level security"
+        return {PRINCIPAL_ENV: principal, DEMO_ENV: ""}, f"principal {principal} ({where})"
     if demo:
         v = demo_viewer()
         return {PRINCIPAL_ENV: "", DEMO_ENV: "1"}, f"demo mode: the whole simulated account from {v.path}"

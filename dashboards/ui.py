@@ -64,6 +64,21 @@ def header(d: Data, title: str, marts: list[str]) -> None:
                f"source: {', '.join('marts.' + m for m in marts)}")
 
 
+def start(title: str, marts: list[str], needs: str | None = None, missing: str | None = None) -> tuple[Data, "Node"]:
+    """What every org-tree page begins with: the viewer's data, the header ("data as of"), the
+    org-tree controls, and the page's main mart: the script stops with the reason when the
+    viewer has no team or the mart is not published in its scope."""
+    d = data()
+    header(d, title, marts)
+    node = org_controls(d)
+    if node is None:
+        st.stop()
+    if needs is not None and not d.has(needs):
+        empty(missing or f"No data for this page in your scope (marts.{needs} is not published).")
+        st.stop()
+    return d, node
+
+
 def empty(reason: str) -> None:
     """An empty result says why, instead of an empty chart."""
     st.info(reason)
@@ -107,17 +122,54 @@ def _date(s: str | None) -> dt.date | None:
         return None
 
 
+GRAINS = ["month", "week", "quarter"]
+STEP = {"week": pd.DateOffset(weeks=1), "month": pd.DateOffset(months=1), "quarter": pd.DateOffset(months=3)}
+
+
+def period_start(day, grain: str) -> dt.date:
+    """The first day of the UTC period holding `day`: ISO week (Monday), calendar month or quarter."""
+    t = pd.Timestamp(day).normalize()
+    if grain == "week":
+        return (t - pd.Timedelta(days=t.weekday())).date()
+    if grain == "quarter":
+        return t.replace(month=3 * ((t.month - 1) // 3) + 1, day=1).date()
+    return t.replace(day=1).date()
+
+
 def period_end(start, grain: str) -> dt.date:
-    """The last day of the period starting at `start` (a week or a calendar month): a range
-    ending there covers the last period whole."""
-    start = pd.Timestamp(start)
-    nxt = start + (pd.DateOffset(weeks=1) if grain == "week" else pd.DateOffset(months=1))
-    return (nxt - pd.Timedelta(days=1)).date()
+    """The last day of the period starting at `start` (a week, a calendar month or quarter):
+    a range ending there covers the last period whole."""
+    return (pd.Timestamp(start) + STEP[grain] - pd.Timedelta(days=1)).date()
 
 
-def date_range(lo: dt.date, hi: dt.date, default_days: int = 182) -> tuple[dt.date, dt.date]:
-    """From/to (`?from=YYYY-MM-DD&to=...`) within the data's bounds."""
+@dataclass
+class Partial:
+    """The period the published data ends inside: the marts' date spine runs to the last
+    activity the refresh saw, so the latest period holds only part of its days and reads as
+    a drop. Excluded by default (`?partial=1` shows it, marked)."""
+    start: dt.date            # first day of the partial period at the page's grain
+    include: bool
+
+    def label(self, grain: str) -> str:
+        return f"the {grain} starting {self.start:%Y-%m-%d} is partial: the data ends inside it"
+
+
+def partial_control(latest_start, grain: str) -> Partial:
+    """`latest_start`: the latest period start in the page's mart (at its own grain)."""
+    p = Partial(period_start(latest_start, grain), False)
+    p.include = toggle("Include the partial period", "partial", False,
+                       help=f"{p.label(grain)[0].upper()}{p.label(grain)[1:]}; off: figures stop at the last "
+                            f"complete {grain}")
+    return p
+
+
+def date_range(lo: dt.date, hi: dt.date, default_days: int = 182,
+               partial: Partial | None = None) -> tuple[dt.date, dt.date]:
+    """From/to (`?from=YYYY-MM-DD&to=...`) within the data's bounds; without the partial
+    period (unless it is included) the bounds end the day before it starts."""
     lo, hi = pd.Timestamp(lo).date(), pd.Timestamp(hi).date()
+    if partial is not None and not partial.include:
+        hi = max(lo, partial.start - dt.timedelta(days=1))
     start = _date(_qp("from")) or max(lo, hi - dt.timedelta(days=default_days))
     end = _date(_qp("to")) or hi
     start, end = max(lo, min(start, hi)), max(lo, min(end, hi))
@@ -173,11 +225,16 @@ def org_controls(d: Data) -> Node | None:
 
 
 # --------------------------------------------------------------------------- tables
+LINKS = {"pull_request_url": r"pull/(\d+)$", "source_url": "open", "deployment_url": "open"}
+
+
 def table(df: pd.DataFrame, key: str, caption: str | None = None, links: dict | None = None) -> None:
-    """A table and its CSV download (exactly the rows shown)."""
+    """A table and its CSV download (exactly the rows shown). Link columns (LINKS, or `links`:
+    column -> display text or a regex whose group is shown) are clickable."""
     if caption:
         st.caption(caption)
-    config = {c: st.column_config.LinkColumn(c, display_text=text) for c, text in (links or {}).items()}
+    links = {**{c: t for c, t in LINKS.items() if c in df.columns}, **(links or {})}
+    config = {c: st.column_config.LinkColumn(c, display_text=text) for c, text in links.items()}
     st.dataframe(df, hide_index=True, column_config=config or None, key=f"df_{key}")
     st.download_button("Download CSV", df.to_csv(index=False).encode(), file_name=f"{key}.csv", mime="text/csv",
                        key=f"dl_{key}", on_click="ignore")

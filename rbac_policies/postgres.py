@@ -323,6 +323,7 @@ def _scopes(cur, prep: Prepared, source: str, result: PgResult) -> None:
     # JIT compiles each cut's many subplans for seconds to run them for milliseconds
     cur.execute("set local jit = off")
     key = _scope_key(cur)
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     granted = set(prep.compiled.tables["visible_projects"].principal) | \
         set(prep.compiled.tables["visible_teams"].principal)
     kinds = dict(prep.compiled.principals.itertuples(index=False))
@@ -356,6 +357,8 @@ def _scopes(cur, prep: Prepared, source: str, result: PgResult) -> None:
             cur.execute(sql.SQL("grant select on {} to {}").format(table, _ident(principal)))
         cur.execute(sql.SQL("revoke all on schema {} from public").format(_ident(schema)))
         cur.execute(sql.SQL("grant usage on schema {} to {}").format(_ident(schema), _ident(principal)))
+        # when this publish was made (the dashboards' "data as of"); the same for every schema
+        cur.execute(sql.SQL("comment on schema {} is {}").format(_ident(schema), sql.Literal(f"published_at={now}")))
         if kinds.get(principal) == "user":
             cur.execute(sql.SQL("alter role {} set search_path = {}").format(_ident(principal), _ident(schema)))
         result.schemas[principal] = schema

@@ -41,7 +41,8 @@ def built() -> dict:
     # independent queries read a copy: the app under test holds the serving file open with its locked configuration
     shutil.copy(serving, root / "reference.duckdb")
     (root / "demo.json").write_text('{"size": "tiny", "seed": 7}')   # what `sei demo` leaves: demo mode allowed
-    return {"root": root, "db": db, "serving": serving, "scopes": scopes, "world": org["world"]}
+    return {"root": root, "db": db, "serving": serving, "scopes": scopes, "world": org["world"],
+            "sources": org["dir"] / "sources.yml"}
 
 
 def env(w: dict) -> dict:

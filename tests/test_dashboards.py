@@ -97,10 +97,20 @@ def texts(at) -> str:
 
 
 def default_range(hi_start: dt.date, grain: str = "month", days: int = 182) -> tuple[dt.date, dt.date]:
-    """The range a page opens with: the last `days` days up to the end of the last period."""
+    """The range a page opens with: whole periods from `days` days before the end of the last
+    complete period (`hi_start`) to that end."""
     hi = pd.Timestamp(hi_start) + (pd.DateOffset(months=1) if grain == "month" else pd.DateOffset(weeks=1)) \
         - pd.Timedelta(days=1)
-    return (hi - pd.Timedelta(days=days)).date(), hi.date()
+    lo = hi - pd.Timedelta(days=days)
+    lo = lo.replace(day=1) if grain == "month" else lo - pd.Timedelta(days=lo.weekday())
+    return lo.date(), hi.date()
+
+
+def last_complete(w, mart: str, where: str, params: list, period: str = "period_start") -> pd.Series:
+    """The last complete period's row: the latest period of the mart's date spine holds the
+    end of the data (partial), and the pages stop before it by default."""
+    return W.full(w, f"select * from marts.{mart} where {where} and {period} < (select max({period}) from "
+                     f"marts.{mart}) order by {period} desc limit 1", params).iloc[0]
 
 
 # --------------------------------------------------------------------------- DORA
@@ -108,8 +118,8 @@ def test_dora_tiles_and_tables_equal_the_marts(w, viewer_env):
     viewer_env(MANAGER)
     at = page("views/dora.py")
     team = W.subtree(w, "reporting", MANAGER_TEAM)
-    last = W.full(w, "select * from marts.dora_team_monthly where tree = 'reporting' and team_id = ? and "
-                     "includes_subteams order by period_start desc limit 1", [MANAGER_TEAM]).iloc[0]
+    last = last_complete(w, "dora_team_monthly", "tree = 'reporting' and team_id = ? and includes_subteams",
+                         [MANAGER_TEAM])
     assert number(metric(at, "Deployment frequency")) == pytest.approx(last.deployments_per_week, abs=0.005)
     assert number(metric(at, "Lead time for changes")) == pytest.approx(last.lead_time_p50_hours, abs=2.4)
     assert number(metric(at, "Change failure rate")) == pytest.approx(last.change_failure_rate, abs=0.0005)
@@ -138,7 +148,7 @@ def test_dora_changes_name_only_authors_in_scope(w, viewer_env):
     """fct_changes masks the person columns of authors outside the viewer's teams: the page
     says so instead of a blank, and names every author who was in the subtree at the time."""
     viewer_env(MANAGER)
-    at = page("views/dora.py", {"from": "2025-11-01", "to": "2026-10-31"})
+    at = page("views/dora.py", {"from": "2025-11-01", "to": "2026-10-31", "partial": "1"})
     chg = frame(at, "dora_changes")
     team = W.subtree(w, "reporting", MANAGER_TEAM)
     want = W.full(w, "select c.deployment_id, c.pull_request_id, exists (select 1 from marts.bridge_pull_request_team b "
@@ -160,7 +170,8 @@ def test_dora_admin_sees_child_teams_alone_and_with_subteams(w, viewer_env):
     viewer_env("leo")
     at = page("views/dora.py", {"tree": "reporting", "team": "T001"})
     kids = frame(at, "dora_child_teams")
-    last = W.full(w, "select max(period_start) p from marts.dora_team_monthly").p.iloc[0]
+    last = W.full(w, "select max(period_start) p from marts.dora_team_monthly where period_start < "
+                     "(select max(period_start) from marts.dora_team_monthly)").p.iloc[0]
     want = W.full(w, "select t.team_id, m.includes_subteams, m.deployments, m.changes from marts.dim_team t "
                      "join marts.dora_team_monthly m on m.tree = t.tree and m.team_id = t.team_id "
                      "where t.tree = 'reporting' and t.parent_team_id = 'T001' and m.period_start = ? "
@@ -199,8 +210,8 @@ def test_dora_band_for_another_report_year(w, viewer_env):
     other = next(y for y in sorted(bands.report_year.unique()) if y != year)
     viewer_env(MANAGER)
     at = page("views/dora.py", {"year": str(other)})
-    last = rows[(rows.tree == "reporting") & (rows.team_id == MANAGER_TEAM) & rows.includes_subteams] \
-        .sort_values("period_start").iloc[-1]
+    last = rows[(rows.tree == "reporting") & (rows.team_id == MANAGER_TEAM) & rows.includes_subteams &
+                (rows.period_start < rows.period_start.max())].sort_values("period_start").iloc[-1]
     want = band_for(bands, int(other), "lead_time_p50_hours", last.lead_time_p50_hours)
     assert f"band: **{want}**" in [c.value for c in at.caption]
 
@@ -232,8 +243,8 @@ def test_sprint_page_equals_sprint_metrics(w, viewer_env):
 def test_productivity_page_equals_the_marts(w, viewer_env):
     viewer_env(MANAGER)
     at = page("views/productivity.py")
-    last = W.full(w, "select * from marts.productivity_team_monthly where tree = 'reporting' and team_id = ? and "
-                     "includes_subteams order by month_start desc limit 1", [MANAGER_TEAM]).iloc[0]
+    last = last_complete(w, "productivity_team_monthly", "tree = 'reporting' and team_id = ? and includes_subteams",
+                         [MANAGER_TEAM], "month_start")
     assert number(metric(at, "Merged PRs per")) == pytest.approx(last.merged_prs_per_developer, abs=0.005)
     assert number(metric(at, "Merged PRs")) == last.merged_prs
     devs = frame(at, "productivity_developers")
@@ -248,13 +259,14 @@ def test_productivity_page_equals_the_marts(w, viewer_env):
 
 def test_alignment_page_equals_the_mart(w, viewer_env):
     viewer_env(MANAGER)
-    at = page("views/alignment.py", {"from": "2026-01-01", "to": "2026-10-31"})
+    at = page("views/alignment.py", {"from": "2026-01-01", "to": "2026-10-31", "partial": "1"})
     got = frame(at, "alignment")
     want = W.full(w, "select month_start, category, effort, effort_share from marts.alignment_team_monthly where "
                      "tree = 'reporting' and team_id = ? and includes_subteams and month_start between "
                      "'2026-01-01' and '2026-10-31' order by month_start, category", [MANAGER_TEAM])
     assert len(want) > 0
-    pd.testing.assert_frame_equal(got[["month_start", "category", "effort", "effort_share"]].reset_index(drop=True),
+    pd.testing.assert_frame_equal(got[["period_start", "category", "effort", "effort_share"]]
+                                  .rename(columns={"period_start": "month_start"}).reset_index(drop=True),
                                   want, check_dtype=False)
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from core.settings import PROJECT_ROOT
+from dashboards.process import answers, running
 
 pytestmark = [pytest.mark.slow]
 
@@ -104,31 +105,12 @@ class Walk:
         answers on its port; then it is stopped (the walkthrough goes on)."""
         principal = next(w.split("=", 1)[1] for w in words[2:] if w.startswith("PRINCIPAL="))
         port = _free_port()
-        log = self.tmp / "dashboards.log"
-        with open(log, "w") as out:
-            proc = subprocess.Popen(self.argv(["sei", "dashboards", "--principal", principal, "--port", str(port)]),
-                                    cwd=self.tmp, env=self.env, stdout=out, stderr=subprocess.STDOUT)
-            try:
-                deadline = time.monotonic() + 180
-                while True:
-                    assert proc.poll() is None, log.read_text()[-3000:]
-                    try:
-                        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=10) as r:
-                            if r.read().decode().strip() == "ok":
-                                break
-                    except OSError:
-                        pass
-                    assert time.monotonic() < deadline, log.read_text()[-3000:]
-                    time.sleep(1)
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as r:
-                    return f"{r.status}"
-            finally:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+        url = f"http://127.0.0.1:{port}"
+        argv = self.argv(["sei", "dashboards", "--principal", principal, "--port", str(port)])
+        with running(argv, ready=lambda: answers(f"{url}/_stcore/health", expect="ok", timeout=10), env=self.env,
+                     cwd=self.tmp, log=self.tmp / "dashboards.log", timeout=180, poll=1, stop_timeout=60):
+            with urllib.request.urlopen(f"{url}/", timeout=30) as r:
+                return f"{r.status}"
 
     def output(self, prefix: str) -> str:
         return next(r.stdout for line, r in self.results if line.startswith(prefix))

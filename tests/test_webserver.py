@@ -4,16 +4,15 @@ saved as a screenshot."""
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from core.settings import PROJECT_ROOT
+from dashboards.process import free_port as _free_port, running
 
 pytestmark = [pytest.mark.slow]
 
@@ -39,12 +38,6 @@ QUERY = """{
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _graphql(url: str, query: str) -> dict:
     req = urllib.request.Request(f"{url}/graphql", data=json.dumps({"query": query}).encode(),
                                  headers={"Content-Type": "application/json"})
@@ -61,32 +54,21 @@ def webserver(tmp_path_factory):
     port = _free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "SEI_WAREHOUSE": str(tmp / "sei.duckdb"),
            "SEI_DBT_TARGET_PATH": str(tmp / "dbt_target"), "DAGSTER_DISABLE_TELEMETRY": "1"}
-    log = open(tmp / "webserver.log", "w")
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "dagster-webserver"), "-w", "workspace.yaml",
-                             "-h", "127.0.0.1", "-p", str(port)], cwd=PROJECT_ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert proc.poll() is None, (tmp / "webserver.log").read_text()[-3000:]
-            try:
-                data = _graphql(url, QUERY)
-                entries = data["data"]["workspaceOrError"]["locationEntries"]
-                if entries and all(e["loadStatus"] == "LOADED" for e in entries):
-                    break
-            except (OSError, KeyError, TypeError):
-                pass
-            assert time.monotonic() < deadline, (tmp / "webserver.log").read_text()[-3000:]
-            time.sleep(1)
-        yield {"url": url, "tmp": tmp, "workspace": data}
-    finally:
-        proc.terminate()
+    loaded = {}
+
+    def ready() -> bool:
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            data = _graphql(url, QUERY)
+            entries = data["data"]["workspaceOrError"]["locationEntries"]
+        except (OSError, KeyError, TypeError):
+            return False
+        loaded["workspace"] = data
+        return bool(entries) and all(e["loadStatus"] == "LOADED" for e in entries)
+    with running([str(Path(sys.executable).parent / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1",
+                  "-p", str(port)], ready=ready, env=env, cwd=PROJECT_ROOT, log=tmp / "webserver.log", timeout=180,
+                 poll=1, stop_timeout=20):
+        yield {"url": url, "tmp": tmp, "workspace": loaded["workspace"]}
 
 
 def test_code_location_loads_without_errors(webserver):

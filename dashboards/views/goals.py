@@ -7,14 +7,8 @@ import streamlit as st
 
 from dashboards import ui
 
-d = ui.data()
-ui.header(d, "Goals", ["goal_status"])
-node = ui.org_controls(d)
-if node is None:
-    st.stop()
-if not d.has("goal_status"):
-    ui.empty("No goals in your scope (marts.goal_status is not published).")
-    st.stop()
+d, node = ui.start("Goals", ["goal_status"], needs="goal_status",
+                   missing="No goals in your scope (marts.goal_status is not published).")
 latest = d.sql("select goal_id, goal_name, team_id, include_subteams, metric, period, period_start, direction, target, "
                "warning, critical, actual, status, gap_to_target, previous_actual, trend from marts.goal_status "
                "where is_latest_period and tree = ? and team_id in (select unnest(?::varchar[])) "

@@ -8,15 +8,9 @@ import streamlit as st
 
 from dashboards import ui
 
-d = ui.data()
-ui.header(d, "Sprint Insights", ["sprint_metrics", "fct_sprint_issues", "bridge_issue_team"])
-node = ui.org_controls(d)
-if node is None:
-    st.stop()
-if not d.has("sprint_metrics"):
-    ui.empty("No sprint data in your scope (marts.sprint_metrics is not published). Fix: configure the Jira "
-             "integration with its boards, build and publish.")
-    st.stop()
+d, node = ui.start("Sprint Insights", ["sprint_metrics", "fct_sprint_issues", "bridge_issue_team"],
+                   needs="sprint_metrics", missing="No sprint data in your scope (marts.sprint_metrics is not "
+                   "published). Fix: configure the Jira integration with its boards, build and publish.")
 unit = ui.select("Measure", ["points", "issues"], "unit", default="points")
 teams = [t for t in node.teams if t in node.names]
 team = ui.select("Sprint team", teams, "steam", default=node.team_id, fmt=lambda i: f"{node.names.get(i, i)} ({i})",
