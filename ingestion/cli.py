@@ -12,7 +12,7 @@ environment variables, the warehouse from `SEI_WAREHOUSE`.
 
 Exit status: 0 all loaded, 1 a source failed (nothing loaded for it: bad credentials,
 bad configuration, ..., or another process is writing the warehouse and --no-wait was
-given: the message names it), 2 partial (some repositories/scopes failed, the rest loaded; the
+given: the message names it, and ops.ingest_runs keeps the refused run as failed), 2 partial (some repositories/scopes failed, the rest loaded; the
 messages are printed and kept in ops.ingest_resources).
 """
 from __future__ import annotations
@@ -71,6 +71,8 @@ def ingest(source: str = typer.Option("all", help="github, jira, harness, events
         typer.echo(f"configuration error: {e}", err=True)
         raise typer.Exit(1) from None
     except WarehouseLocked as e:
+        if not getattr(e, "recorded", False):   # refused before pipeline.run, which records its own
+            pipeline.record_refused(built, e)
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
     if result.status == "failed":

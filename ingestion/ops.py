@@ -106,9 +106,7 @@ def write(db_path: Path | str, run_id: str, results: list[SourceResult],
     try:
         con = duckdb.connect(str(db_path))
     except duckdb.IOException as e:
-        pend.mkdir(parents=True, exist_ok=True)
-        spool = pend / f"{run_id}.json"
-        spool.write_text(json.dumps({"run_id": run_id, "sources": [as_dict(s) for s in results]}, default=str))
+        spool = keep_for_next_run(db_path, run_id, results)
         if say:
             say(f"could not record this run in ops.ingest_runs ({e}); kept in {spool}, the next run records it. "
                 f"What to do: close the program that holds {db_path} open for writing.")
@@ -126,6 +124,18 @@ def write(db_path: Path | str, run_id: str, results: list[SourceResult],
             f.unlink(missing_ok=True)
     finally:
         con.close()
+
+
+def keep_for_next_run(db_path: Path | str, run_id: str, results: list[SourceResult]) -> Path:
+    """Keep a run's rows beside the warehouse, for the next `write` to record: for a run that
+    cannot open the file (another program holds it, or another writer has the lock)."""
+    pend = pending_dir(db_path)
+    pend.mkdir(parents=True, exist_ok=True)
+    spool = pend / f"{run_id}.json"
+    tmp = spool.with_suffix(".tmp")   # a `write` reading the folder meanwhile sees whole files only
+    tmp.write_text(json.dumps({"run_id": run_id, "sources": [as_dict(s) for s in results]}, default=str))
+    tmp.replace(spool)
+    return spool
 
 
 def _from_dict(d: dict) -> SourceResult:

@@ -155,10 +155,28 @@ def run(sources: list[str] | tuple[str, ...] = ("github",), full_refresh: bool =
             result.sources.append(ops.SourceResult(name, now, now, "failed", str(e)))
         return result
     wh = warehouse_path()
-    from ingestion.lock import writer_lock
-    with writer_lock(wh, command, wait=wait, say=echo or _echo, pipelines_dir=pipelines_dir(wh)):
-        _run_locked(sources, cfg, wh, full_refresh, say, result)
+    from ingestion.lock import WarehouseLocked, writer_lock
+    try:
+        with writer_lock(wh, command, wait=wait, say=echo or _echo, pipelines_dir=pipelines_dir(wh)):
+            _run_locked(sources, cfg, wh, full_refresh, say, result)
+    except WarehouseLocked as e:
+        if not getattr(e, "recorded", False):
+            record_refused(sources, e, wh, run_id)
+        raise
     return result
+
+
+def record_refused(sources, error: Exception, warehouse: Path | None = None, run_id: str | None = None) -> str:
+    """Record a run refused because another process writes the warehouse (`--no-wait`, or
+    SEI_LOCK_TIMEOUT ran out) as a failed run of each source, like any run that loaded
+    nothing. The file is the other writer's meanwhile, so the rows wait beside it and the
+    next run that records its own (that writer's, usually) adds them. Returns the run id."""
+    run_id = run_id or uuid.uuid4().hex[:16]
+    now = dt.datetime.now(dt.timezone.utc)
+    ops.keep_for_next_run(warehouse or warehouse_path(), run_id,
+                          [ops.SourceResult(name, now, now, "failed", f"refused: {error}") for name in sources])
+    error.recorded = True   # an outer caller that catches it too must not record it again
+    return run_id
 
 
 def _run_locked(sources, cfg, wh: Path, full_refresh: bool, say: Callable[[str], None], result: RunResult) -> None:

@@ -178,3 +178,34 @@ def test_lock_is_reentrant_in_a_thread_and_refuses_another_process(tmp_path):
             other.stdin.close()
             other.wait(DEADLINE)
     assert f"PID {other.pid}" in str(e.value)
+
+
+def test_a_refused_run_is_a_failed_run_in_ops(sim, tmp_path):
+    """`sei ingest --no-wait` refused by another writer is in ops.ingest_runs as a failed run
+    naming the holder, like any run that loaded nothing; it cannot open the file the other
+    writer has, so the next run that records its own adds it."""
+    wh = tmp_path / "wh" / "sei.duckdb"
+    wh.parent.mkdir()
+    sources = write_sources(tmp_path / "sources.yml", sim.url, ["acme-payments/atlas-api"])
+    other = _hold_in_other_process(wh)
+    try:
+        refused = subprocess.run([sys.executable, "-m", "sei.cli", "ingest", "--source", "github", "--no-wait"],
+                                 env=_env(wh, sources), capture_output=True, text=True, timeout=DEADLINE)
+    finally:
+        other.stdin.close()
+        other.wait(DEADLINE)
+    assert refused.returncode == 1 and f"PID {other.pid}" in refused.stderr, refused.stdout + refused.stderr
+    assert not wh.exists()   # the file stayed the holder's: nothing was opened
+    ran = subprocess.run([sys.executable, "-m", "sei.cli", "ingest", "--source", "github", "--no-wait"],
+                         env=_env(wh, sources), capture_output=True, text=True, timeout=DEADLINE)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        runs = con.execute("select source, status, error_message from ops.ingest_runs order by started_at").fetchall()
+        refused_resources = con.execute("select count(*) from ops.ingest_resources where run_id = "
+                                        "(select min_by(run_id, started_at) from ops.ingest_runs)").fetchone()[0]
+    finally:
+        con.close()
+    assert [(s, st) for s, st, _ in runs] == [("github", "failed"), ("github", "success")], runs
+    assert f"PID {other.pid}" in runs[0][2] and "sei org import --dir org" in runs[0][2], runs[0][2]
+    assert refused_resources == 0   # nothing was attempted: no resource figures to show in health
