@@ -12,10 +12,10 @@ from typing import Any, Mapping
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from core.settings import warehouse_path
 from orchestration import settings
 from ingestion.lock import writer_lock
 from orchestration.ingest import WAREHOUSE_POOL
-from core.settings import warehouse_path
 
 HEALTH_MODEL = "integration_health"
 

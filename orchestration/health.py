@@ -8,11 +8,11 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from core.settings import warehouse_path
 from ingestion import pipeline
 from ingestion.destination import read_frame
 from orchestration import settings
 from orchestration.ingest import INGEST_ASSETS, WAREHOUSE_POOL, resource_key
-from core.settings import warehouse_path
 
 
 def _read(sql: str, params=None) -> pd.DataFrame | None:

@@ -21,10 +21,10 @@ import datetime as dt
 
 import dagster as dg
 
+from core.settings import warehouse_path
 from ingestion import pipeline
 from ingestion.lock import writer_lock
 from orchestration import expectations, settings
-from core.settings import warehouse_path
 
 WAREHOUSE_POOL = "warehouse"  # every step that writes the DuckDB warehouse; dagster.yaml limits it to 1
 # Quick warehouse steps retry when something outside Dagster (a `sei` command) holds the file.

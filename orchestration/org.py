@@ -4,9 +4,9 @@ import hashlib
 
 import dagster as dg
 
+from core.settings import warehouse_path
 from orchestration import settings
 from orchestration.ingest import INGEST_ASSETS, WAREHOUSE_POOL, WAREHOUSE_RETRY
-from core.settings import warehouse_path
 
 
 def _mirror(schema: str) -> None:

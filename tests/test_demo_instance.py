@@ -9,8 +9,8 @@ import subprocess
 import dagster as dg
 
 from helpers import environ
-from orchestration.demo import PID_TAG, _end_orphaned_demo_runs
 from core.settings import PROJECT_ROOT
+from orchestration.demo import PID_TAG, _end_orphaned_demo_runs
 
 
 @dg.op
