@@ -391,3 +391,217 @@ def test_sei_dashboards_refuses_without_a_viewer(w):
         s.listen()
         r = _sei(w, "--principal", "elena", "--port", str(s.getsockname()[1]))
     assert r.returncode == 2 and "Fix: pick another --port" in r.stderr
+
+
+# --------------------------------------------------------------------------- quarters, statistics, partial periods
+def serving_data(w):
+    """The whole account's serving file read as the app reads it (demo mode's viewer)."""
+    from dashboards.data import Data, Viewer
+    return Data(Viewer(None, w["serving"], None, demo=True))
+
+
+def quarter_of(t) -> pd.Timestamp:
+    t = pd.Timestamp(t)
+    return pd.Timestamp(t.year, 3 * ((t.month - 1) // 3) + 1, 1)
+
+
+def team_changes(w, teams: list[str]) -> pd.DataFrame:
+    """Shipped changes of the teams' authors (the lead-time attribution), one row per PR."""
+    return W.full(w, "select distinct c.pull_request_id, c.deployed_at, c.lead_time_hours from marts.fct_changes c "
+                     "join marts.bridge_pull_request_team b on b.pull_request_id = c.pull_request_id "
+                     "where b.tree = 'reporting' and b.team_id in (select unnest(?::varchar[]))", [sorted(teams)])
+
+
+@pytest.mark.parametrize("mart,kind,checks", [
+    ("dora_team_monthly", "changes", [("lead_time_hours", "lead_time_p50_hours", "median"),
+                                      ("lead_time_hours", "lead_time_p90_hours", "p90"),
+                                      ("deploy_hours", "deploy_p50_hours", "median")]),
+    ("dora_team_monthly", "deployments", [("recovery_hours", "recovery_time_p50_hours", "median")]),
+    ("productivity_team_monthly", "pull_requests", [("cycle_time_hours", "pr_cycle_time_p50_hours", "median"),
+                                                    ("review_hours", "review_time_p90_hours", "p90"),
+                                                    ("size_lines", "pr_size_p50_lines", "median")]),
+])
+def test_row_level_statistics_reproduce_what_the_marts_hold(w, mart, kind, checks):
+    """The row-level path (a quarter's median, a mean, p95) applied where the marts hold the
+    figure gives the marts' own values for every team and month: same rows, same attribution."""
+    import numpy as np
+
+    from dashboards import stats
+    d = serving_data(w)
+    period = "month_start" if mart.startswith("productivity") else "period_start"
+    months = W.full(w, f"select * from marts.{mart} where tree = 'reporting' order by team_id, includes_subteams, "
+                       f"{period}")
+    compared = 0
+    for (team, sub), m in months.groupby(["team_id", "includes_subteams"]):
+        teams = sorted(W.subtree(w, "reporting", team)) if sub else [team]
+        expected = m.set_index(pd.to_datetime(m[period]))[stats.KINDS[kind][1]]
+        for statistic in {c[2] for c in checks}:
+            got = stats.exact(d, kind, "month", statistic, "reporting", teams, m[period].min(),
+                              (pd.Timestamp(m[period].max()) + pd.DateOffset(months=1) - pd.Timedelta(days=1)).date(),
+                              expected)
+            assert not got.withheld, got.withheld
+            for col, mart_col, s in checks:
+                if s == statistic:
+                    assert np.allclose(got.values[col].to_numpy(float), m[mart_col].to_numpy(float), rtol=1e-9,
+                                       equal_nan=True), (team, sub, mart_col)
+                    compared += int(m[mart_col].notna().sum())
+    assert compared > 50
+
+
+def test_dora_by_quarter_equals_the_rows_behind_it(w, viewer_env):
+    """A quarter: counts summed from its months, rates of the sums, the p95 lead time and
+    recovery time from the rows, all equal to an independent computation on the whole account."""
+    viewer_env("leo")
+    at = page("views/dora.py", {"tree": "reporting", "team": "T001", "sub": "1", "grain": "quarter", "stat": "p95",
+                                "from": "2025-01-01"})
+    periods = frame(at, "dora_periods")
+    spine_end = W.full(w, "select max(period_start) p from marts.dora_team_monthly").p.iloc[0]
+    last_q = quarter_of(spine_end) - pd.DateOffset(months=3)          # the last complete quarter
+    row = periods.iloc[-1]
+    assert pd.Timestamp(row.period_start) == last_q and not row.partial and not periods.partial.any()
+    months = W.full(w, "select * from marts.dora_team_monthly where tree = 'reporting' and team_id = 'T001' and "
+                       "includes_subteams and period_start >= ? and period_start < ?",
+                    [last_q, last_q + pd.DateOffset(months=3)])
+    assert len(months) == 3
+    assert row.deployments == months.deployments.sum() > 0
+    assert row.deployments_per_week == pytest.approx(months.deployments.sum() * 7 / months.period_days.sum(), rel=1e-12)
+    assert row.change_failure_rate == pytest.approx(months.failed_deployments.sum() /
+                                                    months.production_deployments.sum(), rel=1e-12)
+    teams = sorted(W.subtree(w, "reporting", "T001"))
+    chg = team_changes(w, teams)
+    chg = chg[(chg.deployed_at >= last_q) & (chg.deployed_at < last_q + pd.DateOffset(months=3))]
+    assert len(chg) == months.changes.sum() > 0
+    assert row.lead_time == pytest.approx(chg.lead_time_hours.quantile(0.95), rel=1e-9)
+    dep = W.full(w, "select recovery_hours from marts.fct_deployments where is_production and is_finished and "
+                    "service is not null and is_failure and owning_tree = 'reporting' and team_id in "
+                    "(select unnest(?::varchar[])) and finished_at >= ? and finished_at < ?",
+                 [teams, last_q, last_q + pd.DateOffset(months=3)])
+    want = dep.recovery_hours.quantile(0.95)
+    assert (pd.isna(row.recovery_time) and pd.isna(want)) or row.recovery_time == pytest.approx(want, rel=1e-9)
+    assert metric(at, "Lead time for changes (p95)") == __import__("dashboards.ui", fromlist=["x"]).fmt_hours(
+        chg.lead_time_hours.quantile(0.95))
+    assert not at.warning
+
+
+def test_a_months_mean_lead_time_is_the_mean_of_its_changes(w, viewer_env):
+    viewer_env(MANAGER)
+    at = page("views/dora.py", {"stat": "mean"})
+    row = frame(at, "dora_periods").iloc[-1]
+    start = pd.Timestamp(row.period_start)
+    chg = team_changes(w, sorted(W.subtree(w, "reporting", MANAGER_TEAM)))
+    chg = chg[(chg.deployed_at >= start) & (chg.deployed_at < start + pd.DateOffset(months=1))]
+    assert len(chg) > 0 and row.lead_time == pytest.approx(chg.lead_time_hours.mean(), rel=1e-9)
+    assert "Lead time for changes (mean)" in [m.label for m in at.metric]
+
+
+def test_a_statistic_is_withheld_when_the_scope_lacks_some_of_its_rows(w):
+    """elena's scope file does not hold Team Comet's changes (their authors are outside her
+    subtree), while the mart counts them: asked for Comet's quarter median from her file, the
+    answer is withheld with the reason, never a median of the rows she happens to see."""
+    from dashboards import stats
+    from dashboards.data import Data, scope_viewer
+    d = Data(scope_viewer(MANAGER, w["scopes"]))
+    months = W.full(w, "select period_start, changes from marts.dora_team_monthly where tree = 'reporting' and "
+                       "team_id = 'T004' and not includes_subteams order by 1")
+    q = months.assign(q=[quarter_of(p) for p in months.period_start]).groupby("q").changes.sum()
+    got = stats.exact(d, "changes", "quarter", "median", "reporting", ["T004"], months.period_start.min(),
+                      (pd.Timestamp(months.period_start.max()) + pd.DateOffset(months=1) - pd.Timedelta(days=1)).date(),
+                      q)
+    seen = d.sql("select count(*) n from marts.fct_changes c join marts.bridge_pull_request_team b on "
+                 "b.pull_request_id = c.pull_request_id where b.tree = 'reporting' and b.team_id = 'T004'").n.iloc[0]
+    assert seen < q.sum(), "her file holds fewer of Comet's changes than the mart counts"
+    assert got.withheld and got.values.loc[got.values.period_start.isin(list(got.withheld)), "lead_time_hours"].isna().all()
+    assert "outside your scope" in got.reason()
+    complete = got.values[~got.values.period_start.isin(list(got.withheld))]
+    assert set(complete.period_start) == {p for p, n in q.items() if n == 0}   # only quarters without changes
+
+
+def test_the_partial_period_is_excluded_by_default_and_marked_when_included(w, viewer_env):
+    viewer_env(MANAGER)
+    spine_end = W.full(w, "select max(period_start) p from marts.dora_team_monthly").p.iloc[0]
+    at = page("views/dora.py")
+    periods = frame(at, "dora_periods")
+    assert pd.Timestamp(periods.period_start.max()) < pd.Timestamp(spine_end) and not periods.partial.any()
+    assert any("(complete)" in c.value for c in at.caption)
+    at = page("views/dora.py", {"partial": "1"})
+    periods = frame(at, "dora_periods")
+    assert pd.Timestamp(periods.period_start.iloc[-1]) == pd.Timestamp(spine_end) and periods.partial.iloc[-1]
+    assert periods.partial.sum() == 1
+    assert any(f"the month starting {spine_end:%Y-%m-%d} is partial" in c.value for c in at.caption)
+    at = page("views/productivity.py", {"grain": "week"})
+    weeks = frame(at, "productivity")
+    spine_week = W.full(w, "select max(week_start) p from marts.productivity_team_weekly").p.iloc[0]
+    assert pd.Timestamp(weeks.period_start.max()) < pd.Timestamp(spine_week) and not weeks.partial.any()
+
+
+def test_drill_downs_link_to_their_sources(w, viewer_env):
+    viewer_env("leo")
+    at = page("views/dora.py", {"tree": "reporting", "team": "T000", "from": "2025-01-01", "partial": "1"})
+    deps = frame(at, "dora_deployments")
+    want = W.full(w, "select deployment_id, source, source_url from marts.fct_deployments where is_production")
+    got = deps.merge(want, on="deployment_id", suffixes=("", "_mart"))
+    assert len(got) == len(deps) > 0
+    assert (got.source_url.fillna("") == got.source_url_mart.fillna("")).all()
+    assert got[got.source == "harness"].source_url.str.contains("/executions/").all()
+    assert got[got.source == "harness"].source_url.notna().sum() > 0
+    inc = frame(at, "dora_incidents")
+    want = W.full(w, "select i.incident_id, i.source_url, d.source_url as deployment_url from marts.fct_incidents i "
+                     "left join marts.fct_deployments d on d.deployment_id = i.caused_by_deployment_id")
+    got = inc.merge(want, on="incident_id", suffixes=("", "_mart"))
+    assert len(got) == len(inc) > 0 and got.source_url.notna().all()
+    assert (got.source_url == got.source_url_mart).all()
+    assert (got.deployment_url.fillna("") == got.deployment_url_mart.fillna("")).all()
+    assert got.deployment_url.notna().any()
+    chg = frame(at, "dora_changes")
+    assert chg.pull_request_url.str.contains(r"/pull/\d+$").all() and chg.deployment_url.notna().any()
+
+
+def test_alignment_by_quarter_and_the_issues_of_a_category(w, viewer_env):
+    viewer_env(MANAGER)
+    at = page("views/alignment.py", {"grain": "quarter", "from": "2025-01-01"})
+    got = frame(at, "alignment")
+    months = W.full(w, "select month_start, category, effort, completed_issues from marts.alignment_team_monthly "
+                       "where tree = 'reporting' and team_id = ? and includes_subteams and month_start < "
+                       "(select max(month_start) from marts.alignment_team_monthly)", [MANAGER_TEAM])
+    months["q"] = [quarter_of(m) for m in months.month_start]
+    months = months[months.q < quarter_of(months.month_start.max() + pd.DateOffset(months=1))]   # whole quarters
+    want = months.groupby(["q", "category"], as_index=False)[["effort", "completed_issues"]].sum()
+    want["share"] = want.effort / want.groupby("q").effort.transform("sum")
+    mine = got.assign(q=pd.to_datetime(got.period_start)).merge(want, on=["q", "category"], suffixes=("", "_w"))
+    assert len(mine) == len(got) > 0 and len(want[want.q >= pd.Timestamp(got.period_start.min())]) == len(got)
+    assert (mine.effort == mine.effort_w).all()
+    assert ((mine.effort_share - mine.share).abs().fillna(0) < 1e-12).all()
+    # the issues of the selected category are the ones the monthly mart counts
+    issues = frame(at, "alignment_issues")
+    cat = next(sb.value for sb in at.selectbox if sb.label == "Category")
+    per_month = issues.groupby(pd.to_datetime(issues.month_start)).issue_key.count()
+    counted = W.full(w, "select month_start, completed_issues from marts.alignment_team_monthly where tree = "
+                        "'reporting' and team_id = ? and includes_subteams and category = ? and completed_issues > 0 "
+                        "and month_start >= ? and month_start <= ?",
+                     [MANAGER_TEAM, cat, pd.Timestamp(got.period_start.min()),
+                      pd.Timestamp(got.period_start.max()) + pd.DateOffset(months=2)])
+    assert len(counted) > 0
+    assert dict(per_month) == dict(zip(pd.to_datetime(counted.month_start), counted.completed_issues))
+    inside = W.subtree(w, "reporting", MANAGER_TEAM)
+    theirs = W.full(w, "select distinct i.issue_key from marts.fct_alignment_issues i join marts.bridge_issue_team b "
+                       "on b.issue_id = i.issue_id where b.tree = 'reporting' and b.team_id in "
+                       "(select unnest(?::varchar[]))", [sorted(inside)])
+    assert set(issues.issue_key) <= set(theirs.issue_key)
+    assert issues.source_url.str.contains(r"/browse/").all()
+
+
+def test_productivity_by_quarter_from_the_pull_requests(w, viewer_env):
+    viewer_env(MANAGER)
+    at = page("views/productivity.py", {"grain": "quarter", "stat": "p95", "from": "2025-01-01"})
+    row = frame(at, "productivity").iloc[-1]
+    q = pd.Timestamp(row.period_start)
+    prs = W.full(w, "select distinct p.pull_request_id, p.cycle_time_hours, p.time_to_first_review_hours from "
+                    "marts.fct_pull_requests p join marts.bridge_pull_request_team b on b.pull_request_id = "
+                    "p.pull_request_id where p.is_merged and not p.is_bot_author and b.tree = 'reporting' and "
+                    "b.team_id in (select unnest(?::varchar[])) and p.merged_at >= ? and p.merged_at < ?",
+                 [sorted(W.subtree(w, "reporting", MANAGER_TEAM)), q, q + pd.DateOffset(months=3)])
+    assert row.merged_prs == len(prs) > 0
+    assert row.pr_cycle_time == pytest.approx(prs.cycle_time_hours.quantile(0.95), rel=1e-9)
+    assert row.time_to_first_review == pytest.approx(prs.time_to_first_review_hours.quantile(0.95), rel=1e-9)
+    assert pd.isna(row.merged_prs_per_developer) and metric(at, "Merged PRs per developer") == "–"
+    assert any("Per-developer figures by quarter are not shown" in c.value for c in at.caption)
