@@ -12,7 +12,7 @@ from typing import Any, Mapping
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from core.settings import warehouse_path
+from core.settings import freshness_lag_hours, warehouse_path
 from orchestration import settings
 from ingestion.lock import writer_lock
 from orchestration.ingest import WAREHOUSE_POOL
@@ -111,7 +111,7 @@ def build_dbt_assets(manifest: Path) -> dg.AssetsDefinition:
     @dbt_assets(manifest=manifest, dagster_dbt_translator=translator, pool=WAREHOUSE_POOL, name="dbt_build")
     def dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
         # One knob for the allowed lag: the freshness checks and integration_health agree.
-        lags = json.dumps({"sei_health_max_lag_hours": settings.freshness_lag_hours()})
+        lags = json.dumps({"sei_health_max_lag_hours": freshness_lag_hours()})
         args = ["build", "--vars", lags, *(["--full-refresh"] if config.full_refresh else [])]
         target = settings.dbt_target_dir() / "runs" / context.run_id[:8]
         held = []

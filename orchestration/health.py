@@ -8,10 +8,9 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from core.settings import warehouse_path
+from core.settings import DEFAULT_FRESHNESS_LAG_HOURS, freshness_lag_hours, warehouse_path
 from ingestion import pipeline
 from ingestion.destination import read_frame
-from orchestration import settings
 from orchestration.ingest import INGEST_ASSETS, WAREHOUSE_POOL, resource_key
 
 
@@ -79,9 +78,9 @@ def build_freshness_check(source: str) -> dg.AssetChecksDefinition:
 
     @dg.asset_check(asset=resource_key(source, first), name="freshness", pool=WAREHOUSE_POOL,
                     description=f"The last successful {source} sync is within its allowed lag "
-                                f"(SEI_FRESHNESS_LAG_HOURS, default {settings.DEFAULT_FRESHNESS_LAG_HOURS[source]:g} h).")
+                                f"(SEI_FRESHNESS_LAG_HOURS, default {DEFAULT_FRESHNESS_LAG_HOURS[source]:g} h).")
     def _freshness() -> dg.AssetCheckResult:
-        return evaluate_freshness(source, settings.freshness_lag_hours()[source])
+        return evaluate_freshness(source, freshness_lag_hours()[source])
 
     return _freshness
 

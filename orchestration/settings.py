@@ -4,9 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-# The freshness knob lives with the shared settings because `sei doctor` applies it too;
-# the deployment's knobs are still all readable from here.
-from core.settings import DEFAULT_FRESHNESS_LAG_HOURS, PROJECT_ROOT, freshness_lag_hours, warehouse_path  # noqa: F401
+from core.settings import PROJECT_ROOT, warehouse_path
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 

@@ -281,13 +281,13 @@ def dbt_selectors(tables: list[str]) -> list[str]:
 
 
 def _dbt_build(selectors: list[str], run_id: str, say) -> None:
+    from core.settings import freshness_lag_hours, warehouse_path
     from orchestration import settings as osettings
     from orchestration.dbt import dbt_executable
-    from core.settings import warehouse_path
     target = osettings.dbt_target_dir() / "fresh" / run_id[:8]
     target.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "SEI_WAREHOUSE": str(warehouse_path().resolve()), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    lags = json.dumps({"sei_health_max_lag_hours": osettings.freshness_lag_hours()})
+    lags = json.dumps({"sei_health_max_lag_hours": freshness_lag_hours()})
     cmd = [dbt_executable(), "build", "--project-dir", str(osettings.DBT_PROJECT_DIR), "--profiles-dir",
            str(osettings.DBT_PROJECT_DIR), "--target-path", str(target), "--log-path", str(target),
            "--vars", lags, "--select", *selectors]
