@@ -194,6 +194,226 @@ def format_receiver(r: dict) -> str:
             + (f"; other answers {r['other_answers']}" if r["other_answers"] else ""))
 
 
+# --------------------------------------------------------------------------- freshness
+SIM_SNIPPET = r"""
+import json, signal, sys, time
+from simulator import generate
+from simulator.server import SimServer
+from simulator.webhooks import WebhookSender
+w = generate({size!r}, seed={seed})
+if {offset}:
+    w.advance({offset})  # where an earlier run of this benchmark left the clock (no webhooks for it)
+s = SimServer(w, port={port}, time_scale=0.001)
+WebhookSender(w, {url!r}, {secret!r})
+s.start()
+print(json.dumps({{"url": s.url, "now": w.now}}), flush=True)
+stop = []
+signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+while not stop:
+    time.sleep(0.2)
+s.stop()
+"""
+
+
+def _environment(folder: Path, sources: Path) -> dict:
+    from simulator.http import GITHUB_TOKEN, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN
+    return {"SEI_WAREHOUSE": str(folder / "sei.duckdb"), "SEI_SERVING": str(folder / "serving" / "sei.duckdb"),
+            "SEI_SOURCES": str(sources), "SEI_ORG_DIR": str(folder / "org"), "SEI_OPS_DB": str(folder / "ops.sqlite"),
+            "SEI_WAIT_SCALE": "0.001", "SEI_DBT_TARGET_PATH": str(folder / "dbt_target"),
+            "SEI_WEBHOOK_SPOOL": str(folder / "webhooks.sqlite"), "SEI_DESTINATION": "duckdb",
+            "SOURCES__GITHUB__ACCESS_TOKEN": GITHUB_TOKEN, "SOURCES__JIRA__EMAIL": JIRA_EMAIL,
+            "SOURCES__JIRA__API_TOKEN": JIRA_TOKEN, "SOURCES__HARNESS__API_KEY": HARNESS_API_KEY,
+            "RUNTIME__DLTHUB_TELEMETRY": "false", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+
+
+class _Simulator:
+    """The simulator in its own process (like github.com, it does not share our GIL), sending
+    signed webhooks to `url` whenever POST /_sim/advance moves its clock."""
+
+    def __init__(self, size: str, seed: int, offset_hours: int, url: str, secret: str):
+        self.port = _free_port()
+        code = SIM_SNIPPET.format(size=size, seed=seed, offset=offset_hours, port=self.port, url=url, secret=secret)
+        self.proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the simulator did not start (exit status {self.proc.wait()})")
+        self.url = json.loads(line)["url"]
+
+    def advance(self, hours: float) -> None:
+        import httpx
+        httpx.post(f"{self.url}/_sim/advance", params={"hours": hours}, timeout=600).raise_for_status()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _load(folder: Path, size: str, seed: int, sim_url: str) -> dict:
+    """The warehouse of the org at its starting clock, built by `sei_refresh` (the hourly job)."""
+    import dagster as dg
+
+    from simulator import generate
+    from simulator.export import export_org, export_sources
+    from simulator.export_events import export_events
+    world = generate(size, seed=seed)
+    export_org(world, folder / "org")
+    events = export_events(world, folder / "events")
+    sources = export_sources(world, folder / "sources.yml", sim_url, events)
+    os.environ.update(_environment(folder, sources))
+    from orchestration.definitions import build_definitions
+    t0 = time.perf_counter()
+    res = build_definitions().resolve_job_def("sei_refresh").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    if not res.success:
+        raise RuntimeError("sei_refresh failed: " + "; ".join(e.message or "" for e in res.all_events if e.is_failure))
+    return {"load_s": round(time.perf_counter() - t0, 1)}
+
+
+def freshness(size: str = "small", events: int = 60, folder: Path | None = None, seed: int = 42,
+              step_hours: float = 1.0, period_s: float = 5.0, sensor_interval_s: float = 10.0,
+              timeout_s: float = 1800.0, quiet: bool = False) -> dict:
+    """See the module's docstring. `folder` keeps the warehouse between runs (a later run
+    continues the simulator's clock where the previous one stopped)."""
+    import contextlib
+    import datetime as dt
+    import sqlite3
+
+    import dagster as dg
+
+    from webhooks.realtime import ReceiverProcess, apply_once, expectation, new_secret, visible
+    folder = Path(folder or tempfile.mkdtemp(prefix=f"bench-fresh-{size}-")).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    state_file = folder / "bench_webhooks.json"
+    state = json.loads(state_file.read_text()) if state_file.exists() else None
+    if state and (state["size"], state["seed"]) != (size, seed):
+        raise SystemExit(f"{folder} holds the {state['size']} org (seed {state['seed']}); use another --warehouse")
+    say = (lambda *_: None) if quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    secret, spool = new_secret(), folder / "webhooks.sqlite"
+    log = folder / "bench_webhooks.log"
+    setup: dict = {}
+    receiver = ReceiverProcess(spool, secret, log=log)
+    sim = _Simulator(size, seed, int(state["hours"]) if state else 0, receiver.url, secret)
+    try:
+        if state is None:
+            say(f"loading the {size} org into {folder} (sei_refresh)...")
+            with open(log, "a") as out, contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+                setup = _load(folder, size, seed, sim.url)
+            state = {"size": size, "seed": seed, "hours": 0}
+            state_file.write_text(json.dumps(state))
+            say(f"loaded in {setup['load_s']} s")
+        else:
+            os.environ.update(_environment(folder, folder / "sources.yml"))
+            # the sources file names the simulator's URL of the run that loaded it
+            import re
+            text = (folder / "sources.yml").read_text()
+            (folder / "sources.yml").write_text(re.sub(r"http://127\.0\.0\.1:\d+", sim.url, text))
+        os.environ["SEI_WEBHOOK_SPOOL"] = str(spool)
+        with sqlite3.connect(spool) as con:
+            first_seq = con.execute("select coalesce(max(seq), 0) from events").fetchone()[0]
+        from core.publish import serving_path
+        from orchestration.definitions import build_definitions
+        with open(log, "a") as out, contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            defs = build_definitions()
+        instance = dg.DagsterInstance.ephemeral()
+        serving = serving_path()
+
+        stop = threading.Event()
+        clock_done = threading.Event()
+        lock = threading.Lock()
+        pending: dict[str, object] = {}
+        arrived: dict[str, tuple[object, float]] = {}
+        hours = [0.0]
+
+        def clock():
+            try:
+                while not stop.is_set() and len(pending) + len(arrived) < events:
+                    sim.advance(step_hours)
+                    hours[0] += step_hours
+                    stop.wait(period_s)
+            finally:
+                clock_done.set()
+
+        def watch():
+            seen = first_seq
+            while not stop.is_set():
+                with sqlite3.connect(f"file:{spool}?mode=ro", uri=True) as con:
+                    rows = con.execute("select seq, source, event, received_at, body from events where seq > ? "
+                                       "order by seq", [seen]).fetchall()
+                for seq, source, event, received_at, body in rows:
+                    seen = seq
+                    when = dt.datetime.fromisoformat(received_at).timestamp()
+                    e = expectation(source, event, json.loads(body), when)
+                    with lock:
+                        if e is not None and e.key not in arrived and e.key not in pending:
+                            pending[e.key] = e
+                with lock:
+                    todo = list(pending.values())
+                now = time.time()
+                for e in visible(serving, todo):
+                    with lock:
+                        arrived[e.key] = (e, now - e.sent_at)
+                        pending.pop(e.key, None)
+                stop.wait(0.2)
+
+        threads = [threading.Thread(target=clock, daemon=True), threading.Thread(target=watch, daemon=True)]
+        for t in threads:
+            t.start()
+        cursor, runs, deadline = None, [], time.monotonic() + timeout_s
+        settled = 0  # runs finished after the clock stopped; two of them apply everything it sent
+        say(f"advancing the clock {step_hours} h every {period_s} s; sensor every {sensor_interval_s} s")
+        while time.monotonic() < deadline:
+            tick = time.monotonic()
+            with open(log, "a") as out, contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+                cursor, result = apply_once(defs, instance, cursor)
+            if result is not None:
+                md = next((ev.event_specific_data.metadata for ev in result.all_events
+                           if ev.event_type_value == "STEP_OUTPUT"), {})
+                runs.append({"success": result.success, "seconds": round(time.monotonic() - tick, 1),
+                             "events": md["events"].value if "events" in md else None,
+                             "phases": md["seconds"].value if "seconds" in md else {}})
+                say(f"sei_fresh: {runs[-1]}; {len(arrived)} visible, {len(pending)} waiting")
+            if clock_done.is_set():
+                settled += result is not None or settled > 0
+                time.sleep(0.5)  # the watcher's last look at the serving file
+                if not pending or settled >= 2:
+                    break
+            stop.wait(max(0.0, sensor_interval_s - (time.monotonic() - tick)))
+        stop.set()
+        for t in threads:
+            t.join(10)
+    finally:
+        stop_hours = hours[0] if "hours" in locals() else 0
+        sim.stop()
+        receiver.stop()
+        if state is not None:
+            state["hours"] = state.get("hours", 0) + stop_hours
+            state_file.write_text(json.dumps(state))
+    seconds = [s for _, s in arrived.values()]
+    ok = [r for r in runs if r["success"]]
+    phases = {k: round(statistics.mean(r["phases"].get(k, 0.0) for r in ok), 1)
+              for k in ("merge", "dbt", "publish")} if ok else {}
+    return {"size": size, "events": len(seconds), "not_visible": sorted(pending)[:20],
+            "p50_s": round(_pct(seconds, 50), 1) if seconds else None,
+            "p95_s": round(_pct(seconds, 95), 1) if seconds else None,
+            "max_s": round(max(seconds), 1) if seconds else None,
+            "simulated_hours": stop_hours, "step_hours": step_hours, "period_s": period_s,
+            "sensor_interval_s": sensor_interval_s, "runs": len(runs), "failed_runs": len(runs) - len(ok),
+            "run_s_mean": round(statistics.mean(r["seconds"] for r in ok), 1) if ok else None,
+            "run_phases_mean_s": phases, "warehouse": str(folder), **setup}
+
+
+def format_freshness(r: dict) -> str:
+    return (f"freshness ({r['size']}): {r['events']} events, p50 {r['p50_s']} s, p95 {r['p95_s']} s, max {r['max_s']} s; "
+            f"{r['runs']} sei_fresh runs ({r['failed_runs']} failed), {r['run_s_mean']} s each on average "
+            f"({', '.join(f'{k} {v} s' for k, v in r['run_phases_mean_s'].items())}); clock +{r['step_hours']} h every "
+            f"{r['period_s']} s, sensor every {r['sensor_interval_s']} s"
+            + (f"; never visible: {r['not_visible']}" if r["not_visible"] else ""))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="what", required=True)
@@ -205,7 +425,20 @@ def main() -> None:
     rc.add_argument("--spool-dir", type=Path, help="folder of the spool (default: a new temporary folder); a tmpfs "
                                                    "folder separates the disk's fsync time from the rest")
     rc.add_argument("--source", type=Path, help="run the receiver of another checkout (A/B comparisons)")
+    fr = sub.add_parser("freshness")
+    fr.add_argument("--size", default="small", choices=("tiny", "small", "medium", "large"))
+    fr.add_argument("--seed", type=int, default=42)
+    fr.add_argument("--events", type=int, default=60, help="at least this many changes measured")
+    fr.add_argument("--warehouse", type=Path, help="folder of the warehouse (kept; a later run continues there)")
+    fr.add_argument("--step-hours", type=float, default=1.0)
+    fr.add_argument("--period", type=float, default=5.0, help="real seconds between clock steps")
+    fr.add_argument("--sensor-interval", type=float, default=10.0)
     args = ap.parse_args()
+    if args.what == "freshness":
+        res = freshness(args.size, args.events, args.warehouse, args.seed, args.step_hours, args.period,
+                        args.sensor_interval)
+        print(format_freshness(res), flush=True)
+        print(json.dumps(res))
     if args.what == "receiver":
         for _ in range(args.repeat):
             res = receiver(args.requests, args.concurrency, args.warmup, args.spool_dir, source=args.source)

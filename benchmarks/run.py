@@ -1,7 +1,8 @@
 """`make bench`: run the benchmarks and print figures for docs/benchmarks.md.
 
-    python -m benchmarks.run [simulator|ingest|dora|refresh|all] [--sizes tiny,small,medium,large]
+    python -m benchmarks.run [simulator|ingest|dora|refresh|webhooks|all] [--sizes tiny,small,medium,large]
                              [--ingest-sizes medium] [--dora-sizes medium] [--refresh-sizes medium]
+                             [--webhook-sizes small]
 
 `ingest` runs a full GitHub sync of each of `--ingest-sizes` (default medium; `large`
 needs ~4 GB for the simulator and takes about 20 minutes on 2 cores).
@@ -31,6 +32,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="tiny,small,medium,large")
     ap.add_argument("--ingest-sizes", default="medium")
     ap.add_argument("--dora-sizes", default="medium", help="orgs to build the DORA marts for (bench_dora)")
+    ap.add_argument("--webhook-sizes", default="small", help="orgs to measure webhook freshness on (bench_webhooks)")
     ap.add_argument("--refresh-sizes", default="medium",
                     help="orgs to run the whole sei_refresh job for, full then hourly (bench_refresh)")
     args = ap.parse_args()
@@ -57,6 +59,15 @@ def main() -> None:
     if args.what in ("refresh", "all"):
         from benchmarks import bench_refresh
         results["refresh"] = [bench_refresh.run(size) for size in args.refresh_sizes.split(",")]
+    if args.what in ("webhooks", "all"):
+        from benchmarks import bench_webhooks
+        r = bench_webhooks.receiver()
+        print(bench_webhooks.format_receiver(r), flush=True)
+        results["webhooks"] = {"receiver": r, "freshness": []}
+        for size in args.webhook_sizes.split(","):
+            f = bench_webhooks.freshness(size)
+            print(bench_webhooks.format_freshness(f), flush=True)
+            results["webhooks"]["freshness"].append(f)
     print(json.dumps(results, indent=1, default=str))
 
 

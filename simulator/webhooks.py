@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -37,7 +38,10 @@ def _sig(secret: str, body: bytes) -> str:
 class WebhookSender:
     def __init__(self, world: World, url: str, secret: str, faults: bool = False):
         self.world, self.url, self.secret, self.faults = world, url.rstrip("/"), secret, faults
-        self.sent: list[tuple[str, int]] = []  # (delivery id, status)
+        self.sent: list[tuple[str, int]] = []  # (delivery id, status), every POST in order
+        self.deliveries: dict[str, tuple[str, str, object]] = {}  # delivery id -> (source, event, payload)
+        self.acknowledged: set[str] = set()  # delivery ids answered 200/202
+        self.first_sent: dict[str, float] = {}  # delivery id -> time.time() of its first POST (freshness)
         self.lock = threading.Lock()
         self._events_snapshot = self._generic_rows()
         world.listeners.append(self.on_advance)
@@ -171,6 +175,13 @@ class WebhookSender:
                 self._post(source, event, payload, delivery, forged=True)
             self._post(source, event, payload, delivery)
 
+    def redeliver(self, everything: bool = False) -> list[tuple[str, int]]:
+        """Send again every delivery not acknowledged yet (with `everything`, every delivery),
+        as GitHub's "Redeliver" does, with the same delivery ids; [(delivery id, status)]."""
+        with self.lock:
+            todo = [(d, v) for d, v in self.deliveries.items() if everything or d not in self.acknowledged]
+            return [(d, self._post(*v, d)) for d, v in todo]
+
     def _post(self, source: str, event: str, payload, delivery: str, forged: bool = False) -> int:
         body = (payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))).encode()
         secret = self.secret + ("-forged" if forged else "")
@@ -186,6 +197,8 @@ class WebhookSender:
             url = f"{self.url}/events/{event}"
             headers["X-Hub-Signature-256"] = _sig(secret, body)
         req = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        if not forged:
+            self.first_sent.setdefault(delivery, time.time())
         for attempt in range(5):  # a sender retries what was not acknowledged, as GitHub's redelivery would
             try:
                 with urllib.request.urlopen(req, timeout=30) as resp:
@@ -197,4 +210,8 @@ class WebhookSender:
             if forged or status in (200, 202):
                 break
         self.sent.append((delivery, status))
+        if not forged:
+            self.deliveries.setdefault(delivery, (source, event, payload))
+            if status in (200, 202):
+                self.acknowledged.add(delivery)
         return status
