@@ -1,9 +1,11 @@
 """`make bench`: run the benchmarks and print figures for docs/benchmarks.md.
 
-    python -m benchmarks.run [simulator|ingest|dora|refresh|webhooks|all] [--sizes tiny,small,medium,large]
+    python -m benchmarks.run [simulator|ingest|dora|refresh|dashboards|all] [--sizes tiny,small,medium,large]
                              [--ingest-sizes medium] [--dora-sizes medium] [--refresh-sizes medium]
-                             [--webhook-sizes small]
+                             [--dashboards-serving FILE | --dashboards-scopes DIR --dashboards-principal P]
 
+`dashboards` measures every dashboard page on published data (benchmarks/bench_dashboards.py);
+it needs the serving file or a scopes folder and principal, and is skipped without them.
 `ingest` runs a full GitHub sync of each of `--ingest-sizes` (default medium; `large`
 needs ~4 GB for the simulator and takes about 20 minutes on 2 cores).
 """
@@ -32,7 +34,10 @@ def main() -> None:
     ap.add_argument("--sizes", default="tiny,small,medium,large")
     ap.add_argument("--ingest-sizes", default="medium")
     ap.add_argument("--dora-sizes", default="medium", help="orgs to build the DORA marts for (bench_dora)")
-    ap.add_argument("--webhook-sizes", default="small", help="orgs to measure webhook freshness on (bench_webhooks)")
+    ap.add_argument("--dashboards-serving", default=None, help="serving file the dashboards read (bench_dashboards)")
+    ap.add_argument("--dashboards-scopes", default=None, help="scopes folder (with --dashboards-principal)")
+    ap.add_argument("--dashboards-principal", default=None, help="whose scope file the dashboards read")
+    ap.add_argument("--dashboards-runs", type=int, default=3, help="renders per page (bench_dashboards)")
     ap.add_argument("--refresh-sizes", default="medium",
                     help="orgs to run the whole sei_refresh job for, full then hourly (bench_refresh)")
     args = ap.parse_args()
@@ -59,15 +64,19 @@ def main() -> None:
     if args.what in ("refresh", "all"):
         from benchmarks import bench_refresh
         results["refresh"] = [bench_refresh.run(size) for size in args.refresh_sizes.split(",")]
-    if args.what in ("webhooks", "all"):
-        from benchmarks import bench_webhooks
-        r = bench_webhooks.receiver()
-        print(bench_webhooks.format_receiver(r), flush=True)
-        results["webhooks"] = {"receiver": r, "freshness": []}
-        for size in args.webhook_sizes.split(","):
-            f = bench_webhooks.freshness(size)
-            print(bench_webhooks.format_freshness(f), flush=True)
-            results["webhooks"]["freshness"].append(f)
+    if args.what in ("dashboards", "all"):
+        from pathlib import Path
+
+        from benchmarks import bench_dashboards
+        if args.dashboards_serving or args.dashboards_scopes:
+            r = bench_dashboards.run(Path(args.dashboards_serving) if args.dashboards_serving else None,
+                                     Path(args.dashboards_scopes) if args.dashboards_scopes else None,
+                                     args.dashboards_principal, args.dashboards_runs)
+            print(bench_dashboards.table(r), flush=True)
+            results["dashboards"] = r
+        else:
+            print("dashboards: skipped (give --dashboards-serving FILE, or --dashboards-scopes DIR "
+                  "--dashboards-principal P)", flush=True)
     print(json.dumps(results, indent=1, default=str))
 
 

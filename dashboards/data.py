@@ -33,6 +33,7 @@ import pandas as pd
 PRINCIPAL_ENV = "SEI_DASHBOARD_PRINCIPAL"
 DEMO_ENV = "SEI_DASHBOARD_DEMO"
 PG_ENV = "SEI_DASHBOARD_PG"
+CACHE_ENV = "SEI_DASHBOARD_CACHE_TTL"       # seconds a query's result is kept per viewer; 0: no cache
 POLICY_HINT = "SEI_RBAC_POLICY=<policy file> sei publish --scopes"
 
 
@@ -251,6 +252,30 @@ def _plain(v):
     return v.item() if hasattr(v, "item") and not isinstance(v, (dt.date, dt.datetime)) else v
 
 
+def _cache_ttl() -> int:
+    try:
+        return int(os.environ.get(CACHE_ENV, "600"))
+    except ValueError:
+        return 600
+
+
+_CACHE = None
+
+
+def _cached(key: tuple, data: "Data", query: str, params: list) -> pd.DataFrame:
+    """st.cache_data per (viewer's data, query, parameters); `data` is not hashed (the key says
+    whose data it is)."""
+    global _CACHE
+    if _CACHE is None:
+        import streamlit as st
+
+        @st.cache_data(ttl=_cache_ttl(), max_entries=5000, show_spinner=False)
+        def run(key: tuple, _data: "Data", query: str, params: list) -> pd.DataFrame:
+            return _data.query(query, params)
+        _CACHE = run
+    return _CACHE(key, data, query, params)
+
+
 _FLOAT_OIDS = {700, 701, 1700}                 # real, double precision, numeric
 _INT_OIDS = {20, 21, 23}                       # bigint, smallint, integer
 _TIME_OIDS = {1082, 1114, 1184}                # date, timestamp, timestamptz
@@ -276,6 +301,17 @@ class Data:
     _tables: set[str] | None = field(default=None, repr=False)
 
     def sql(self, query: str, params: list | None = None) -> pd.DataFrame:
+        """The query's result, from the cache of this viewer's data when it is on: keyed on
+        the file and its mtime (a publish swaps a new file in) or the role and its publish
+        time, then the query and its parameters (the page's filters), so no result is ever
+        shared between principals or outlives the publish it came from."""
+        if _cache_ttl() > 0:
+            key = (self.viewer.dsn, str(self.viewer.as_of)) if self.viewer.dsn else \
+                (str(self.viewer.path), self.viewer.path.stat().st_mtime_ns)
+            return _cached(key, self, query, _plain(list(params or [])))
+        return self.query(query, params)
+
+    def query(self, query: str, params: list | None = None) -> pd.DataFrame:
         if self.viewer.dsn:
             con = pg_connection(self.viewer.dsn)
             with con.cursor() as cur:

@@ -16,6 +16,16 @@ import streamlit as st
 from dashboards.data import AccessError, Data, Viewer, fixed_viewer, principal_for_email, scope_viewer
 
 OUTSIDE = "(outside your scope)"
+MAX_ROWS_ENV = "SEI_DASHBOARD_MAX_ROWS"
+
+
+def max_rows() -> int:
+    """Rows a drill-down table shows at most (the latest first): a browser table of a whole
+    large org's half year is unreadable and slow; narrow the range or the team for the rest."""
+    try:
+        return max(1, int(os.environ.get(MAX_ROWS_ENV, "5000")))
+    except ValueError:
+        return 5000
 GITHUB_URL_ENV = "SEI_DASHBOARD_GITHUB_URL"
 DAGSTER_URL_ENV = "SEI_DAGSTER_URL"
 
@@ -236,8 +246,9 @@ def table(df: pd.DataFrame, key: str, caption: str | None = None, links: dict | 
     links = {**{c: t for c, t in LINKS.items() if c in df.columns}, **(links or {})}
     config = {c: st.column_config.LinkColumn(c, display_text=text) for c, text in links.items()}
     st.dataframe(df, hide_index=True, column_config=config or None, key=f"df_{key}")
-    st.download_button("Download CSV", df.to_csv(index=False).encode(), file_name=f"{key}.csv", mime="text/csv",
-                       key=f"dl_{key}", on_click="ignore")
+    # the file is written when the button is clicked, not on every run of the page
+    st.download_button("Download CSV", lambda: df.to_csv(index=False).encode(), file_name=f"{key}.csv",
+                       mime="text/csv", key=f"dl_{key}", on_click="ignore")
 
 
 def mask_outside(df: pd.DataFrame, columns: list[str], when: pd.Series) -> pd.DataFrame:

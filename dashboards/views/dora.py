@@ -68,11 +68,17 @@ def band(year: int, built_year, key: str, value, period_row) -> str | None:
 
 
 def drill(name: str, query: str, params: list, needs: list[str], empty: str, caption: str, prepare=None) -> None:
-    """The rows behind a figure (in its own tab), with their source links and CSV."""
-    df = d.sql(query, params) if all(d.has(m) for m in needs) else pd.DataFrame()
+    """The rows behind a figure (in its own tab), the latest first, with their source links
+    and CSV; at most ui.max_rows() of them, saying so when there are more."""
+    limit = ui.max_rows()
+    df = d.sql(f"{query} limit {limit + 1}", params) if all(d.has(m) for m in needs) else pd.DataFrame()
     if df.empty:
         ui.empty(empty)
         return
+    if len(df) > limit:
+        df = df.head(limit)
+        caption += (f". Showing the latest {limit:,} rows (and the CSV holds them): narrow the date range or pick a "
+                    f"smaller team for the others ({ui.MAX_ROWS_ENV})")
     ui.table(prepare(df) if prepare else df, name, caption)
 
 
