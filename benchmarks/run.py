@@ -1,7 +1,8 @@
 """`make bench`: run the benchmarks and print figures for docs/benchmarks.md.
 
-    python -m benchmarks.run [simulator|ingest|dora|refresh|dashboards|all] [--sizes tiny,small,medium,large]
+    python -m benchmarks.run [simulator|ingest|dora|refresh|webhooks|dashboards|all] [--sizes tiny,small,medium,large]
                              [--ingest-sizes medium] [--dora-sizes medium] [--refresh-sizes medium]
+                             [--webhook-sizes small]
                              [--dashboards-serving FILE | --dashboards-scopes DIR --dashboards-principal P]
 
 `dashboards` measures every dashboard page on published data (benchmarks/bench_dashboards.py);
@@ -38,6 +39,7 @@ def main() -> None:
     ap.add_argument("--dashboards-scopes", default=None, help="scopes folder (with --dashboards-principal)")
     ap.add_argument("--dashboards-principal", default=None, help="whose scope file the dashboards read")
     ap.add_argument("--dashboards-runs", type=int, default=3, help="renders per page (bench_dashboards)")
+    ap.add_argument("--webhook-sizes", default="small", help="orgs to measure webhook freshness on (bench_webhooks)")
     ap.add_argument("--refresh-sizes", default="medium",
                     help="orgs to run the whole sei_refresh job for, full then hourly (bench_refresh)")
     args = ap.parse_args()
@@ -64,6 +66,15 @@ def main() -> None:
     if args.what in ("refresh", "all"):
         from benchmarks import bench_refresh
         results["refresh"] = [bench_refresh.run(size) for size in args.refresh_sizes.split(",")]
+    if args.what in ("webhooks", "all"):
+        from benchmarks import bench_webhooks
+        r = bench_webhooks.receiver()
+        print(bench_webhooks.format_receiver(r), flush=True)
+        results["webhooks"] = {"receiver": r, "freshness": []}
+        for size in args.webhook_sizes.split(","):
+            f = bench_webhooks.freshness(size)
+            print(bench_webhooks.format_freshness(f), flush=True)
+            results["webhooks"]["freshness"].append(f)
     if args.what in ("dashboards", "all"):
         from pathlib import Path
 
