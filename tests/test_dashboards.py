@@ -272,7 +272,7 @@ def test_alignment_page_equals_the_mart(w, viewer_env):
 
 def test_goals_page_equals_goal_status(w, viewer_env):
     viewer_env("leo")
-    at = page("views/goals.py", {"tree": "reporting", "team": "T000"})
+    at = page("views/goals.py", {"tree": "reporting", "team": "T000", "partial": "1"})
     got = frame(at, "goals")
     want = W.full(w, "select goal_id, team_id, status, actual, target from marts.goal_status where is_latest_period "
                      "and tree = 'reporting' and team_id in (select team_id from marts.dim_team where tree = 'reporting') "
@@ -605,3 +605,25 @@ def test_productivity_by_quarter_from_the_pull_requests(w, viewer_env):
     assert row.time_to_first_review == pytest.approx(prs.time_to_first_review_hours.quantile(0.95), rel=1e-9)
     assert pd.isna(row.merged_prs_per_developer) and metric(at, "Merged PRs per developer") == "–"
     assert any("Per-developer figures by quarter are not shown" in c.value for c in at.caption)
+
+
+def test_goals_show_their_last_complete_period_by_default(w, viewer_env):
+    """The goal marts' latest period is the one the data ends inside (or after it): by
+    default each goal shows its last period before the productivity spine's last one."""
+    viewer_env("leo")
+    at = page("views/goals.py", {"tree": "reporting", "team": "T000"})
+    got = frame(at, "goals")
+    rows = W.full(w, "select goal_id, team_id, include_subteams, period, period_start, status, actual, target "
+                     "from marts.goal_status where tree = 'reporting' and team_id in (select team_id from "
+                     "marts.dim_team where tree = 'reporting')")
+    horizon = {"month": W.full(w, "select max(month_start) p from marts.productivity_team_monthly").p.iloc[0],
+               "week": W.full(w, "select max(week_start) p from marts.productivity_team_weekly").p.iloc[0]}
+    done = rows[[pd.Timestamp(s) < pd.Timestamp(horizon[g]) for g, s in zip(rows.period, rows.period_start)]]
+    want = done.sort_values("period_start").groupby(["goal_id", "team_id", "include_subteams"]).tail(1) \
+        .sort_values(["team_id", "goal_id"]).reset_index(drop=True)
+    assert len(want) > 0 and not got.partial.any()
+    pd.testing.assert_frame_equal(got[["goal_id", "team_id", "period_start", "status", "actual", "target"]]
+                                  .reset_index(drop=True),
+                                  want[["goal_id", "team_id", "period_start", "status", "actual", "target"]],
+                                  check_dtype=False)
+    assert (want.status != "no_data").any(), "complete periods have values the partial one lacks"
