@@ -627,3 +627,15 @@ def test_goals_show_their_last_complete_period_by_default(w, viewer_env):
                                   want[["goal_id", "team_id", "period_start", "status", "actual", "target"]],
                                   check_dtype=False)
     assert (want.status != "no_data").any(), "complete periods have values the partial one lacks"
+
+
+def test_the_changes_behind_the_lead_time_are_the_ones_the_mart_counts(w, viewer_env):
+    viewer_env(MANAGER)
+    at = page("views/dora.py", {"grain": "quarter"})
+    periods = frame(at, "dora_periods")
+    lead = frame(at, "dora_lead_time_changes")
+    assert len(lead) == periods.changes.sum() > 0 and lead.pull_request_id.is_unique
+    last = pd.Timestamp(periods.period_start.iloc[-1])
+    in_last = lead[pd.to_datetime(lead.deployed_at) >= last]
+    assert periods.lead_time.iloc[-1] == pytest.approx(in_last.lead_time_hours.median(), rel=1e-9)
+    assert lead.pull_request_url.str.contains(r"/pull/\d+$").all()

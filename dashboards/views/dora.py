@@ -31,7 +31,7 @@ HELD = {"lead_time": ("changes", "lead_time_hours", {"median": "lead_time_p50_ho
         **{p: ("changes", f"{p}_hours", {"median": f"{p}_p50_hours"}) for p in PHASES}}
 
 
-def figures(rows: pd.DataFrame, grain: str, statistic: str, node: ui.Node, start, end) -> tuple[pd.DataFrame, list]:
+def figures(d, rows: pd.DataFrame, grain: str, statistic: str, node: ui.Node, start, end) -> tuple[pd.DataFrame, list]:
     """One row per period: counts and rates (the mart's, or summed for a quarter) and each
     duration at `statistic` (the mart's column where it holds it, else exact from the rows).
     Returns the frame and the reasons a figure was withheld."""
@@ -119,7 +119,7 @@ if rows.production_deployments.sum() == 0 and rows.changes.sum() == 0:
              f"the team owns no deployed service and its people shipped nothing to production in this range "
              f"(or the deployment integration is not configured).")
     st.stop()
-fig, notes = figures(rows, grain, statistic, node, start, end)
+fig, notes = figures(d, rows, grain, statistic, node, start, end)
 fig["partial"] = fig.period_start.dt.date >= partial.start
 
 # -- tiles: the latest period in range, beside the one before it
@@ -199,7 +199,8 @@ else:
 
 # -- drill-down: the rows behind the figures, in the date range
 st.subheader(f"Behind the figures, {start} to {end}")
-tab_dep, tab_chg, tab_inc = st.tabs(["Deployments", "Changes and their lead time", "Incidents"])
+tab_dep, tab_lead, tab_chg, tab_inc = st.tabs(["Deployments", "Changes behind the lead time",
+                                               "Changes shipped by the services", "Incidents"])
 window = [node.teams, pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1)]
 
 
@@ -221,6 +222,21 @@ with tab_dep:
           "No production deployments of this team's services in range.",
           "Production deployments of the services owned (marts.fct_deployments); source_url opens the Harness "
           "execution, the GitHub deployment's log or the tool's page")
+with tab_lead:
+    drill("dora_lead_time_changes",
+          "select distinct c.pull_request_id, c.repository_full_name, c.pull_request_number, c.author_login, "
+          "c.service, c.deployment_id, p.source_url as deployment_url, c.lead_time_started_at, c.deployed_at, "
+          "c.coding_hours, c.pickup_hours, c.review_hours, c.deploy_hours, c.lead_time_hours "
+          "from marts.fct_changes c join marts.bridge_pull_request_team b on b.pull_request_id = c.pull_request_id "
+          "left join marts.fct_deployments p on p.deployment_id = c.deployment_id "
+          "where b.tree = ? and b.team_id in (select unnest(?::varchar[])) and c.deployed_at >= ? and c.deployed_at < ? "
+          "order by c.deployed_at desc, c.pull_request_id", [node.tree, *window], ["fct_changes",
+                                                                                 "bridge_pull_request_team"],
+          "No change of this team's authors reached production in range.",
+          "The changes the lead-time figures are computed from: PRs of the team's authors at the time "
+          "(marts.fct_changes through marts.bridge_pull_request_team), wherever they shipped",
+          prepare=lambda df: df.assign(pull_request_url=[ui.pr_link(r, n) for r, n in
+                                                         zip(df.repository_full_name, df.pull_request_number)]))
 with tab_chg:
     drill("dora_changes",
           "select c.deployment_id, c.service, c.repository_full_name, c.pull_request_number, c.author_login, "
@@ -233,8 +249,8 @@ with tab_chg:
           "No changes shipped to production by this team's services in range.",
           "Changes shipped by the services owned, with their lead time (marts.fct_changes), the PR and the "
           f"deployment that shipped it. Authors who were in no team of your scope at the time show as {ui.OUTSIDE}: "
-          "their PR is counted, not named. The lead-time tile counts the changes of the team's authors "
-          "(wherever shipped), so the two sets differ where authors and services belong to different teams.",
+          "their PR is counted, not named. The lead-time figures count the changes of the team's authors "
+          "(previous tab), so the two sets differ where authors and services belong to different teams.",
           prepare=changes_shown)
 with tab_inc:
     drill("dora_incidents",
