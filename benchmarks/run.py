@@ -8,7 +8,9 @@
 `dashboards` measures every dashboard page on published data (benchmarks/bench_dashboards.py);
 it needs the serving file or a scopes folder and principal, and is skipped without them.
 `ingest` runs a full GitHub sync of each of `--ingest-sizes` (default medium; `large`
-needs ~4 GB for the simulator and takes about 20 minutes on 2 cores).
+needs ~4 GB for the simulator and takes about 20 minutes on 2 cores). `spark` (not part of
+`all`: it takes tens of minutes per org) builds a warehouse on DuckDB and on Spark
+local[2] (benchmarks/bench_spark.py).
 """
 from __future__ import annotations
 
@@ -35,6 +37,8 @@ def main() -> None:
     ap.add_argument("--sizes", default="tiny,small,medium,large")
     ap.add_argument("--ingest-sizes", default="medium")
     ap.add_argument("--dora-sizes", default="medium", help="orgs to build the DORA marts for (bench_dora)")
+    ap.add_argument("--spark-sizes", default="small", help="orgs to load and build on DuckDB and Spark (bench_spark)")
+    ap.add_argument("--spark-warehouse", default=None, help="a loaded warehouse to build instead (bench_spark)")
     ap.add_argument("--dashboards-serving", default=None, help="serving file the dashboards read (bench_dashboards)")
     ap.add_argument("--dashboards-scopes", default=None, help="scopes folder (with --dashboards-principal)")
     ap.add_argument("--dashboards-principal", default=None, help="whose scope file the dashboards read")
@@ -88,6 +92,15 @@ def main() -> None:
         else:
             print("dashboards: skipped (give --dashboards-serving FILE, or --dashboards-scopes DIR "
                   "--dashboards-principal P)", flush=True)
+    if args.what == "spark":
+        from benchmarks import bench_spark
+        runs = [dict(warehouse=args.spark_warehouse)] if args.spark_warehouse else \
+            [dict(size=size) for size in args.spark_sizes.split(",")]
+        results["spark"] = []
+        for kw in runs:
+            r = bench_spark.run(**kw)
+            print(bench_spark.format_result(r), flush=True)
+            results["spark"].append(r)
     print(json.dumps(results, indent=1, default=str))
 
 

@@ -37,13 +37,45 @@ class DestinationError(ValueError):
     pass
 
 
+ENGINES = ("duckdb", "postgres", "spark")
+
+
+def engine() -> str:
+    """The engine that builds the marts (docs/engines.md): `SEI_ENGINE` = duckdb (default),
+    postgres or spark. The older settings are still honoured when SEI_ENGINE is unset:
+    `SEI_DESTINATION` (duckdb | postgres) and `SEI_DBT_TARGET=spark...`. A SEI_DESTINATION
+    that contradicts SEI_ENGINE is refused rather than guessed."""
+    raw = os.environ.get("SEI_ENGINE", "").strip().lower()
+    dest = os.environ.get("SEI_DESTINATION", "").strip().lower()
+    if raw:
+        if raw not in ENGINES:
+            raise DestinationError(f"SEI_ENGINE={raw!r} is not a known engine. Fix: set it to duckdb (the embedded "
+                                   "file, the default), postgres or spark.")
+        if dest and dest != ("postgres" if raw == "postgres" else "duckdb"):
+            raise DestinationError(f"SEI_ENGINE={raw} and SEI_DESTINATION={dest} disagree. Fix: unset "
+                                   "SEI_DESTINATION (SEI_ENGINE replaces it).")
+        return raw
+    if dest:
+        if dest not in KINDS:
+            raise DestinationError(f"SEI_DESTINATION={dest!r} is not a known destination. Fix: set SEI_ENGINE to "
+                                   "duckdb (the embedded file, the default), postgres (with SEI_PG_HOST, SEI_PG_PORT, "
+                                   "SEI_PG_USER, SEI_PG_PASSWORD, SEI_PG_DATABASE) or spark.")
+        return dest
+    if os.environ.get("SEI_DBT_TARGET", "").strip().lower().startswith("spark"):
+        return "spark"
+    return "duckdb"
+
+
+def dbt_target() -> str:
+    """The output of dbt_project/profiles.yml dbt builds with: `SEI_DBT_TARGET` when set (e.g.
+    a thrift output of yours), else the engine's own (`duckdb`, `postgres`, `spark`)."""
+    return os.environ.get("SEI_DBT_TARGET", "").strip() or engine()
+
+
 def kind() -> str:
-    k = os.environ.get("SEI_DESTINATION", "duckdb").strip().lower() or "duckdb"
-    if k not in KINDS:
-        raise DestinationError(f"SEI_DESTINATION={k!r} is not a known destination. Fix: set it to duckdb (the embedded "
-                               "file, the default) or postgres (with SEI_PG_HOST, SEI_PG_PORT, SEI_PG_USER, "
-                               "SEI_PG_PASSWORD, SEI_PG_DATABASE).")
-    return k
+    """Where dlt loads the raw data: PostgreSQL for the postgres engine; the DuckDB file for
+    duckdb and for spark (whose lake is exported from it, ingestion/lake.py)."""
+    return "postgres" if engine() == "postgres" else "duckdb"
 
 
 def postgres_settings() -> dict:

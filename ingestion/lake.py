@@ -17,6 +17,7 @@ Settings:
   SEI_SPARK_MASTER    Spark master for the local session (default `local[2]`).
   SEI_SPARK_SHUFFLE_PARTITIONS   spark.sql.shuffle.partitions (default 2: small data;
                       raise it on a cluster).
+  SEI_SPARK_DRIVER_MEMORY        heap of the local session's JVM (default 4g).
 """
 from __future__ import annotations
 
@@ -51,11 +52,10 @@ def _raw_tables(con) -> list[tuple[str, str]]:
             if (s.startswith(SCHEMAS_PREFIX) or s in EXTRA_SCHEMAS) and not s.endswith(SKIP_SUFFIX)]
 
 
-def export_to_lake(warehouse: Path | str, lake: Path | str | None = None) -> dict[str, int]:
-    """Every raw table of the DuckDB file -> `<lake>/<schema>/<table>/data.parquet`, replacing
-    what was there. Returns {"schema.table": rows}. Timestamps with time zone are written
-    as UTC instants; all-null columns (DuckDB type NULL) as strings, which Parquet can hold."""
-    lake = Path(lake) if lake else lake_root(warehouse)
+def check_lake_writable(lake: Path | str) -> None:
+    """The lake root exists (or can be made) and this user can write it: one error naming
+    SEI_LAKE otherwise."""
+    lake = Path(lake)
     try:
         lake.mkdir(parents=True, exist_ok=True)
         probe = lake / ".write-test"
@@ -64,6 +64,14 @@ def export_to_lake(warehouse: Path | str, lake: Path | str | None = None) -> dic
     except OSError as e:
         raise LakeError(f"the lake root {lake} is not writable ({e.strerror}). Fix: set SEI_LAKE to a folder "
                         "this user can write.") from e
+
+
+def export_to_lake(warehouse: Path | str, lake: Path | str | None = None) -> dict[str, int]:
+    """Every raw table of the DuckDB file -> `<lake>/<schema>/<table>/data.parquet`, replacing
+    what was there. Returns {"schema.table": rows}. Timestamps with time zone are written
+    as UTC instants; all-null columns (DuckDB type NULL) as strings, which Parquet can hold."""
+    lake = Path(lake) if lake else lake_root(warehouse)
+    check_lake_writable(lake)
     con = duckdb.connect(str(warehouse), read_only=True)
     counts = {}
     try:
@@ -101,6 +109,9 @@ def spark_conf(lake: Path | str) -> dict[str, str]:
         "spark.sql.ansi.enabled": "false",
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
+        # heap of the local driver, where local[N] also runs the executors (Spark's default, 1g,
+        # is short for a small org's first-parent walk); only read when the JVM starts
+        "spark.driver.memory": os.environ.get("SEI_SPARK_DRIVER_MEMORY", "4g"),
     }
 
 
@@ -125,12 +136,62 @@ def check_java() -> None:
     import subprocess
     java = shutil.which("java", path=(os.environ["JAVA_HOME"] + "/bin") if os.environ.get("JAVA_HOME") else None)
     fix = "Fix: install Java 17 (Debian: apt-get install openjdk-17-jre-headless; `make setup` does it) or set JAVA_HOME."
+    if not java and os.environ.get("JAVA_HOME"):
+        raise LakeError(f"JAVA_HOME={os.environ['JAVA_HOME']} has no bin/java, so Spark cannot start. Fix: point "
+                        "JAVA_HOME at a Java 17 installation, or unset it to use the `java` on PATH (`make setup` "
+                        "installs openjdk-17-jre-headless).")
     if not java:
         raise LakeError(f"Spark needs Java 17, and no `java` was found. {fix}")
     out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
     m = re.search(r'version "(\d+)', out)
     if not m or int(m.group(1)) < 17:
         raise LakeError(f"Spark needs Java 17 or newer; {java} is {m.group(1) if m else 'unknown'}. {fix}")
+
+
+def lake_tables(lake: Path | str) -> dict[str, list[str]]:
+    """{schema: [table, ...]} of the lake's raw tables (the folders export_to_lake wrote)."""
+    lake = Path(lake)
+    return {s.name: sorted(t.name for t in s.iterdir() if t.is_dir())
+            for s in sorted(p for p in lake.iterdir() if p.is_dir() and not p.name.startswith("_"))}
+
+
+def spark_schema_dir(lake: Path | str, schema: str = "marts") -> Path:
+    """Where the local session keeps a schema's managed tables (`spark.sql.warehouse.dir` is
+    `<lake>/_spark_warehouse`, spark_conf and profiles.yml): one Parquet folder per table."""
+    return Path(lake) / "_spark_warehouse" / f"{schema}.db"
+
+
+def import_spark_marts(lake: Path | str, warehouse: Path | str, schema: str = "marts") -> dict[str, int]:
+    """Copy the marts Spark built (Parquet under spark_schema_dir) into the DuckDB working
+    file's `schema`, one transaction, so the existing publish step, health, checks and
+    dashboards read them as they read DuckDB's own. Spark's instants come back as UTC
+    timestamps without time zone, the type the other engines' marts hold. Returns rows per
+    table; raises LakeError when Spark built none."""
+    src = spark_schema_dir(lake, schema)
+    tables = sorted(p for p in src.iterdir() if p.is_dir() and any(p.glob("*.parquet"))) if src.is_dir() else []
+    if not tables:
+        raise LakeError(f"no marts under {src}: the Spark build wrote none. Fix: see dbt's log of the run; "
+                        "SEI_LAKE must be the lake the spark target wrote.")
+    con = duckdb.connect(str(warehouse))
+    counts = {}
+    try:
+        con.execute("begin")
+        con.execute(f'create schema if not exists "{schema}"')
+        existing = dict(con.execute("select table_name, table_type from information_schema.tables "
+                                    "where table_schema = ?", [schema]).fetchall())
+        for t in tables:
+            files = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in sorted(t.glob("*.parquet"))) + "]"
+            cols = con.execute(f"describe select * from read_parquet({files})").fetchall()
+            select = ", ".join(f'timezone(\'UTC\', "{c[0]}") as "{c[0]}"' if c[1].upper().startswith("TIMESTAMP WITH")
+                               else f'"{c[0]}"' for c in cols)
+            if existing.get(t.name) == "VIEW":
+                con.execute(f'drop view "{schema}"."{t.name}"')
+            con.execute(f'create or replace table "{schema}"."{t.name}" as select {select} from read_parquet({files})')
+            counts[t.name] = con.execute(f'select count(*) from "{schema}"."{t.name}"').fetchone()[0]
+        con.execute("commit")
+    finally:
+        con.close()
+    return counts
 
 
 def register_lake(spark, lake: Path | str) -> list[str]:

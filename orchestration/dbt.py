@@ -14,6 +14,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from core.settings import freshness_lag_hours, warehouse_path
 from orchestration import settings
+from orchestration.engine import SeiEngine
 from ingestion.lock import writer_lock
 from orchestration.ingest import WAREHOUSE_POOL
 
@@ -109,15 +110,18 @@ def build_dbt_assets(manifest: Path) -> dg.AssetsDefinition:
         enable_asset_checks=True, enable_duplicate_source_asset_keys=True))
 
     @dbt_assets(manifest=manifest, dagster_dbt_translator=translator, pool=WAREHOUSE_POOL, name="dbt_build")
-    def dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
+    def dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, engine: SeiEngine,
+                  config: DbtBuildConfig):
         # One knob for the allowed lag: the freshness checks and integration_health agree.
-        lags = json.dumps({"sei_health_max_lag_hours": freshness_lag_hours()})
-        args = ["build", "--vars", lags, *(["--full-refresh"] if config.full_refresh else [])]
+        dbt_vars = {"sei_health_max_lag_hours": freshness_lag_hours()}
         target = settings.dbt_target_dir() / "runs" / context.run_id[:8]
         held = []
         # the warehouse's writer lock (ingestion/lock.py) while dbt writes: a `sei` command
         # started meanwhile waits for this step, as this step waits for one already running
         with writer_lock(warehouse_path(), f"dagster run {context.run_id[:8]}: dbt build"):
+            # Spark (orchestration/engine.py): checks, raw datasets exported to the lake
+            dbt_vars.update(engine.before_dbt(warehouse_path()))
+            args = ["build", "--vars", json.dumps(dbt_vars), *(["--full-refresh"] if config.full_refresh else [])]
             for event in _asset_events(context, dbt.cli(args, context=context, target_path=target)):
                 name = event.output_name if isinstance(event, dg.Output) else \
                     event.asset_key.path[-1] if isinstance(event, dg.AssetMaterialization) else ""
@@ -125,6 +129,10 @@ def build_dbt_assets(manifest: Path) -> dg.AssetsDefinition:
                     held.append(event)  # dbt holds the file until it exits: read the model after
                     continue
                 yield event
+            imported = engine.after_dbt(warehouse_path())  # Spark: its marts into the working file
+            if imported:
+                context.log.info(f"{len(imported)} marts built on Spark copied into the working warehouse "
+                                 f"({sum(imported.values()):,} rows)")
         _prune(target.parent, keep=5)
         table = _health_table(warehouse_path())
         for event in held:
@@ -136,6 +144,8 @@ def build_dbt_assets(manifest: Path) -> dg.AssetsDefinition:
 def dbt_resource() -> DbtCliResource:
     # dagster-dbt runs dbt inside the project folder, where profiles.yml's relative default
     # (warehouse/sei.duckdb) would name another file: dbt gets the warehouse Python uses.
+    # The output follows the engine (SEI_ENGINE, or SEI_DBT_TARGET: orchestration/engine.py).
+    from ingestion.destination import dbt_target
     os.environ.setdefault("SEI_WAREHOUSE", str(warehouse_path().resolve()))
     return DbtCliResource(project_dir=str(settings.DBT_PROJECT_DIR), profiles_dir=str(settings.DBT_PROJECT_DIR),
-                          dbt_executable=dbt_executable())
+                          dbt_executable=dbt_executable(), target=dbt_target())

@@ -11,6 +11,7 @@ import dagster as dg
 
 from ingestion import pipeline
 from orchestration.dbt import DbtBuildConfig, build_dbt_assets, dbt_resource, prepare_manifest
+from orchestration.engine import engine_resource
 from orchestration.fresh import sei_fresh, webhook_spool_sensor
 from orchestration.health import FRESHNESS_CHECKS, all_integrations_healthy, ingest_run_log
 from orchestration.ingest import INGEST_ASSETS, IngestConfig
@@ -58,7 +59,7 @@ def build_definitions() -> dg.Definitions:
     return dg.Definitions(assets=assets, asset_checks=[*FRESHNESS_CHECKS, all_integrations_healthy],
                           jobs=[*jobs, sei_fresh], schedules=schedules,
                           sensors=[record_run_failures, webhook_spool_sensor],  # the push path: orchestration/fresh.py
-                          resources={"dbt": dbt_resource()})
+                          resources={"dbt": dbt_resource(), "engine": engine_resource()})  # SEI_ENGINE
 
 
 def __getattr__(name: str):

@@ -291,7 +291,10 @@ def summary(result, sim, seconds: float) -> str:
             lines.append(f"   check failed: {key} {c.check_name}: {why}")
     for ev in result.all_events:
         if ev.event_type_value == "STEP_FAILURE":
-            msg = " ".join(ev.event_specific_data.error.message.split())[:500]
+            data = ev.event_specific_data   # a dg.Failure's description is already the one line to show
+            why = data.user_failure_data.description if data.user_failure_data and \
+                data.user_failure_data.description else data.error.message
+            msg = " ".join(why.split())[:500]
             lines.append(f"   step failed: {ev.step_key}: {msg}")
     lines.append("   integration health: `sei doctor`; this run in the UI: `make dagster` (or `sei dagster`), "
                  "which serves this organisation again so its schedules can run")

@@ -1,6 +1,7 @@
 """`sei`: the warehouse's command line. Every command has --help."""
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -63,6 +64,7 @@ app.add_typer(webhooks_app, name="webhooks")
 
 SIZE_HELP = "Organisation size: tiny (~10 devs), small (~50), medium (~500), large (~5,000)."
 Size = Literal["tiny", "small", "medium", "large"]  # simulator/sizes.py; the CLI refuses anything else
+Engine = Literal["duckdb", "spark"]  # `sei demo --engine`; PostgreSQL needs a server: SEI_ENGINE=postgres
 
 
 def _faults(spec: str) -> str:
@@ -178,8 +180,13 @@ def sim_export_org(
 def demo(
     size: Size = typer.Option("small", help=SIZE_HELP),
     seed: int = typer.Option(42, help="Seed of the simulated organisation."),
+    engine: Engine = typer.Option(None, show_default=False,
+                                  help="Engine that builds the marts: duckdb (default), spark (a local Spark session "
+                                       "over a Parquet lake; needs Java 17). Sets SEI_ENGINE for the run."),
 ) -> None:
     """The main job end to end on the embedded default: simulator -> warehouse -> marts -> checks."""
+    if engine:
+        os.environ["SEI_ENGINE"] = engine   # docs/engines.md
     from orchestration.demo import exit_quietly, run_demo
     exit_quietly(run_demo(size=size, seed=seed))  # the summary stays the last thing printed
 
