@@ -34,7 +34,7 @@ from pathlib import Path
 
 import requests
 
-from benchmarks.bench_ingest import _free_port, _proc_cpu, _proc_rss_mb, _Sampler
+from benchmarks.bench_ingest import TICK, _free_port, _proc_cpu, _proc_rss_mb, _Sampler
 from orchestration.demo import _output_to
 
 # The simulator's process: generates the org, writes the customer's files, serves the APIs,
@@ -156,12 +156,43 @@ def _requests(url: str) -> dict:
     return {"total": stats["requests"], "per_source": dict(per_source), "graphql_points": stats["graphql_points"]}
 
 
+def _tree_cpu(root: int) -> float:
+    """CPU seconds of a process, its live descendants (dbt, dlt's workers) and its reaped
+    children: what the client costs while its subprocesses still run."""
+    stats = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(d)] = (int(fields[1]), sum(int(x) for x in fields[11:13]), sum(int(x) for x in fields[13:15]))
+    total, todo = stats.get(root, (0, 0, 0))[2], [root]
+    while todo:
+        pid = todo.pop()
+        total += stats.get(pid, (0, 0, 0))[1]
+        todo.extend(c for c, (ppid, _, _) in stats.items() if ppid == pid)
+    return total / TICK
+
+
+class _TreeSampler(_Sampler):
+    """Cores used by the client with its subprocesses, and by the simulator."""
+
+    def run(self):
+        t0, c0, s0 = time.perf_counter(), _tree_cpu(os.getpid()), _proc_cpu(self.sim_pid)
+        while not self._stop_event.wait(self.every):
+            t, c, s = time.perf_counter(), _tree_cpu(os.getpid()), _proc_cpu(self.sim_pid)
+            self.samples.append((round(t - t0, 1), round((c - c0) / (t - t0), 2), round((s - s0) / (t - t0), 2)))
+            t0, c0, s0 = t, c, s
+
+
 def run_once(defs, sim: dict, label: str, log: Path) -> dict:
     import dagster as dg
 
     from orchestration.definitions import MAIN_JOB, run_config
     requests.post(f"{sim['url']}/_sim/stats/reset", timeout=60)
-    sampler = _Sampler(sim["pid"])
+    sampler = _TreeSampler(sim["pid"])
     cpu0, sim_cpu0, t0 = _client_cpu(), _proc_cpu(sim["pid"]), time.perf_counter()
     sampler.start()
     instance = dg.DagsterInstance.get()
@@ -174,6 +205,7 @@ def run_once(defs, sim: dict, label: str, log: Path) -> dict:
            "client_cpu_s": round(_client_cpu() - cpu0, 1), "sim_cpu_s": round(_proc_cpu(sim["pid"]) - sim_cpu0, 1),
            "client_peak_rss_mb": round(_proc_rss_mb(os.getpid())),
            "child_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+           "load_average": [round(x, 1) for x in os.getloadavg()],
            "requests": _requests(sim["url"]), "steps": _steps(result, instance),
            "cores_per_tenth": _Sampler.summary(samples)}
     print(format_run(out), flush=True)
@@ -216,7 +248,7 @@ def _phase(step: str) -> str:
 def format_run(r: dict) -> str:
     lines = [f"{r['run']}: {'ok' if r['success'] else 'FAILED'} in {r['seconds']} s; client CPU {r['client_cpu_s']} s, "
              f"simulator CPU {r['sim_cpu_s']} s, client peak RSS {r['client_peak_rss_mb']} MB (largest child "
-             f"{r['child_peak_rss_mb']} MB); {r['requests']['total']:,} requests {r['requests']['per_source']}, "
+             f"{r['child_peak_rss_mb']} MB); load average at the end {r['load_average']}; {r['requests']['total']:,} requests {r['requests']['per_source']}, "
              f"{r['requests']['graphql_points']:,} GraphQL points; checks {r['steps']['_checks']}"]
     for step, s in sorted(((k, v) for k, v in r["steps"].items() if not k.startswith("_")),
                           key=lambda kv: -kv[1].get("seconds", 0)):
