@@ -81,7 +81,7 @@ class Runtime:
     min_ratelimit_remaining: int = 50    # below this, wait for the window's reset before the next request
     request_timeout: float = 60.0
     duckdb_memory_limit: str | None = "2GB"
-    normalize_workers: int = 2           # dlt normalize processes; it runs after the extract, when the APIs are idle
+    normalize_workers: int = 2           # dlt normalize processes of a first or full sync (after the extract, APIs idle)
 
 
 @dataclass

@@ -462,6 +462,28 @@ def test_normalize_workers_from_file_and_env_and_used_by_dlt(tmp_path, monkeypat
     assert query(tmp_path / "w.duckdb", "select count(*) n from raw_normalize_workers_test.t").n[0] == 5
 
 
+def test_incremental_syncs_normalize_in_process(tmp_path):
+    """Worker processes for a first or full sync; one in-process worker once the source has
+    saved cursors (an hourly sync's few rows are not worth starting a pool)."""
+    import dlt
+
+    from ingestion.pipeline import make_pipeline, normalize_workers_for
+
+    @dlt.source(name="cursor_test")
+    def source():
+        @dlt.resource(name="t", write_disposition="merge", primary_key="id")
+        def t(updated=dlt.sources.incremental("updated", initial_value=0)):
+            yield [{"id": i, "updated": i} for i in range(5)]
+        return t
+
+    p = make_pipeline("cursor_test", tmp_path / "w.duckdb", None, normalize_workers=3)
+    assert normalize_workers_for(p, "cursor_test", 3, full_refresh=False) == 3   # first sync
+    p.run(source())
+    assert normalize_workers_for(p, "cursor_test", 3, full_refresh=False) == 1   # cursors saved
+    assert normalize_workers_for(p, "cursor_test", 3, full_refresh=True) == 3
+    assert normalize_workers_for(p, "another_source", 3, full_refresh=False) == 3
+
+
 def test_response_json_parses_once_and_falls_back_for_what_orjson_refuses():
     import requests
 
