@@ -33,7 +33,7 @@ def _step(name: str):
     return time.monotonic()
 
 
-def run_demo(size: str = "small", seed: int = 42) -> int:
+def run_demo(size: str = "small", seed: int = 42, realtime: bool = False) -> int:
     from simulator import generate
     from simulator.export import export_org
     from simulator.server import SimServer
@@ -53,7 +53,10 @@ def run_demo(size: str = "small", seed: int = 42) -> int:
         print(f"   serving GitHub, Jira and Harness APIs on {sim.url}")
         os.environ.update({k: v for k, v in demo_environment(sim.url, org_dir).items() if k not in os.environ})
         write_demo_state(size, seed)
-        status, report = _run_job(world, sim)
+        kept: dict = {}
+        status, report = _run_job(world, sim, kept)
+        if realtime:
+            status = _realtime(world, kept, status)
     from core.dora_summary import dora_summary
     from core.insights_summary import insights_summary
     with open(demo_log_path(), "a", encoding="utf-8") as log, _output_to(log):  # their imports warn
@@ -221,7 +224,20 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _run_job(world, sim) -> tuple[int, str]:
+def _realtime(world, kept: dict, status: int) -> int:
+    """`sei demo --realtime`: a change arriving through the push path (webhooks/realtime.py)."""
+    _step("realtime: simulator webhooks -> receiver -> spool sensor -> sei_fresh -> serving file")
+    if status != 0:
+        print("   skipped: the main job did not succeed")
+        return status
+    from webhooks.realtime import show_change_arriving
+    with open(demo_log_path(), "a", encoding="utf-8") as log:
+        arrivals = show_change_arriving(world, kept["defs"], _instance(), echo=lambda line: print(line, flush=True),
+                                        log=demo_log_path(), quiet=lambda: _output_to(log))
+    return 0 if arrivals else 1
+
+
+def _run_job(world, sim, kept: dict | None = None) -> tuple[int, str]:
     from ingestion.config import demo_sources_path
     from simulator.export import export_sources
     from simulator.export_events import export_events
@@ -240,6 +256,8 @@ def _run_job(world, sim) -> tuple[int, str]:
     with _output_to(log):  # importing dlt warns (sqlglot), dbt parse prints its log
         from orchestration.definitions import MAIN_JOB, build_definitions, run_config
         defs = build_definitions()
+    if kept is not None:
+        kept["defs"] = defs  # sei demo --realtime runs sei_fresh from the same definitions
     print(f"   {time.monotonic() - t:.1f}s")
     t = _step(f"dagster: job {MAIN_JOB} in-process (sources file {sources}; full log {log_path})")
     config = run_config().to_config_dict()  # the schedule's config

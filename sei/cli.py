@@ -180,6 +180,9 @@ def sim_export_org(
 def demo(
     size: Size = typer.Option("small", help=SIZE_HELP),
     seed: int = typer.Option(42, help="Seed of the simulated organisation."),
+    realtime: bool = typer.Option(False, "--realtime", help="Then show the push path: start the webhook receiver "
+                                                          "and the simulator's sender, move the clock, and print a "
+                                                          "change arriving in the serving file (docs/realtime.md)."),
     engine: Engine = typer.Option(None, show_default=False,
                                   help="Engine that builds the marts: duckdb (default), spark (a local Spark session "
                                        "over a Parquet lake; needs Java 17). Sets SEI_ENGINE for the run."),
@@ -188,7 +191,7 @@ def demo(
     if engine:
         os.environ["SEI_ENGINE"] = engine   # docs/engines.md
     from orchestration.demo import exit_quietly, run_demo
-    exit_quietly(run_demo(size=size, seed=seed))  # the summary stays the last thing printed
+    exit_quietly(run_demo(size=size, seed=seed, realtime=realtime))  # the summary stays the last thing printed
 
 
 @app.command("dagster")
