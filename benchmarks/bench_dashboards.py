@@ -73,7 +73,7 @@ class QueryClock:
 
     def __init__(self):
         from dashboards.data import Data
-        self.cls, self.original, self.page, self.times = Data, Data.sql, None, {}
+        self.cls, self.original, self.page, self.times, self.slowest = Data, Data.sql, None, {}, {}
         clock = self
 
         def timed(data, query, params=None):
@@ -81,7 +81,11 @@ class QueryClock:
             try:
                 return clock.original(data, query, params)
             finally:
-                clock.times.setdefault(clock.page, []).append(time.perf_counter() - t0)
+                dt_ = time.perf_counter() - t0
+                clock.times.setdefault(clock.page, []).append(dt_)
+                top = clock.slowest.setdefault(clock.page, {})
+                key = " ".join(query.split())[:160]
+                top[key] = max(top.get(key, 0.0), dt_)
         Data.sql = timed
 
     def close(self):
@@ -137,6 +141,8 @@ def apptest_pages(runs: int, query: dict) -> list[dict]:
                         "filter_change_s": round(statistics.median(changes), 3) if changes else None,
                         "filter": what, "rows_shown": rows,
                         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                        "slowest_queries_ms": [(round(1000 * t), q) for q, t in sorted(
+                            clock.slowest.get(page, {}).items(), key=lambda x: -x[1])[:3]],
                         "errors": errors[:3]})
             print(_row(out[-1]), flush=True)
     finally:

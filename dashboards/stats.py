@@ -41,10 +41,10 @@ def trunc(grain: str, column: str) -> str:
 # kind -> (row-level select of distinct rows: (at, values...), count column of the team marts, values)
 KINDS = {
     "changes": (
-        "select distinct c.pull_request_id, c.deployed_at as at, c.lead_time_hours, c.coding_hours, c.pickup_hours, "
-        "c.review_hours, c.deploy_hours from marts.fct_changes c join marts.bridge_pull_request_team b "
-        "on b.pull_request_id = c.pull_request_id where b.tree = ? and b.team_id in (select unnest(?::varchar[])) "
-        "and c.deployed_at >= ? and c.deployed_at < ?",
+        "select c.pull_request_id, c.deployed_at as at, c.lead_time_hours, c.coding_hours, c.pickup_hours, "
+        "c.review_hours, c.deploy_hours from marts.fct_changes c where exists (select 1 from "
+        "marts.bridge_pull_request_team b where b.pull_request_id = c.pull_request_id and b.tree = ? and b.team_id in "
+        "(select unnest(?::varchar[]))) and c.deployed_at >= ? and c.deployed_at < ?",
         "changes", ["lead_time_hours", "coding_hours", "pickup_hours", "review_hours", "deploy_hours"]),
     "deployments": (
         "select deployment_id, finished_at as at, case when is_failure then recovery_hours end as recovery_hours "
@@ -52,10 +52,10 @@ KINDS = {
         "and team_id in (select unnest(?::varchar[])) and finished_at >= ? and finished_at < ?",
         "production_deployments", ["recovery_hours"]),
     "pull_requests": (
-        "select distinct p.pull_request_id, p.merged_at as at, p.cycle_time_hours, p.coding_hours, p.pickup_hours, "
+        "select p.pull_request_id, p.merged_at as at, p.cycle_time_hours, p.coding_hours, p.pickup_hours, "
         "p.review_hours, p.time_to_first_review_hours, p.size_lines from marts.fct_pull_requests p "
-        "join marts.bridge_pull_request_team b on b.pull_request_id = p.pull_request_id where p.is_merged and "
-        "not p.is_bot_author and b.tree = ? and b.team_id in (select unnest(?::varchar[])) "
+        "where p.is_merged and not p.is_bot_author and exists (select 1 from marts.bridge_pull_request_team b "
+        "where b.pull_request_id = p.pull_request_id and b.tree = ? and b.team_id in (select unnest(?::varchar[]))) "
         "and p.merged_at >= ? and p.merged_at < ?",
         "merged_prs", ["cycle_time_hours", "coding_hours", "pickup_hours", "review_hours",
                        "time_to_first_review_hours", "size_lines"]),

@@ -17,6 +17,7 @@ from dashboards.data import AccessError, Data, Viewer, fixed_viewer, principal_f
 
 OUTSIDE = "(outside your scope)"
 MAX_ROWS_ENV = "SEI_DASHBOARD_MAX_ROWS"
+ROWS_DEFAULT_TEAMS = 25          # drill-down tables listed by default for nodes of at most this many teams
 
 
 def max_rows() -> int:

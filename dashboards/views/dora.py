@@ -199,6 +199,12 @@ else:
 
 # -- drill-down: the rows behind the figures, in the date range
 st.subheader(f"Behind the figures, {start} to {end}")
+if not ui.toggle("List the rows behind the figures", "rows", len(node.teams) <= ui.ROWS_DEFAULT_TEAMS,
+                 help=f"On by default for up to {ui.ROWS_DEFAULT_TEAMS} teams: above that, listing every deployment "
+                      f"and change of the half year is what makes the page slow"):
+    ui.empty(f"The deployments, changes and incidents behind these figures are listed with 'List the rows behind "
+             f"the figures' (off by default for {len(node.teams)} teams), or pick a smaller team.")
+    st.stop()
 tab_dep, tab_lead, tab_chg, tab_inc = st.tabs(["Deployments", "Changes behind the lead time",
                                                "Changes shipped by the services", "Incidents"])
 window = [node.teams, pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1)]
@@ -224,12 +230,12 @@ with tab_dep:
           "execution, the GitHub deployment's log or the tool's page")
 with tab_lead:
     drill("dora_lead_time_changes",
-          "select distinct c.pull_request_id, c.repository_full_name, c.pull_request_number, c.author_login, "
+          "select c.pull_request_id, c.repository_full_name, c.pull_request_number, c.author_login, "
           "c.service, c.deployment_id, p.source_url as deployment_url, c.lead_time_started_at, c.deployed_at, "
           "c.coding_hours, c.pickup_hours, c.review_hours, c.deploy_hours, c.lead_time_hours "
-          "from marts.fct_changes c join marts.bridge_pull_request_team b on b.pull_request_id = c.pull_request_id "
-          "left join marts.fct_deployments p on p.deployment_id = c.deployment_id "
-          "where b.tree = ? and b.team_id in (select unnest(?::varchar[])) and c.deployed_at >= ? and c.deployed_at < ? "
+          "from marts.fct_changes c left join marts.fct_deployments p on p.deployment_id = c.deployment_id "
+          "where exists (select 1 from marts.bridge_pull_request_team b where b.pull_request_id = c.pull_request_id "
+          "and b.tree = ? and b.team_id in (select unnest(?::varchar[]))) and c.deployed_at >= ? and c.deployed_at < ? "
           "order by c.deployed_at desc, c.pull_request_id", [node.tree, *window], ["fct_changes",
                                                                                  "bridge_pull_request_team"],
           "No change of this team's authors reached production in range.",

@@ -21,20 +21,23 @@ rows = d.sql("select goal_id, goal_name, team_id, include_subteams, metric, peri
              "warning, critical, actual, status, gap_to_target, previous_actual, trend, is_latest_period "
              "from marts.goal_status where tree = ? and team_id in (select unnest(?::varchar[])) "
              "order by team_id, goal_id, period_start", [node.tree, node.teams])
+st.subheader(node.label)
+if rows.empty:
+    ui.empty(f"No goal is set for {node.label} (or its sub-teams): goals live in profiles/goals.yml "
+             f"(`sei profile apply`).")
+    st.stop()
 rows["partial"] = [pd.isna(horizon.get(g)) or pd.Timestamp(s) >= pd.Timestamp(horizon[g])
                    for g, s in zip(rows.period, rows.period_start)]
 if include:
     latest = rows[rows.is_latest_period]
 else:
-    done = rows[~rows.partial]
+    done = rows[~rows.partial.astype(bool)]
     latest = done.loc[done.groupby(["goal_id", "team_id", "include_subteams"]).period_start.idxmax()] \
         if not done.empty else done
 latest = latest.drop(columns=["is_latest_period"]).sort_values(["team_id", "goal_id"]).reset_index(drop=True)
-st.subheader(node.label)
 if latest.empty:
-    ui.empty(f"No goal is set for {node.label} (or its sub-teams): goals live in profiles/goals.yml "
-             f"(`sei profile apply`)." if rows.empty else f"No goal of {node.label} has a complete period yet: "
-             f"include the partial period to see where they stand.")
+    ui.empty(f"No goal of {node.label} has a complete period yet: include the partial period to see where they "
+             f"stand.")
     st.stop()
 counts = latest.status.value_counts()
 c = st.columns(4)
