@@ -46,6 +46,7 @@ SHAPES = {
     "fct_deployment_changes": ("service", "service", None, True, None),
     "fct_pull_requests": ("bridged", "pull_request_id", None, True, None),
     "fct_sprint_issues": ("bridged", "issue_id", None, True, None),
+    "fct_alignment_issues": ("bridged", "issue_id", None, True, None),
 }
 TEAM_NO_PROJECT = ["dora_team_weekly", "dora_team_monthly", "productivity_team_weekly", "productivity_team_monthly",
                    "productivity_team_pr_sizes", "alignment_team_monthly", "goal_status"]
@@ -55,7 +56,8 @@ TEAM_PROJECT = {"dora_service_weekly": "owning_tree", "dora_service_monthly": "o
                     "pull_request", "review", "commit", "issue", "deployment", "incident")}}
 SHAPES.update({m: ("team", "team_id", "tree", False, None) for m in TEAM_NO_PROJECT})
 SHAPES.update({m: ("team", "team_id", c, True, None) for m, c in TEAM_PROJECT.items()})
-BRIDGES = {"fct_pull_requests": "bridge_pull_request_team", "fct_sprint_issues": "bridge_issue_team"}
+BRIDGES = {"fct_pull_requests": "bridge_pull_request_team", "fct_sprint_issues": "bridge_issue_team",
+           "fct_alignment_issues": "bridge_issue_team"}
 MASKED = {"fct_changes": ["pull_request_id", "pull_request_number", "author_login", "author_developer_id",
                           "lead_time_started_at", "first_commit_at", "opened_at", "ready_at", "first_review_at",
                           "merged_at", "coding_hours", "pickup_hours", "review_hours", "cycle_time_hours",
