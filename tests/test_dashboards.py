@@ -231,10 +231,10 @@ def test_empty_range_says_why(w, viewer_env):
 # --------------------------------------------------------------------------- other pages
 def test_sprint_page_equals_sprint_metrics(w, viewer_env):
     viewer_env(MANAGER)
-    at = page("views/sprints.py", {"from": "2025-01-01", "to": "2027-01-01"})
+    at = page("views/sprints.py", {"from": "2025-01-01", "to": "2027-01-01", "partial": "1"})
     got = frame(at, "sprints")
     want = W.full(w, "select sprint_id, committed_points, delivered_points from marts.sprint_metrics where tree = "
-                     "'reporting' and team_id = ? order by sprint_started_at", [MANAGER_TEAM])
+                     "'reporting' and team_id = ? order by sprint_started_at, sprint_id", [MANAGER_TEAM])
     assert len(want) > 0 and list(got.sprint_id) == list(want.sprint_id)
     assert got.committed_points.fillna(-1).tolist() == want.committed_points.fillna(-1).tolist()
     assert number(metric(at, "Completed (points)")) == pytest.approx(want.delivered_points.fillna(0).iloc[-1])
@@ -659,3 +659,17 @@ def test_rows_behind_the_figures_can_be_left_out_and_goals_empty_state(w, viewer
     assert any("List the rows behind the figures" in i.value for i in at.info)
     at = page("views/goals.py", {"tree": "reporting", "team": "T000", "sub": "0"})
     assert any("No goal is set for Engineering (T000)" in i.value for i in at.info) and not at.dataframe
+
+
+def test_sprints_still_open_are_left_out_by_default(w, viewer_env):
+    viewer_env(MANAGER)
+    at = page("views/sprints.py", {"from": "2025-01-01", "to": "2027-01-01"})
+    got = frame(at, "sprints")
+    want = W.full(w, "select sprint_id, sprint_name, delivered_points from marts.sprint_metrics where tree = "
+                     "'reporting' and team_id = ? and is_sprint_closed order by sprint_started_at, sprint_id",
+                  [MANAGER_TEAM])
+    opened = W.full(w, "select count(*) n from marts.sprint_metrics where tree = 'reporting' and team_id = ? and "
+                       "not is_sprint_closed", [MANAGER_TEAM]).n.iloc[0]
+    assert opened > 0 and list(got.sprint_id) == list(want.sprint_id) and got.is_sprint_closed.all()
+    assert number(metric(at, "Completed (points)")) == pytest.approx(want.delivered_points.fillna(0).iloc[-1])
+    assert any(f"closed sprint in range, {want.sprint_name.iloc[-1]}" in c.value for c in at.caption)

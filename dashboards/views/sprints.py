@@ -19,6 +19,9 @@ bounds = d.sql("select min(sprint_started_at)::date lo, max(sprint_started_at)::
 if bounds.lo.isna().iloc[0]:
     ui.empty("No started sprint in your scope: the Jira integration is not configured, or no board has a sprint yet.")
     st.stop()
+include_open = ui.toggle("Include the partial period", "partial", False,
+                         help="Sprints still open: their completed work is partial and reads as a drop. Off: "
+                              "closed sprints only")
 start, end = ui.date_range(bounds.lo.iloc[0], bounds.hi.iloc[0])
 s = "points" if unit == "points" else "issues"
 cols = ["sprint_id", "sprint_name", "project_id", "sprint_started_at", "sprint_ended_at", "is_sprint_closed",
@@ -26,12 +29,13 @@ cols = ["sprint_id", "sprint_name", "project_id", "sprint_started_at", "sprint_e
         "scope_creep_pct", "churn_pct", "say_do_ratio" if s == "issues" else "say_do_points_ratio", "velocity_points",
         "say_do_ratio_stddev", "say_do_ratio_mean", "predictability_sprints"]
 rows = d.sql(f"select {', '.join(cols)} from marts.sprint_metrics where tree = ? and team_id = ? "
-             f"and sprint_started_at::date between ? and ? order by sprint_started_at",
-             [node.tree, team, start, end])
+             f"and sprint_started_at::date between ? and ? " + ("" if include_open else "and is_sprint_closed ")
+             + "order by sprint_started_at, sprint_id", [node.tree, team, start, end])
 st.subheader(f"{node.names.get(team, team)} ({team})")
 if rows.empty:
-    ui.empty(f"No sprint started between {start} and {end} with issues assigned to members of "
-             f"{node.names.get(team, team)}: the team has no members with sprint issues in range.")
+    ui.empty(f"No {'' if include_open else 'closed '}sprint started between {start} and {end} with issues assigned "
+             f"to members of {node.names.get(team, team)}: the team has no members with sprint issues in range"
+             + ("." if include_open else " (sprints still open are left out: include the partial period)."))
     st.stop()
 last = rows.iloc[-1]
 ratio = "say_do_ratio" if s == "issues" else "say_do_points_ratio"
@@ -43,7 +47,8 @@ c[3].metric(f"Removed ({s})", ui.fmt_num(last[f"removed_{s}"], 0))
 c[4].metric("Say/do", ui.fmt_pct(last[ratio]))
 c[5].metric("Predictability (stddev of say/do)", ui.fmt_num(last.say_do_ratio_stddev, 2),
             help="Sample standard deviation of say/do over the last closed sprints; lower is steadier")
-st.caption(f"Tiles: the latest sprint in range, {last.sprint_name}")
+st.caption(f"Tiles: the latest {'' if include_open else 'closed '}sprint in range, {last.sprint_name}"
+           + ("" if last.is_sprint_closed else " (still open: partial)"))
 
 long = rows.melt(id_vars=["sprint_name", "sprint_started_at"],
                  value_vars=[f"committed_{s}", f"delivered_{s}", f"added_{s}", f"removed_{s}"],
