@@ -215,7 +215,8 @@ def dashboards(
     host: str = typer.Option("127.0.0.1", callback=listen_host, help="Address the dashboards listen on."),
     principal: str = typer.Option(None, "--principal", show_default=False,
                                   help="Serve this principal's published scope file to every visitor (default: "
-                                       "SEI_DASHBOARD_PRINCIPAL; else the OIDC login of .streamlit/secrets.toml)."),
+                                       "SEI_DASHBOARD_PRINCIPAL; else the OIDC login of .streamlit/secrets.toml). "
+                                       "With SEI_DASHBOARD_PG set, read PostgreSQL as the principal's role instead."),
     demo: bool = typer.Option(False, "--demo", help="After `make run` only: the whole simulated account, no access "
                                                     "control."),
 ) -> None:
