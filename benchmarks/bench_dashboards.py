@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import sys
@@ -35,6 +34,8 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
+
+from benchmarks.common import environ
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["views/dora.py", "views/sprints.py", "views/productivity.py", "views/alignment.py", "views/goals.py",
@@ -56,16 +57,8 @@ def viewer_env(serving: Path | None, scopes: Path | None, principal: str | None,
     else:
         env.update(SEI_WAREHOUSE=str(tmp / "sei.duckdb"), SEI_SCOPES_DIR=str(scopes.resolve()),
                    SEI_DASHBOARD_PRINCIPAL=principal)
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with environ(env):
         yield env, tmp
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 class QueryClock:

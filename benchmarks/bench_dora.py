@@ -55,6 +55,7 @@ def load(size: str, seed: int, tmp: Path) -> tuple[Path, dict]:
     from simulator.export import export_org, export_sources
     from simulator.export_events import export_events
     from benchmarks.bench_ingest import simulator
+    from benchmarks.common import environ
     from simulator.http import GITHUB_TOKEN, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN
 
     db, t = tmp / "sei.duckdb", {}
@@ -64,26 +65,18 @@ def load(size: str, seed: int, tmp: Path) -> tuple[Path, dict]:
     env = {"SEI_WAREHOUSE": str(db), "SEI_WAIT_SCALE": "0.001", "SEI_DESTINATION": "duckdb",
            "SOURCES__GITHUB__ACCESS_TOKEN": GITHUB_TOKEN, "SOURCES__HARNESS__API_KEY": HARNESS_API_KEY,
            "SOURCES__JIRA__EMAIL": JIRA_EMAIL, "SOURCES__JIRA__API_TOKEN": JIRA_TOKEN}
-    old = {k: os.environ.get(k) for k in env}
     t0 = time.perf_counter()
-    try:
-        # The simulator serves from its own process (as in bench_ingest): in this one it would
-        # share the GIL with the connector and the large org's load would take twice as long.
-        with simulator(size, seed, tmp / "simulator_sources.yml") as sim:
-            events = export_events(world, tmp / "events")
-            env["SEI_SOURCES"] = str(export_sources(world, tmp / "sources.yml", sim["url"], events))
-            os.environ.update(env)
+    # The simulator serves from its own process (as in bench_ingest): in this one it would
+    # share the GIL with the connector and the large org's load would take twice as long.
+    with simulator(size, seed, tmp / "simulator_sources.yml") as sim:
+        events = export_events(world, tmp / "events")
+        env["SEI_SOURCES"] = str(export_sources(world, tmp / "sources.yml", sim["url"], events))
+        with environ(env):
             todo = [s for s in SOURCES if s not in _loaded_sources(db)]
             t["sources_loaded"] = todo
             result = pipeline.run(todo, progress=False)
             if not result.ok:
                 raise RuntimeError([(s.source, s.status, s.error_message) for s in result.sources])
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     t["ingest_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     export_org(world, tmp / "org")

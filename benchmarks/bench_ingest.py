@@ -38,6 +38,8 @@ from pathlib import Path
 
 import requests
 
+from benchmarks.common import environ
+
 SERVER_SNIPPET = r"""
 import json, signal, sys, time
 from pathlib import Path
@@ -249,24 +251,14 @@ def full_sync(size: str = "medium", seed: int = 1, page_size: int | None = None,
         sources.write_text(text)
         env = {"SEI_WAREHOUSE": str(wh), "SEI_SOURCES": str(sources), "SOURCES__GITHUB__ACCESS_TOKEN": GITHUB_TOKEN,
                "SEI_WAIT_SCALE": "0.001", "RUNTIME__DLTHUB_TELEMETRY": "false", **(extra_env or {})}
-        old = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
         from ingestion import pipeline
         before = _sim_stats(sim["url"])
         sim_cpu0, cpu0 = _proc_cpu(sim["pid"]), _self_cpu()
         t0 = time.perf_counter()
         sampler = _Sampler(sim["pid"])
         sampler.start()
-        try:
-            with _Probe() as probe:
-                result = pipeline.run(["github"], progress=not quiet,
-                                      echo=(lambda line: None) if quiet else None)
-        finally:
-            for k, v in old.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        with environ(env), _Probe() as probe:
+            result = pipeline.run(["github"], progress=not quiet, echo=(lambda line: None) if quiet else None)
         wall = time.perf_counter() - t0
         samples = sampler.stop()
         cpu, sim_cpu = _self_cpu() - cpu0, _proc_cpu(sim["pid"]) - sim_cpu0

@@ -35,6 +35,7 @@ from pathlib import Path
 import requests
 
 from benchmarks.bench_ingest import TICK, _free_port, _proc_cpu, _proc_rss_mb, _Sampler
+from benchmarks.common import environ
 from orchestration.demo import _output_to
 
 # The simulator's process: generates the org, writes the customer's files, serves the APIs,
@@ -216,11 +217,10 @@ def run(size: str = "medium", seed: int = 1, hours: float = 1.0, keep: Path | No
     base = keep or Path(tempfile.mkdtemp(prefix=f"sei-bench-refresh-{size}-"))
     base.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    with simulator(size, seed, base) as sim:
+    with simulator(size, seed, base) as sim, environ(_environment(base, sim["url"])) as env:
         print(f"simulator: {size} org generated in {sim['generate_s']:.1f} s, {sim['summary']}", flush=True)
-        os.environ.update(_environment(base, sim["url"]))
-        Path(os.environ["DAGSTER_HOME"]).mkdir(exist_ok=True)
-        home = Path(os.environ["DAGSTER_HOME"])
+        home = Path(env["DAGSTER_HOME"])
+        home.mkdir(exist_ok=True)
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         log = base / "refresh.log"
         print(f"Dagster's and dbt's log: {log}", flush=True)
@@ -234,7 +234,7 @@ def run(size: str = "medium", seed: int = 1, hours: float = 1.0, keep: Path | No
         sim["advance"](hours)
         result["runs"].append(run_once(defs, sim, f"after {hours:g} h of activity", log))
     result["total_s"] = round(time.perf_counter() - t0, 1)
-    result["warehouse"] = os.environ["SEI_WAREHOUSE"] if keep else None
+    result["warehouse"] = str(base / "warehouse" / "sei.duckdb") if keep else None
     return result
 
 

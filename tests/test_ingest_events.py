@@ -4,10 +4,8 @@ into a real DuckDB and compared with the simulator's truth tables; bad files ref
 their file, line and fix while the other files load."""
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import os
 import shutil
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -22,30 +20,14 @@ from simulator import generate
 from simulator.export_events import export_events, jenkins_deployment_id, pagerduty_incident_id
 from simulator.truth import truth_frame
 
+from helpers import environ
+
 pytestmark = pytest.mark.xdist_group("ingest_events")
 ROOT = Path(__file__).resolve().parents[1]
 UTC = dt.timezone.utc
 
 
 # --------------------------------------------------------------------------- helpers
-@contextlib.contextmanager
-def environ(**kv):
-    old = {k: os.environ.get(k) for k in kv}
-    for k, v in kv.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = str(v)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def write_sources(tmp: Path, paths: list[str], extra: str = "") -> Path:
     items = "\n".join(f"            - {p}" for p in paths)
     src = tmp / "sources.yml"
