@@ -108,9 +108,13 @@ class GroupWriter:
       stored, one multi-row INSERT, one counters upsert): Python's sqlite3 lets go of the
       GIL around every call, and taking it back from a busy event loop can cost a whole
       switch interval, so per-row statements made a batch of 50 wait for the GIL 100 times;
-    - WAL checkpoints run on a connection of their own in another thread
-      (`wal_autocheckpoint` is off on the writer's), so no acknowledgement waits for the
-      database file to be written and fsynced; the WAL is still fsynced at every commit.
+    - WAL checkpoints (copying the WAL into the database file, with its fsync) run in this
+      thread after a batch's requests are answered, when no request is waiting (or, under
+      sustained load, once the WAL is 4x the threshold), not inside the commit that
+      acknowledges a batch as SQLite's autocheckpoint would. Between writes of the same
+      connection the checkpoint completes, so the next commit restarts the WAL at its start
+      and the file stays bounded (a checkpoint on another connection, racing the writes,
+      never completed and the WAL grew without limit). The WAL is fsynced at every commit.
     """
 
     ROWS_PER_INSERT = 400   # 6 parameters a row, under SQLite's 32,766 per statement
@@ -123,12 +127,8 @@ class GroupWriter:
         self.max_batch = max_batch
         self.q: queue.Queue = queue.Queue()
         self._frames = 0
-        self._checkpoint = threading.Event()
-        self._stopping = False
         self._thread = threading.Thread(target=self._loop, name="spool-writer", daemon=True)
-        self._checkpointer = threading.Thread(target=self._checkpoints, name="spool-checkpoint", daemon=True)
         self._thread.start()
-        self._checkpointer.start()
 
     def submit(self, source: str, event: str, delivery_id: str, body: bytes, scope: str | None = None):
         fut: concurrent.futures.Future = concurrent.futures.Future()
@@ -148,25 +148,11 @@ class GroupWriter:
     def close(self) -> None:
         self.q.put(None)
         self._thread.join(timeout=30)
-        self._stopping = True
-        self._checkpoint.set()
-        self._checkpointer.join(timeout=30)
-        self.con.close()
-
-    def _checkpoints(self) -> None:
-        con = connect(self.path)
         try:
-            while True:
-                self._checkpoint.wait()
-                self._checkpoint.clear()
-                if self._stopping:
-                    con.execute("pragma wal_checkpoint(truncate)")  # a clean spool file for the next start
-                    return
-                con.execute("pragma wal_checkpoint(passive)")  # never blocks the writer
+            self.con.execute("pragma wal_checkpoint(truncate)")  # a small spool file for the next start
         except sqlite3.Error:
-            pass  # a later start checkpoints; nothing acknowledged depends on it
-        finally:
-            con.close()
+            pass  # the next start checkpoints; nothing acknowledged depends on it
+        self.con.close()
 
     def _write(self, items: list) -> list[tuple]:
         """Insert the batch's deliveries and counts in the open transaction; (future, outcome) pairs."""
@@ -204,7 +190,9 @@ class GroupWriter:
                              + ",".join(["(?, ?, ?)"] * len(counts))
                              + " on conflict (source, outcome) do update set n = n + excluded.n",
                              [v for (source, outcome), n in counts.items() for v in (source, outcome, n)])
-        self._frames += 2 + sum(len(r[5]) for r in rows) // 4096  # ~WAL pages written; paces the checkpoints
+        # ~WAL pages this commit writes (measured: about two a row, for the table and its
+        # unique index, plus the bodies), to pace the checkpoints
+        self._frames += 4 + 2 * len(rows) + sum(len(r[5]) for r in rows) // 4096
         return results
 
     def _loop(self) -> None:
@@ -237,9 +225,13 @@ class GroupWriter:
                 continue
             for fut, outcome in results:
                 fut.set_result(outcome)
-            if self._frames >= self.CHECKPOINT_FRAMES:
+            if self._frames >= self.CHECKPOINT_FRAMES and (self.q.empty()
+                                                            or self._frames >= 4 * self.CHECKPOINT_FRAMES):
                 self._frames = 0
-                self._checkpoint.set()
+                try:
+                    self.con.execute("pragma wal_checkpoint(passive)")  # readers are not waited for
+                except sqlite3.Error:
+                    pass  # retried after the next batches
 
 
 # --------------------------------------------------------------------------- reading (apply, status)
