@@ -5,6 +5,14 @@ so dbt and the test share one SparkSession and its Derby metastore); every publi
 then compared row for row with the same project built on DuckDB from the same raw file
 (floats within 1e-9 relative). dbt's data tests and unit tests run in the Spark build.
 
+The same built state serves two tests of the Spark engine's serving path: the marts Spark
+wrote copied into a working file and published by the existing publish step (the serving
+file equals DuckDB's build), and the main job's own `dbt_build` asset run through Dagster
+with SEI_ENGINE=spark on a subset (integration_health and the view under it, with their
+dbt tests as checks, then the health check and the serving publish), in dbt's own process
+as `sei demo --engine spark` runs it (about a minute; the whole job is timed by hand in
+docs/engines.md).
+
 One SparkSession for the module (local[2], 2 shuffle partitions); the session is stopped
 at the end so no JVM outlives the tests."""
 from __future__ import annotations
