@@ -73,6 +73,8 @@ def normalise(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     for c in out.columns:
         if pd.api.types.is_datetime64_any_dtype(out[c]) or c.endswith("_at") or c == "period_start":
             out[c] = pd.to_datetime(out[c]).astype("datetime64[us]")
+        elif c.endswith("_url"):   # each engine's world was served by its own simulator: same path, other port
+            out[c] = out[c].str.replace(r"^http://127\.0\.0\.1:\d+", "", regex=True)
     return out.sort_values(keys).reset_index(drop=True)
 
 
