@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -101,3 +103,13 @@ def test_no_module_is_too_long_to_read():
     long = [f"{p.relative_to(ROOT)}: {n} lines" for pkg in _packages() for p in _python_files(ROOT / pkg)
             if (n := len(p.read_text().splitlines())) > MAX_LINES]
     assert not long, f"modules over {MAX_LINES} lines; split them along what a reader looks for:\n" + "\n".join(long)
+
+
+@pytest.mark.xdist_group("layout")
+def test_xdist_groups_hold_together(request):
+    """Under `--dist loadgroup` (make test) a group's tests share one worker, so a module's
+    expensive world is built once; with pytest 9.2 and pytest-xdist 3.8 the group tag was
+    silently lost and every world was built on both workers."""
+    if not getattr(request.config.option, "loadgroup", False):
+        pytest.skip("not run under pytest-xdist's --dist loadgroup")
+    assert request.node.nodeid.endswith("@layout"), request.node.nodeid
