@@ -191,6 +191,20 @@ def date_range(lo: dt.date, hi: dt.date, default_days: int = 182,
     return start, end
 
 
+def period_window(d, mart: str, period: str, grain: str, nothing: str,
+                  default_days: int = 182) -> tuple[Partial, dt.date, dt.date]:
+    """The page's window of whole periods within `mart`'s `period` column: the partial-period
+    switch and the date range; with no period at all, `nothing` is said and the page stops."""
+    bounds = d.sql(f"select min({period}) lo, max({period}) hi from marts.{mart}")
+    if bounds.lo.isna().iloc[0]:
+        empty(nothing)
+        st.stop()
+    partial = partial_control(bounds.hi.iloc[0], grain)
+    start, end = date_range(bounds.lo.iloc[0], period_end(partial.start, grain), default_days=default_days,
+                            partial=partial)
+    return partial, period_start(start, grain), period_end(period_start(end, grain), grain)
+
+
 # --------------------------------------------------------------------------- the org tree
 @dataclass
 class Node:

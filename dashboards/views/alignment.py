@@ -15,13 +15,9 @@ d, node = ui.start("Business Alignment", ["alignment_team_monthly", "fct_alignme
                    missing="No alignment data in your scope (marts.alignment_team_monthly is not published).")
 grain = ui.select("Granularity", ["month", "quarter"], "grain", default="month",
                   help="The mart is monthly; a quarter sums its months")
-bounds = d.sql("select min(month_start) lo, max(month_start) hi from marts.alignment_team_monthly")
-if bounds.lo.isna().iloc[0]:
-    ui.empty("No months yet: nothing was loaded. Fix: run an ingest with the Jira integration configured.")
-    st.stop()
-partial = ui.partial_control(bounds.hi.iloc[0], grain)
-start, end = ui.date_range(bounds.lo.iloc[0], ui.period_end(partial.start, grain), default_days=365, partial=partial)
-start, end = ui.period_start(start, grain), ui.period_end(ui.period_start(end, grain), grain)   # whole periods
+partial, start, end = ui.period_window(
+    d, "alignment_team_monthly", "month_start", grain, default_days=365,
+    nothing="No months yet: nothing was loaded. Fix: run an ingest with the Jira integration configured.")
 months = d.sql("select month_start, category, completed_issues, story_points, in_progress_hours, effort_measure, "
                "effort, effort_share from marts.alignment_team_monthly where tree = ? and team_id = ? and "
                "includes_subteams = ? and month_start between ? and ? order by month_start, category",

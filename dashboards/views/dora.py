@@ -91,13 +91,9 @@ if not d.has(team_mart):
     ui.empty(f"No DORA data in your scope (marts.{team_mart} is not published). Fix: build the DORA marts "
              f"(the main job) and publish again.")
     st.stop()
-bounds = d.sql(f"select min(period_start) lo, max(period_start) hi from marts.{team_mart}")
-if bounds.lo.isna().iloc[0]:
-    ui.empty("No DORA periods yet: the date spine is empty because nothing was loaded. Fix: run an ingest.")
-    st.stop()
-partial = ui.partial_control(bounds.hi.iloc[0], grain)
-start, end = ui.date_range(bounds.lo.iloc[0], ui.period_end(partial.start, grain), partial=partial)
-start, end = ui.period_start(start, grain), ui.period_end(ui.period_start(end, grain), grain)   # whole periods
+partial, start, end = ui.period_window(
+    d, team_mart, "period_start", grain,
+    nothing="No DORA periods yet: the date spine is empty because nothing was loaded. Fix: run an ingest.")
 statistic = ui.select("Statistic", stats.STATISTICS, "stat", default="median",
                       help="Of lead time, its phases and recovery time. The marts hold the median and p90 of lead "
                            "time and the median of the others per week and month; the rest is computed from the "

@@ -33,13 +33,8 @@ mart, period = ("productivity_team_weekly", "week_start") if grain == "week" els
 if not d.has(mart):
     ui.empty(f"No productivity data in your scope (marts.{mart} is not published).")
     st.stop()
-bounds = d.sql(f"select min({period}) lo, max({period}) hi from marts.{mart}")
-if bounds.lo.isna().iloc[0]:
-    ui.empty("No periods yet: nothing was loaded. Fix: run an ingest.")
-    st.stop()
-partial = ui.partial_control(bounds.hi.iloc[0], grain)
-start, end = ui.date_range(bounds.lo.iloc[0], ui.period_end(partial.start, grain), partial=partial)
-start, end = ui.period_start(start, grain), ui.period_end(ui.period_start(end, grain), grain)   # whole periods
+partial, start, end = ui.period_window(d, mart, period, grain,
+                                       nothing="No periods yet: nothing was loaded. Fix: run an ingest.")
 statistic = ui.select("Statistic", stats.STATISTICS, "stat", default="median",
                       help="Of cycle time, its phases, time to first review and PR size. The marts hold the median "
                            "(and p90 of the cycle-time phases) per week and month; the rest is computed from the "
