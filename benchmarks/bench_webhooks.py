@@ -44,10 +44,12 @@ import threading
 import time
 from pathlib import Path
 
+from webhooks import realtime
+from webhooks.realtime import free_port, wait_healthy
+
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-webhook-secret"
-SECRET_ENV = {"SOURCES__GITHUB__WEBHOOK_SECRET": SECRET, "SOURCES__JIRA__WEBHOOK_SECRET": SECRET,
-              "SOURCES__HARNESS__WEBHOOK_TOKEN": SECRET, "SOURCES__EVENTS__WEBHOOK_SECRET": SECRET}
+SECRET_ENV = {k: SECRET for k in realtime.SECRET_ENV}
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -56,19 +58,11 @@ def _pct(values: list[float], p: float) -> float:
     return s[max(0, min(len(s) - 1, int(round(p / 100 * len(s) + 0.5)) - 1))]
 
 
-def _free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class ReceiverProcess:
     """The receiver (`sei webhooks serve`) in its own process (optionally pinned to a set of CPUs)."""
 
     def __init__(self, spool: Path, cpus: set[int] | None = None, env: dict | None = None, source: Path | None = None):
-        import httpx
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/webhooks"
         full_env = {**os.environ, **SECRET_ENV, "SEI_WEBHOOK_SPOOL": str(spool), **(env or {})}
         pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
@@ -79,16 +73,8 @@ class ReceiverProcess:
         self.proc = subprocess.Popen([sys.executable, "-c", code], cwd=source or ROOT,
                                      env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      preexec_fn=pin)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the receiver did not start")
-            time.sleep(0.1)
+        if not wait_healthy(self.url, self.proc, 60):
+            raise RuntimeError("the receiver did not start")
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the receiver process (all its threads) so far."""
@@ -258,7 +244,7 @@ class _Simulator:
     signed webhooks to `url` whenever POST /_sim/advance moves its clock."""
 
     def __init__(self, size: str, seed: int, offset_hours: int, url: str, secret: str):
-        self.port = _free_port()
+        self.port = free_port()
         code = SIM_SNIPPET.format(size=size, seed=seed, offset=offset_hours, port=self.port, url=url, secret=secret)
         self.proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()

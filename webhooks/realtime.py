@@ -32,10 +32,26 @@ def new_secret() -> str:
     return secrets.token_urlsafe(24)
 
 
-def _free_port(host: str = "127.0.0.1") -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, within_s: float) -> bool:
+    """Whether the receiver at `url` answers its health check before `proc` exits or
+    `within_s` seconds pass."""
+    import httpx
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
 
 
 class ReceiverProcess:
@@ -43,8 +59,7 @@ class ReceiverProcess:
 
     def __init__(self, spool: Path, secret: str, port: int | None = None, log: Path | None = None,
                  cpus: set[int] | None = None, startup_s: float = 60.0):
-        import httpx
-        self.spool, self.port = Path(spool), port or _free_port()
+        self.spool, self.port = Path(spool), port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/webhooks"
         env = {**os.environ, **{k: secret for k in SECRET_ENV}, "SEI_WEBHOOK_SPOOL": str(self.spool)}
         out = open(log, "a", encoding="utf-8") if log else subprocess.DEVNULL  # noqa: SIM115 - closed in stop()
@@ -52,18 +67,10 @@ class ReceiverProcess:
         self.proc = subprocess.Popen([sys.executable, "-m", "sei.cli", "webhooks", "serve", "--port", str(self.port),
                                       "--spool", str(self.spool)], env=env, stdout=out, stderr=subprocess.STDOUT,
                                      preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
-        deadline = time.monotonic() + startup_s
-        while True:
-            try:
-                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the webhook receiver did not start (exit status {self.proc.returncode})"
-                                   + (f"; its log: {log}" if log else ""))
-            time.sleep(0.1)
+        if not wait_healthy(self.url, self.proc, startup_s):
+            self.stop()
+            raise RuntimeError(f"the webhook receiver did not start (exit status {self.proc.returncode})"
+                               + (f"; its log: {log}" if log else ""))
 
     def stop(self) -> None:
         if self.proc.poll() is None:
