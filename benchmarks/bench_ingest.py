@@ -1,6 +1,6 @@
 """GitHub ingestion benchmark: a full sync of a simulated organisation into a fresh DuckDB.
 
-    python -m benchmarks.bench_ingest --size medium [--page-size 100] [--concurrency 4]
+    python -m benchmarks.bench_ingest --size medium [--page-size 100] [--concurrency 4] [--incremental]
 
 The simulator runs in its own process (generated there, sources file written there), so
 this process holds only the client: its peak RSS (`resource.getrusage`) is the connector's
@@ -18,6 +18,10 @@ scales its waits the same way, so GitHub's hourly windows cost milliseconds: the
 the connector's and the API's throughput. On github.com a first sync of this size is
 bounded by the rate limits instead (5,000 points an hour per token): `rate_limit_hours`
 says how long by points and by REST requests.
+
+`--incremental` then runs the hourly sync twice on the same warehouse: once with nothing
+changed upstream, once after the simulator's clock moved an hour (`/_sim/advance`), and
+reports each run's GraphQL points, requests and changed pull requests.
 """
 from __future__ import annotations
 
@@ -228,8 +232,28 @@ def _sim_stats(url: str) -> dict:
     return requests.get(f"{url}/_sim/stats", timeout=30).json()
 
 
+def _incremental_run(url: str, label: str, quiet: bool) -> dict:
+    """One more `pipeline.run(["github"])` on the same warehouse: its points and requests."""
+    from ingestion import pipeline
+    before = _sim_stats(url)
+    t0 = time.perf_counter()
+    result = pipeline.run(["github"], progress=not quiet, echo=(lambda line: None) if quiet else None)
+    after = _sim_stats(url)
+    src = result.source("github")
+    by_ep = {ep: sum(c.values()) - sum(before["by_endpoint"].get(ep, {}).values())
+             for ep, c in after["by_endpoint"].items()}
+    rows = {r.resource: r.rows for r in src.resources}
+    prs = rows.get("pull_requests", 0)
+    points = after["graphql_points"] - before["graphql_points"]
+    return {"run": label, "status": src.status, "seconds": round(time.perf_counter() - t0, 1),
+            "graphql_points": points, "requests": sum(by_ep.values()),
+            "requests_by_endpoint": {k: v for k, v in sorted(by_ep.items()) if v}, "rows": rows,
+            "changed_prs": prs, "points_per_changed_pr": round(points / prs, 2) if prs else None}
+
+
 def full_sync(size: str = "medium", seed: int = 1, page_size: int | None = None, concurrency: int | None = None,
-              extra_env: dict | None = None, keep: Path | None = None, quiet: bool = False) -> dict:
+              extra_env: dict | None = None, keep: Path | None = None, quiet: bool = False,
+              incremental: bool = False) -> dict:
     """One full GitHub sync of a freshly generated organisation; returns the figures."""
     from simulator.http import GITHUB_TOKEN
     work = Path(keep) if keep else Path(tempfile.mkdtemp(prefix=f"bench_ingest_{size}_"))
@@ -264,6 +288,12 @@ def full_sync(size: str = "medium", seed: int = 1, page_size: int | None = None,
         cpu, sim_cpu = _self_cpu() - cpu0, _proc_cpu(sim["pid"]) - sim_cpu0
         sim_peak = _proc_rss_mb(sim["pid"])
         after = _sim_stats(sim["url"])
+        increments = []
+        if incremental and result.source("github").status != "failed":
+            with environ(env):
+                increments.append(_incremental_run(sim["url"], "no change", quiet))
+                requests.post(f"{sim['url']}/_sim/advance", params={"hours": 1}, timeout=600).raise_for_status()
+                increments.append(_incremental_run(sim["url"], "after 1 h of activity", quiet))
     src = result.source("github")
     by_ep = {ep: sum(c.values()) - sum(before["by_endpoint"].get(ep, {}).values())
              for ep, c in after["by_endpoint"].items()}
@@ -292,6 +322,7 @@ def full_sync(size: str = "medium", seed: int = 1, page_size: int | None = None,
         "loadavg_after": [round(x, 1) for x in os.getloadavg()],
         "cores_used_client_sim": _Sampler.summary(samples),
         "org": sim["summary"],
+        "incremental": increments,
     }
     if not keep:  # a large org's warehouse is gigabytes: keep it only when asked (--keep)
         import shutil
@@ -369,6 +400,10 @@ def format_result(r: dict) -> str:
     lines.append(f"  load average after the run: {r['loadavg_after']}")
     if r.get("error"):
         lines.append(f"  error: {r['error']}")
+    for inc in r.get("incremental") or []:
+        lines.append(f"  incremental run, {inc['run']}: {inc['status']} in {inc['seconds']} s, "
+                     f"{inc['graphql_points']} GraphQL points, {inc['requests']} requests, {inc['changed_prs']} changed PRs"
+                     f" ({inc['points_per_changed_pr']} points per changed PR); {inc['requests_by_endpoint']}")
     return "\n".join(lines)
 
 
@@ -383,13 +418,15 @@ def main(argv=None) -> None:
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for the run (dlt settings, ...)")
     ap.add_argument("--page-costs", action="store_true", help="only measure the simulator's CPU per kind of page")
+    ap.add_argument("--incremental", action="store_true",
+                    help="then two incremental runs: nothing changed, and after the clock moved 1 h")
     args = ap.parse_args(argv)
     if args.page_costs:
         page_costs(args.size, args.seed)
         return
     env = dict(kv.split("=", 1) for kv in args.env)
     r = full_sync(args.size, args.seed, args.page_size, args.concurrency, extra_env=env, keep=args.keep,
-                  quiet=args.quiet)
+                  quiet=args.quiet, incremental=args.incremental)
     print(format_result(r), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(r, indent=1, default=str))
