@@ -85,22 +85,29 @@ import requests
 
 from ingestion.config import GITHUB_COM_API, Runtime, default_graphql_url
 from ingestion.github_api import INTEGRATION, graphql, make_api
-from ingestion.github_queries import (DEPLOYMENT_STATUSES_PAGE_QUERY, DEPLOYMENT_STATUSES_QUERY, HISTORY_QUERY,
-                                      PLAN_REPO_FIELDS, PRS_QUERY, PR_FIRST_COMMIT_QUERY, PR_LABELS_QUERY,
-                                      PR_REVIEWS_QUERY, REVIEW_COMMENTS_QUERY)
+from ingestion.github_queries import (DEPLOYMENT_STATUSES_PAGE_QUERY, DEPLOYMENT_STATUSES_QUERY,
+                                      HISTORY_NESTED_CONNECTIONS, HISTORY_QUERY, OWNER_TYPE_QUERY, PLAN_REPO_FIELDS,
+                                      PRS_QUERY, PR_FIRST_COMMIT_QUERY, PR_LABELS_QUERY, PR_NESTED_CONNECTIONS,
+                                      PR_TIMELINE_QUERY, PUSHED_REPOS_QUERY, REVIEW_COMMENTS_QUERY, SEARCH_NEWEST_QUERY,
+                                      SEARCH_PRS_QUERY, batch_size, cheapest_page, history_batch_query, page_cost)
 from ingestion.github_rows import (COMMIT_COLUMNS, DEPLOYMENT_COLUMNS, PR_COLUMNS, RELEASE_COLUMNS, REPO_COLUMNS,
-                                   RUN_COLUMNS, STATUS_COLUMNS, _iso, _review_fields, _ts, commit_row, deployment_row,
+                                   RUN_COLUMNS, STATUS_COLUMNS, _iso, _ts, commit_row, deployment_row,
                                    deployment_status_gql_row, deployment_status_row, jira_keys, pr_row, release_row,
-                                   split_repo, workflow_run_row)
+                                   split_repo, split_timeline, workflow_run_row)
 from ingestion.github_state import RepoCursors, _guard, fan_out
 from ingestion.http import Api, ApiError, AuthError, HttpStats, NotFound, response_json
 
 
-INCREMENTAL_FIRST_PAGE = 20  # PRs on the first page of an incremental run (1 point)
+SEARCH_LAG = 600             # seconds a search reaches back before the newest update seen (index delay)
+SEARCH_MAX_CHARS = 256       # GitHub refuses longer search queries
+SEARCH_FIXED_CHARS = len(" is:pr archived:false updated:>=2026-01-01T00:00:00+00:00 sort:updated-asc")
+PUSHED_LAG = 600             # seconds a repository listing reaches back before the newest push seen
+HISTORY_BATCH_FIRST = 20     # commits per repository when several repositories' new history share a query
 HISTORY_REWRITE_DAYS = 30    # a force-pushed branch is re-read this far back
 RUNS_CAP = 1000              # GitHub serves at most 1,000 runs per filtered listing
 CONCURRENCY = 4              # repositories fetched at once per resource; requests in flight per token
 PARALLELIZE = True           # dlt pulls each resource's pages from its own thread (see "Throughput")
+GITHUB_COM_POINTS_PER_HOUR = 5000  # GraphQL points an hour per user token on github.com
 STATUS_BATCH = 100           # deployments per GraphQL `nodes(ids:)` statuses query (GitHub's maximum)
 
 
@@ -169,25 +176,132 @@ def github_source(repos: list[str] = dlt.config.value,
     @dlt.resource(name="pull_requests", write_disposition="merge", primary_key="id", columns=PR_COLUMNS)
     def pull_requests():
         cursors = RepoCursors("pull_requests", start)
-        yield from each_repo("pull_requests", lambda repo: _repo_prs(repo, cursors))
+        searches = dlt.current.resource_state("pull_requests").setdefault("search", {})
+        groups = owner_groups(repo_list())
+        covered = {o: set(searches.get(o, {}).get("repos", [])) for o in groups}
+        retry: set[str] = set()
+        # 1. per owner, one search for the pull requests of already-read repositories that
+        #    changed since the last run (or, the first time, where later searches start)
+        yield from fan_out(list(groups), lambda o: _guard(
+            stats, "pull_requests", f"search of {groups[o]['login']}",
+            lambda: _search_prs(o, groups[o], searches.setdefault(o, {}), covered[o], cursors, retry)), concurrency)
+        # 2. repositories no search covers yet (new in the sources file, never read completely,
+        #    or whose search failed): read one by one, after the search that set the watermark
+        todo = [r for o, g in groups.items() for r in g["repos"] if r.lower() not in covered[o] or r.lower() in retry]
+
+        def read(repo: str) -> Iterator[list[dict]]:
+            mine = covered[split_repo(repo)[0].lower()]
+            mine.discard(repo.lower())  # covered again once read completely
+            yield from _repo_prs(repo, cursors)
+            mine.add(repo.lower())
+        yield from fan_out(todo, lambda repo: _guard(stats, "pull_requests", repo, lambda: read(repo)), concurrency)
+        for o, g in groups.items():
+            searches.setdefault(o, {})["repos"] = sorted(covered[o] & {r.lower() for r in g["repos"]})
         dlt.current.resource_state("pull_requests")["summary"] = cursors.summary()
+
+    def _search_prs(owner: str, group: dict, st: dict, covered: set, cursors: RepoCursors,
+                    retry: set) -> Iterator[list[dict]]:
+        """The changed pull requests of an owner's covered repositories, by GitHub search:
+        `updated:>=` the newest update the previous searches saw (less SEARCH_LAG, for the
+        search index's delay), oldest first. Each page is a new search from the last update
+        read (keyset paging), so no search goes near GitHub's 1,000-result cap and a pull
+        request updated meanwhile cannot shift another out of the pages."""
+        mine = {r.lower(): r for r in group["repos"] if r.lower() in covered}
+        try:
+            if not st.get("since") or not mine:
+                covered.clear()  # no watermark: every repository is read per repository
+                qual = _search_qualifier(group, group["repos"], st, owner)
+                d = graphql(api, gql_url, "pull_requests", SEARCH_NEWEST_QUERY,
+                            {"q": f"{qual} is:pr sort:updated-desc"}, group["login"])
+                newest = [n["updatedAt"] for n in d["search"]["nodes"] or [] if n and n.get("updatedAt")]
+                st["since"] = max(newest + [_iso(start)])
+                return
+            qual = _search_qualifier(group, list(mine.values()), st, owner)
+            yield from _search_changed(group["login"], qual, st, mine, cursors)
+        except AuthError:
+            raise
+        except ApiError as e:  # e.g. search unavailable: this run reads those repositories one by one
+            stats.say(f"  github.pull_requests search of {group['login']} failed, reading per repository: {e}")
+            retry.update(mine)
+
+    def _search_qualifier(group: dict, repos: list[str], st: dict, owner: str) -> str:
+        """`repo:` qualifiers when the repositories were listed by name and fit in GitHub's
+        256-character query, else `org:` / `user:` (its results outside the sources file are
+        skipped)."""
+        if not group["wildcard"]:
+            q = " ".join(f"repo:{r}" for r in sorted(repos))
+            if len(q) + SEARCH_FIXED_CHARS <= SEARCH_MAX_CHARS:
+                return q
+        kind = st.get("owner_type")
+        if kind is None:
+            d = graphql(api, gql_url, "pull_requests", OWNER_TYPE_QUERY, {"login": group["login"]}, group["login"])
+            ro = d.get("repositoryOwner")
+            if ro is None:
+                raise NotFound(INTEGRATION, "POST /graphql", f"GitHub owner {group['login']} not found, or the token "
+                                                              f"cannot see it.", 200, None)
+            kind = st["owner_type"] = "org" if ro.get("__typename") == "Organization" else "user"
+        return f"{kind}:{group['login']}"
+
+    def _search_changed(login: str, qual: str, st: dict, mine: dict[str, str],
+                        cursors: RepoCursors) -> Iterator[list[dict]]:
+        lo = _epoch(st["since"]) - SEARCH_LAG
+        done: set[str] = set()
+        touched: set[str] = set()
+        after, n_rows, n_pages = None, 0, 0
+        page = cheapest_page(page_size)
+        try:
+            while True:
+                q = f"{qual} is:pr archived:false updated:>={_search_time(lo)} sort:updated-asc"
+                data = graphql(api, gql_url, "pull_requests", SEARCH_PRS_QUERY, {"q": q, "first": page, "after": after},
+                               login)
+                n_pages += 1
+                conn = data["search"]
+                nodes = [n for n in conn["nodes"] or [] if n and n.get("id")]
+                by_repo: dict[str, list[dict]] = {}
+                for n in nodes:
+                    if n["id"] in done:
+                        continue
+                    done.add(n["id"])
+                    repo = mine.get(((n.get("repository") or {}).get("nameWithOwner") or "").lower())
+                    if repo is not None and cursors.fresh(repo, n["updatedAt"], n["id"]):
+                        by_repo.setdefault(repo, []).append(n)
+                for repo, fresh in by_repo.items():
+                    rows = [pr_row(repo, n) for n in _timelines(repo, fresh)]
+                    _follow_ups(repo, fresh, rows)
+                    for n in fresh:
+                        cursors.seen(repo, n["updatedAt"], n["id"])
+                    touched.add(repo)
+                    n_rows += len(rows)
+                    stats.add_rows(INTEGRATION, "pull_requests", len(rows))
+                    yield rows
+                if nodes:  # oldest first: every update before the last one read is read
+                    st["since"] = max(st["since"], nodes[-1]["updatedAt"])
+                if not nodes or not conn["pageInfo"]["hasNextPage"]:
+                    break
+                last = _epoch(nodes[-1]["updatedAt"])
+                if last > lo:
+                    lo, after = last, None  # a new search from the last update read
+                else:  # a whole page updated in the same second: page on within it
+                    after = conn["pageInfo"]["endCursor"]
+        finally:
+            for repo in touched:
+                cursors.commit(repo)
+        if n_rows:
+            stats.say(f"  github.pull_requests search of {login}: {n_rows} changed in {n_pages} page(s)")
 
     def _repo_prs(repo: str, cursors: RepoCursors) -> Iterator[list[dict]]:
         owner, name = split_repo(repo)
         since = cursors.start(repo)
         after, n_rows, n_pages = None, 0, 0
-        # An incremental run usually finds a few changes: its first page asks for at most
-        # 20 PRs, which GitHub prices at 1 point ((1 + 4 x 20) / 100 rounds to 1) instead of 2.
-        first_page = min(page_size, INCREMENTAL_FIRST_PAGE) if cursors.known(repo) else page_size
+        page = cheapest_page(page_size)  # 49: 1 point a page, where 50 cost 2
         while True:
             data = graphql(api, gql_url, "pull_requests", PRS_QUERY,
-                           {"owner": owner, "name": name, "first": first_page if n_pages == 0 else page_size,
-                            "after": after}, repo)
+                           {"owner": owner, "name": name, "first": page, "after": after}, repo)
             n_pages += 1
             conn = data["repository"]["pullRequests"]
             nodes = conn["nodes"] or []
             fresh = [n for n in nodes if cursors.fresh(repo, n["updatedAt"], n["id"])]
-            rows = [pr_row(repo, n) for n in fresh]
+            rows = [pr_row(repo, n) for n in _timelines(repo, fresh)]
             _follow_ups(repo, fresh, rows)
             for n in fresh:
                 cursors.seen(repo, n["updatedAt"], n["id"])
@@ -203,19 +317,26 @@ def github_source(repos: list[str] = dlt.config.value,
         if n_rows:
             stats.say(f"  github.pull_requests {repo}: {n_rows} changed in {n_pages} page(s)")
 
+    def _timelines(repo: str, nodes: list[dict]) -> list[dict]:
+        """Each node with its whole timeline (reviews, ready-for-review events; a PR with more
+        than 100 pages on), reshaped for `pr_row` (github_rows.split_timeline)."""
+        owner, name = split_repo(repo)
+        for n in nodes:
+            conn = n["timelineItems"]
+            items = list(conn["nodes"] or [])
+            while conn["pageInfo"]["hasNextPage"]:
+                d = graphql(api, gql_url, "pull_requests", PR_TIMELINE_QUERY,
+                            {"owner": owner, "name": name, "number": n["number"],
+                             "after": conn["pageInfo"]["endCursor"]}, repo)
+                conn = d["repository"]["pullRequest"]["timelineItems"]
+                items += conn["nodes"] or []
+            n["timelineItems"] = {"nodes": items}
+            split_timeline(n)
+        return nodes
+
     def _follow_ups(repo: str, nodes: list[dict], rows: list[dict]) -> None:
         owner, name = split_repo(repo)
         for n, row in zip(nodes, rows):
-            if n["reviews"]["pageInfo"]["hasNextPage"]:
-                after, reviews = n["reviews"]["pageInfo"]["endCursor"], list(n["reviews"]["nodes"])
-                while after:
-                    d = graphql(api, gql_url, "pull_requests", PR_REVIEWS_QUERY,
-                                {"owner": owner, "name": name, "number": n["number"], "after": after}, repo)
-                    c = d["repository"]["pullRequest"]["reviews"]
-                    reviews += c["nodes"]
-                    after = c["pageInfo"]["endCursor"] if c["pageInfo"]["hasNextPage"] else None
-                n["reviews"]["nodes"] = reviews
-                row.update(_review_fields(n))
             if n["labels"]["totalCount"] > len(n["labels"]["nodes"]):
                 d = graphql(api, gql_url, "pull_requests", PR_LABELS_QUERY,
                             {"owner": owner, "name": name, "number": n["number"]}, repo)
@@ -252,22 +373,122 @@ def github_source(repos: list[str] = dlt.config.value,
     # ---------------------------------------------------------------- commits
     @dlt.resource(name="commits", write_disposition="merge", primary_key=("repository", "sha"), columns=COMMIT_COLUMNS)
     def commits():
-        state = dlt.current.resource_state("commits").setdefault("heads", {})
-        yield from each_repo("commits", lambda repo: _repo_commits(repo, state))
+        rstate = dlt.current.resource_state("commits")
+        heads = rstate.setdefault("heads", {})
+        pushed = rstate.setdefault("pushed", {})
+        groups = owner_groups(repo_list())
+        covered = {o: set(pushed.get(o, {}).get("repos", [])) for o in groups}
+        moved: list[str] = []
+        # 1. per owner, its repositories by last push, newest first, down to the newest push
+        #    the previous run saw: the covered ones whose default branch head changed
+        yield from fan_out(list(groups), lambda o: _guard(
+            stats, "commits", f"repositories of {groups[o]['login']}",
+            lambda: _pushed_repos(groups[o], pushed.setdefault(o, {}), covered[o], heads, moved)), concurrency)
+        # 2. history only there (their new commits, several repositories a query), and in full
+        #    for repositories not covered yet
+        for r in moved:
+            covered[split_repo(r)[0].lower()].discard(r.lower())
+        n = batch_size(HISTORY_BATCH_FIRST, HISTORY_NESTED_CONNECTIONS)
+        tasks = [("batch", moved[i:i + n]) for i in range(0, len(moved), n)]
+        tasks += [("repo", [r]) for o, g in groups.items() for r in g["repos"]
+                  if r.lower() not in covered[o] and r not in moved]
 
-    def _repo_commits(repo: str, heads: dict) -> Iterator[list[dict]]:
-        owner, name = split_repo(repo)
-        prev = heads.get(repo.lower())
+        def read(task) -> Iterator[list[dict]]:
+            kind, repos = task
+            for r in repos:
+                covered[split_repo(r)[0].lower()].discard(r.lower())
+            first = _history_batch(repos, heads) if kind == "batch" else {}
+
+            def one(r: str) -> Iterator[list[dict]]:
+                yield from _repo_commits(r, heads, first.get(r))
+                covered[split_repo(r)[0].lower()].add(r.lower())  # read completely: covered again
+            for r in repos:
+                if kind == "batch" and first.get(r) is None:
+                    continue  # the error is recorded; read in full next run
+                yield from _guard(stats, "commits", r, lambda r=r: one(r))
+        yield from fan_out(tasks, lambda t: _guard(stats, "commits", ", ".join(t[1]), lambda: read(t)), concurrency)
+        for o, g in groups.items():
+            pushed.setdefault(o, {})["repos"] = sorted(covered[o] & {r.lower() for r in g["repos"]})
+
+    def _pushed_repos(group: dict, st: dict, covered: set, heads: dict, moved: list) -> Iterator[list[dict]]:
+        """Lists the owner's repositories by `pushedAt` (any branch), newest first, 100 a page
+        (1 point), down to PUSHED_LAG before the newest push seen last run; a covered
+        repository listed there whose default-branch head is not the one read last goes to
+        `moved`. The first time, one page sets that watermark and every repository is read."""
+        mine = {r.lower(): r for r in group["repos"]}
+        since = st.get("since")
+        if not since:
+            covered.clear()
+        floor = _iso(dt.datetime.fromtimestamp(_epoch(since) - PUSHED_LAG, dt.timezone.utc)) if since else None
+        after, newest = None, None
+        while True:
+            d = graphql(api, gql_url, "commits", PUSHED_REPOS_QUERY, {"login": group["login"], "after": after},
+                        group["login"])
+            owner = d.get("repositoryOwner")
+            if owner is None:
+                raise NotFound(INTEGRATION, "POST /graphql", f"GitHub owner {group['login']} not found, or the token "
+                                                              f"cannot see it.", 200, None)
+            conn = owner["repositories"]
+            stop = False
+            for n in conn["nodes"] or []:
+                at = n.get("pushedAt")
+                if at and (newest is None or at > newest):
+                    newest = at
+                if floor and (at is None or at < floor):
+                    stop = True
+                    break
+                r = n["nameWithOwner"].lower()
+                if r in covered and r in mine:
+                    ref = n.get("defaultBranchRef") or {}
+                    oid = (ref.get("target") or {}).get("oid")
+                    head = heads.get(r) or {}
+                    if oid != head.get("oid") or (oid and ref.get("name") != head.get("branch")):
+                        moved.append(mine[r])
+            if stop or not floor or not conn["pageInfo"]["hasNextPage"]:
+                break
+            after = conn["pageInfo"]["endCursor"]
+        if newest:
+            st["since"] = max(since or newest, newest)
+        elif not since:
+            st["since"] = _iso(start)
+        return
+        yield  # a generator, for _guard and fan_out
+
+    def _history_since(prev: dict | None) -> str:
         since = _iso(start)
         if prev:  # stop at the previous head; a rewritten branch is re-read a month back at most
             back = _ts(prev["committed_at"]) - dt.timedelta(days=HISTORY_REWRITE_DAYS)
             since = max(since, _iso(back))
+        return since
+
+    def _history_batch(repos: list[str], heads: dict) -> dict[str, dict | None]:
+        """The first history page (HISTORY_BATCH_FIRST commits) of several repositories in one
+        query (1 point for up to 7): {repo: that page as `{"repository": ...}`, None if not found}."""
+        items = [(*split_repo(r), _history_since(heads.get(r.lower()))) for r in repos]
+        d = graphql(api, gql_url, "commits", history_batch_query(items, HISTORY_BATCH_FIRST), {}, repos[0],
+                    partial=True)
+        out = {}
+        for i, r in enumerate(repos):
+            node = d.get(f"r{i}")
+            if node is None:
+                stats.error(INTEGRATION, "commits", f"{r}: not found, or the token cannot see it")
+            out[r] = {"repository": node} if node is not None else None
+        return out
+
+    def _repo_commits(repo: str, heads: dict, data: dict | None = None) -> Iterator[list[dict]]:
+        """New default-branch history of a repository, newest first, down to the head read
+        last time; `data` is its first page when a batch query read it already."""
+        owner, name = split_repo(repo)
+        prev = heads.get(repo.lower())
+        since = _history_since(prev)
         after, n_rows, n_pages, new_head = None, 0, 0, None
         while True:
-            data = graphql(api, gql_url, "commits", HISTORY_QUERY,
-                           {"owner": owner, "name": name, "first": 100, "after": after, "since": since}, repo)
+            if data is None:
+                data = graphql(api, gql_url, "commits", HISTORY_QUERY,
+                               {"owner": owner, "name": name, "first": 100, "after": after, "since": since}, repo)
             n_pages += 1
             ref = data["repository"]["defaultBranchRef"]
+            data = None
             if ref is None or ref.get("target") is None:
                 break  # an empty repository
             target = ref["target"]
@@ -536,6 +757,27 @@ def _server_time(resp: requests.Response) -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def _epoch(iso: str) -> int:
+    return int(_ts(iso).timestamp())
+
+
+def _search_time(epoch: int) -> str:
+    """A search qualifier's time, to the second, as GitHub's search syntax writes it."""
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def owner_groups(resolved: list[tuple[str, str]]) -> dict[str, dict]:
+    """The repositories by owner (lower case): {"login", "repos", "wildcard": listed by `owner/*`}.
+    An owner's changes are found for all its repositories at once (search, pushed repositories)."""
+    out: dict[str, dict] = {}
+    for repo, scope in resolved:
+        owner = split_repo(repo)[0]
+        g = out.setdefault(owner.lower(), {"login": owner, "repos": [], "wildcard": False})
+        g["repos"].append(repo)
+        g["wildcard"] = g["wildcard"] or scope.endswith("/*")
+    return out
+
+
 # --------------------------------------------------------------------------- repositories from scopes
 def resolve_repos(api: Api, scopes: Iterable[str], stats: HttpStats) -> list[tuple[str, str]]:
     """(repository, scope) for explicit `owner/name` scopes and every repository of each
@@ -619,20 +861,25 @@ def estimate(rows: list[dict], page_size: int, limit: dict, review_comment_count
              errors: list | None = None) -> dict:
     """Points / requests / hours of a first sync from per-repository counts.
 
-    PR pages: (1 + 4 x page) / 100 points each, rounded; history pages: 1 point per 100
-    commits; statuses: 1 point per 100 deployments (`nodes(ids:)`); REST: deployments/100 +
+    PR pages of `cheapest_page(page_size)` (37) pull requests: 1 point each by GitHub's
+    formula ((1 + 4 x 37) / 100 rounds to 1); history pages: 1 point per 100 commits;
+    statuses: 1 point per 100 deployments (`nodes(ids:)`); per owner up to 3 points (the
+    search watermark, the owner's type, the pushed-repositories listing); REST: deployments/100 +
     releases/100 + runs/100, at least one request per repository and resource. Time: the larger of the
     rate-limit bound (points / points-per-hour; requests / requests-per-hour) and the
     latency bound (about 1.5 s per PR page, 0.5 s per other request)."""
     import math
     ok = [r for r in rows if "error" not in r]
-    pr_pages = sum(max(1, math.ceil(r["pull_requests"] / page_size)) for r in ok)
-    page_cost = max(1, round((1 + 4 * page_size) / 100))
+    page = cheapest_page(page_size)
+    pr_pages = sum(max(1, math.ceil(r["pull_requests"] / page)) for r in ok)
+    pr_page_cost = page_cost(page, PR_NESTED_CONNECTIONS)
     reviews_est = sum(r["pull_requests"] for r in ok) * 1.6 if review_comment_counts else 0
     history_pages = sum(max(1, math.ceil(r["commits"] / 100)) for r in ok)
     status_queries = sum(math.ceil(r["deployments"] / STATUS_BATCH) for r in ok)
-    gql_points = pr_pages * page_cost + math.ceil(reviews_est / 100) + history_pages + status_queries
-    gql_requests = pr_pages + math.ceil(reviews_est / 100) + history_pages + status_queries
+    setup = 3 * len({r["repository"].split("/")[0].lower() for r in ok})
+    gql_points = pr_pages * pr_page_cost + math.ceil(reviews_est / 100) + history_pages + status_queries + setup
+    gql_requests = pr_pages + math.ceil(reviews_est / 100) + history_pages + status_queries + setup
+    prs = sum(r["pull_requests"] for r in ok)
     rest = sum(max(1, math.ceil(r["deployments"] / 100)) + max(1, math.ceil(r["releases"] / 100))
                + max(1, math.ceil(r.get("workflow_runs", 0) / 100)) for r in ok)
     g = limit.get("graphql") or {}
@@ -647,7 +894,10 @@ def estimate(rows: list[dict], page_size: int, limit: dict, review_comment_count
             "graphql_points": gql_points, "graphql_requests": gql_requests, "rest_requests": rest,
             "graphql_points_per_hour": gql_per_h, "rest_requests_per_hour": rest_per_h,
             "graphql_remaining": g.get("remaining"), "rest_remaining": c.get("remaining"),
-            "hours": max(hours_rate, hours_latency), "hours_rate_limit": hours_rate, "hours_latency": hours_latency}
+            "hours": max(hours_rate, hours_latency), "hours_rate_limit": hours_rate, "hours_latency": hours_latency,
+            "pr_page_size": page, "points_per_1000_prs": round(gql_points / prs * 1000, 1) if prs else None,
+            # github.com gives a user token (or an App installation, at least) 5,000 points an hour
+            "hours_github_com_points": gql_points / GITHUB_COM_POINTS_PER_HOUR}
 
 
 JOURNALED = True  # pipeline.run keeps a response journal for this source (ingestion/journal.py)

@@ -167,6 +167,18 @@ def _int(v) -> int | None:
         return None
 
 
+def split_timeline(n: dict) -> dict:
+    """A pull request node whose `timelineItems` (every one, pages joined) holds its reviews
+    and ready-for-review events, reshaped as `reviews` (nodes, totalCount) and
+    `timelineItems` (the first ready-for-review event), the shape `pr_row` reads."""
+    items = (n.get("timelineItems") or {}).get("nodes") or []
+    reviews = [x for x in items if x and x.get("__typename") == "PullRequestReview"]
+    ready = [x for x in items if x and x.get("__typename") == "ReadyForReviewEvent"]
+    n["reviews"] = {"totalCount": len(reviews), "nodes": reviews}
+    n["timelineItems"] = {"nodes": ready[:1]}
+    return n
+
+
 def pr_row(repo: str, n: dict) -> dict:
     author = n.get("author") or {}
     commits = [c["commit"] for c in n["commits"]["nodes"]]

@@ -363,6 +363,10 @@ def format_plan(p: dict) -> str:
                      "cannot filter by date: an upper bound for a later start_date)")
         lines.append(f"  GraphQL: {est['graphql_points']:,} points in {est['graphql_requests']:,} requests "
                      f"(limit {est['graphql_points_per_hour']:,}/h, {est['graphql_remaining']} left now)")
+        if est.get("points_per_1000_prs") is not None:
+            lines.append(f"  GraphQL cost: {est['points_per_1000_prs']} points per 1,000 PRs (pages of "
+                         f"{est['pr_page_size']} PRs); on github.com a first sync needs "
+                         f"{est['hours_github_com_points']:.2f} h of one token's 5,000 points an hour")
         lines.append(f"  REST:    {est['rest_requests']:,} requests (limit {est['rest_requests_per_hour']:,}/h, "
                      f"{est['rest_remaining']} left now)")
         lines.append(f"  time:    about {est['hours']:.2f} h (rate limits alone {est['hours_rate_limit']:.2f} h, "

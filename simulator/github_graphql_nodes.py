@@ -72,7 +72,9 @@ class Ctx:
 
     # ---- root
     def root(self, rate: dict) -> dict:
+        from simulator.github_graphql_search import search
         return {"repository": self.repository, "organization": self.organization, "user": self.user,
+                "repositoryOwner": self.repository_owner, "search": partial(search, self),
                 "viewer": self.viewer(), "rateLimit": lambda info, **_: rate,
                 "node": lambda info, id, **_: self.node(id),  # noqa: A002 - GitHub's argument name
                 "nodes": lambda info, ids, **_: [self.node(i, error=True) for i in ids]}
@@ -88,6 +90,16 @@ class Ctx:
         if org is None:
             raise GitHubError(f"Could not resolve to an Organization with the login of '{login}'.", "NOT_FOUND")
         return self.org_node(org)
+
+    def repository_owner(self, info, login, **_):
+        """An organisation or a user by login (null if neither, as GitHub answers); the
+        simulated users own no repositories."""
+        org = org_exists(self.w, login)
+        if org is not None:
+            return self.org_node(org)
+        if login not in accounts(self.w) or is_bot(login):
+            return None
+        return {**self.actor(login), "repositories": lambda info=None, **args: EMPTY.page(**args)}
 
     def user(self, info, login, **_):
         if login not in accounts(self.w) or is_bot(login):
