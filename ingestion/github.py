@@ -86,10 +86,11 @@ import requests
 from ingestion.config import GITHUB_COM_API, Runtime, default_graphql_url
 from ingestion.github_api import INTEGRATION, graphql, make_api
 from ingestion.github_queries import (DEPLOYMENT_STATUSES_PAGE_QUERY, DEPLOYMENT_STATUSES_QUERY,
-                                      HISTORY_NESTED_CONNECTIONS, HISTORY_QUERY, OWNER_TYPE_QUERY, PLAN_REPO_FIELDS,
+                                      HISTORY_NESTED_CONNECTIONS, HISTORY_QUERY, PLAN_REPO_FIELDS,
                                       PRS_QUERY, PR_FIRST_COMMIT_QUERY, PR_LABELS_QUERY, PR_NESTED_CONNECTIONS,
                                       PR_TIMELINE_QUERY, PUSHED_REPOS_QUERY, REVIEW_COMMENTS_QUERY, SEARCH_NEWEST_QUERY,
-                                      SEARCH_PRS_QUERY, batch_size, cheapest_page, history_batch_query, page_cost)
+                                      SEARCH_PRS_QUERY, batch_size, cheapest_page, history_batch_query, owner_types_query,
+                                      page_cost, pushed_repos_batch_query)
 from ingestion.github_rows import (COMMIT_COLUMNS, DEPLOYMENT_COLUMNS, PR_COLUMNS, RELEASE_COLUMNS, REPO_COLUMNS,
                                    RUN_COLUMNS, STATUS_COLUMNS, _iso, _ts, commit_row, deployment_row,
                                    deployment_status_gql_row, deployment_status_row, jira_keys, pr_row, release_row,
@@ -178,13 +179,17 @@ def github_source(repos: list[str] = dlt.config.value,
         cursors = RepoCursors("pull_requests", start)
         searches = dlt.current.resource_state("pull_requests").setdefault("search", {})
         groups = owner_groups(repo_list())
-        covered = {o: set(searches.get(o, {}).get("repos", [])) for o in groups}
+        covered = {o: set(searches.setdefault(o, {}).get("repos", [])) for o in groups}
+        for o in groups:
+            if not searches[o].get("since"):
+                covered[o].clear()  # no watermark: every repository is read per repository
         retry: set[str] = set()
-        # 1. per owner, one search for the pull requests of already-read repositories that
-        #    changed since the last run (or, the first time, where later searches start)
-        yield from fan_out(list(groups), lambda o: _guard(
-            stats, "pull_requests", f"search of {groups[o]['login']}",
-            lambda: _search_prs(o, groups[o], searches.setdefault(o, {}), covered[o], cursors, retry)), concurrency)
+        # 1. searches, several owners each: the pull requests of already-read repositories that
+        #    changed since the last run, or (an owner with none) the watermark later runs start at
+        batches = _search_batches(groups, searches, covered, retry)
+        yield from fan_out(batches, lambda b: _guard(
+            stats, "pull_requests", "search of " + ", ".join(groups[o]["login"] for o in b[1]),
+            lambda: _search_batch(b, groups, searches, covered, cursors, retry)), concurrency)
         # 2. repositories no search covers yet (new in the sources file, never read completely,
         #    or whose search failed): read one by one, after the search that set the watermark
         todo = [r for o, g in groups.items() for r in g["repos"] if r.lower() not in covered[o] or r.lower() in retry]
@@ -196,55 +201,84 @@ def github_source(repos: list[str] = dlt.config.value,
             mine.add(repo.lower())
         yield from fan_out(todo, lambda repo: _guard(stats, "pull_requests", repo, lambda: read(repo)), concurrency)
         for o, g in groups.items():
-            searches.setdefault(o, {})["repos"] = sorted(covered[o] & {r.lower() for r in g["repos"]})
+            searches[o]["repos"] = sorted(covered[o] & {r.lower() for r in g["repos"]})
         dlt.current.resource_state("pull_requests")["summary"] = cursors.summary()
 
-    def _search_prs(owner: str, group: dict, st: dict, covered: set, cursors: RepoCursors,
-                    retry: set) -> Iterator[list[dict]]:
-        """The changed pull requests of an owner's covered repositories, by GitHub search:
-        `updated:>=` the newest update the previous searches saw (less SEARCH_LAG, for the
-        search index's delay), oldest first. Each page is a new search from the last update
-        read (keyset paging), so no search goes near GitHub's 1,000-result cap and a pull
-        request updated meanwhile cannot shift another out of the pages."""
-        mine = {r.lower(): r for r in group["repos"] if r.lower() in covered}
+    def _search_batches(groups: dict, searches: dict, covered: dict, retry: set) -> list[tuple[str, list[str], str]]:
+        """(kind, owners, qualifiers) per search query: "search" for owners with covered
+        repositories and a watermark, "probe" for the others; each owner's qualifiers are
+        `repo:` ones when its repositories were listed by name and fit, else `org:`/`user:`;
+        owners are packed while the query stays within GitHub's 256 characters."""
+        quals: dict[str, dict[str, str]] = {"search": {}, "probe": {}}
+        need_type = []
+        for o, g in groups.items():
+            kind = "search" if searches[o].get("since") and covered[o] else "probe"
+            repos = sorted(r for r in g["repos"] if kind == "probe" or r.lower() in covered[o])
+            q = " ".join(f"repo:{r}" for r in repos)
+            if g["wildcard"] or len(q) + SEARCH_FIXED_CHARS > SEARCH_MAX_CHARS:
+                q = None
+                if "owner_type" not in searches[o]:
+                    need_type.append(o)
+            quals[kind][o] = q
+        if need_type:
+            try:
+                d = graphql(api, gql_url, "pull_requests", owner_types_query([groups[o]["login"] for o in need_type]),
+                            {}, None, partial=True)
+                for i, o in enumerate(need_type):
+                    ro = d.get(f"o{i}")
+                    if ro:
+                        searches[o]["owner_type"] = "org" if ro.get("__typename") == "Organization" else "user"
+            except AuthError:
+                raise
+            except ApiError as e:
+                stats.say(f"  github.pull_requests owner types: {e}")
+        out = []
+        for kind, by_owner in quals.items():
+            cur, cur_len = [], 0
+            for o, q in by_owner.items():
+                if q is None:
+                    t = searches[o].get("owner_type")
+                    if t is None:  # unknown owner: its repositories are read one by one
+                        retry.update(covered[o])
+                        continue
+                    q = f"{t}:{groups[o]['login']}"
+                if cur and cur_len + 1 + len(q) + SEARCH_FIXED_CHARS > SEARCH_MAX_CHARS:
+                    out.append((kind, [x for x, _ in cur], " ".join(y for _, y in cur)))
+                    cur, cur_len = [], 0
+                cur.append((o, q))
+                cur_len += len(q) + (1 if cur_len else 0)
+            if cur:
+                out.append((kind, [x for x, _ in cur], " ".join(y for _, y in cur)))
+        return out
+
+    def _search_batch(batch: tuple, groups: dict, searches: dict, covered: dict, cursors: RepoCursors,
+                      retry: set) -> Iterator[list[dict]]:
+        kind, owners, qual = batch
+        label = ", ".join(groups[o]["login"] for o in owners)
+        mine = {r.lower(): r for o in owners for r in groups[o]["repos"] if r.lower() in covered[o]}
         try:
-            if not st.get("since") or not mine:
-                covered.clear()  # no watermark: every repository is read per repository
-                qual = _search_qualifier(group, group["repos"], st, owner)
+            if kind == "probe":
                 d = graphql(api, gql_url, "pull_requests", SEARCH_NEWEST_QUERY,
-                            {"q": f"{qual} is:pr sort:updated-desc"}, group["login"])
+                            {"q": f"{qual} is:pr sort:updated-desc"}, label)
                 newest = [n["updatedAt"] for n in d["search"]["nodes"] or [] if n and n.get("updatedAt")]
-                st["since"] = max(newest + [_iso(start)])
+                for o in owners:
+                    searches[o]["since"] = max(newest + [_iso(start)])
                 return
-            qual = _search_qualifier(group, list(mine.values()), st, owner)
-            yield from _search_changed(group["login"], qual, st, mine, cursors)
+            yield from _search_changed(label, qual, [searches[o] for o in owners], mine, cursors)
         except AuthError:
             raise
         except ApiError as e:  # e.g. search unavailable: this run reads those repositories one by one
-            stats.say(f"  github.pull_requests search of {group['login']} failed, reading per repository: {e}")
+            stats.say(f"  github.pull_requests search of {label} failed, reading per repository: {e}")
             retry.update(mine)
 
-    def _search_qualifier(group: dict, repos: list[str], st: dict, owner: str) -> str:
-        """`repo:` qualifiers when the repositories were listed by name and fit in GitHub's
-        256-character query, else `org:` / `user:` (its results outside the sources file are
-        skipped)."""
-        if not group["wildcard"]:
-            q = " ".join(f"repo:{r}" for r in sorted(repos))
-            if len(q) + SEARCH_FIXED_CHARS <= SEARCH_MAX_CHARS:
-                return q
-        kind = st.get("owner_type")
-        if kind is None:
-            d = graphql(api, gql_url, "pull_requests", OWNER_TYPE_QUERY, {"login": group["login"]}, group["login"])
-            ro = d.get("repositoryOwner")
-            if ro is None:
-                raise NotFound(INTEGRATION, "POST /graphql", f"GitHub owner {group['login']} not found, or the token "
-                                                              f"cannot see it.", 200, None)
-            kind = st["owner_type"] = "org" if ro.get("__typename") == "Organization" else "user"
-        return f"{kind}:{group['login']}"
-
-    def _search_changed(login: str, qual: str, st: dict, mine: dict[str, str],
+    def _search_changed(login: str, qual: str, states: list[dict], mine: dict[str, str],
                         cursors: RepoCursors) -> Iterator[list[dict]]:
-        lo = _epoch(st["since"]) - SEARCH_LAG
+        """The changed pull requests of the covered repositories, by GitHub search: `updated:>=`
+        the newest update the previous searches saw (less SEARCH_LAG, for the search index's
+        delay), oldest first. Each page is a new search from the last update read (keyset
+        paging), so no search goes near GitHub's 1,000-result cap and a pull request updated
+        meanwhile cannot shift another out of the pages."""
+        lo = min(_epoch(st["since"]) for st in states) - SEARCH_LAG
         done: set[str] = set()
         touched: set[str] = set()
         after, n_rows, n_pages = None, 0, 0
@@ -275,7 +309,8 @@ def github_source(repos: list[str] = dlt.config.value,
                     stats.add_rows(INTEGRATION, "pull_requests", len(rows))
                     yield rows
                 if nodes:  # oldest first: every update before the last one read is read
-                    st["since"] = max(st["since"], nodes[-1]["updatedAt"])
+                    for st in states:
+                        st["since"] = max(st["since"], nodes[-1]["updatedAt"])
                 if not nodes or not conn["pageInfo"]["hasNextPage"]:
                     break
                 last = _epoch(nodes[-1]["updatedAt"])
@@ -380,10 +415,24 @@ def github_source(repos: list[str] = dlt.config.value,
         covered = {o: set(pushed.get(o, {}).get("repos", [])) for o in groups}
         moved: list[str] = []
         # 1. per owner, its repositories by last push, newest first, down to the newest push
-        #    the previous run saw: the covered ones whose default branch head changed
-        yield from fan_out(list(groups), lambda o: _guard(
+        #    the previous run saw: the covered ones whose default branch head changed. The
+        #    first page of every owner comes in one query (1 point).
+        firsts: dict[str, dict | None] = {}
+        owners = list(groups)
+        for i in range(0, len(owners), 100):
+            chunk = owners[i:i + 100]
+            try:
+                d = graphql(api, gql_url, "commits", pushed_repos_batch_query([groups[o]["login"] for o in chunk]),
+                            {}, None, partial=True)
+                firsts.update({o: d.get(f"o{j}") for j, o in enumerate(chunk)})
+            except AuthError:
+                raise
+            except ApiError as e:  # each owner asks on its own
+                stats.say(f"  github.commits repositories by push: {e}")
+        yield from fan_out(owners, lambda o: _guard(
             stats, "commits", f"repositories of {groups[o]['login']}",
-            lambda: _pushed_repos(groups[o], pushed.setdefault(o, {}), covered[o], heads, moved)), concurrency)
+            lambda: _pushed_repos(groups[o], pushed.setdefault(o, {}), covered[o], heads, moved,
+                                  firsts.get(o, False))), concurrency)
         # 2. history only there (their new commits, several repositories a query), and in full
         #    for repositories not covered yet
         for r in moved:
@@ -410,7 +459,8 @@ def github_source(repos: list[str] = dlt.config.value,
         for o, g in groups.items():
             pushed.setdefault(o, {})["repos"] = sorted(covered[o] & {r.lower() for r in g["repos"]})
 
-    def _pushed_repos(group: dict, st: dict, covered: set, heads: dict, moved: list) -> Iterator[list[dict]]:
+    def _pushed_repos(group: dict, st: dict, covered: set, heads: dict, moved: list,
+                      first: dict | None | bool = False) -> Iterator[list[dict]]:
         """Lists the owner's repositories by `pushedAt` (any branch), newest first, 100 a page
         (1 point), down to PUSHED_LAG before the newest push seen last run; a covered
         repository listed there whose default-branch head is not the one read last goes to
@@ -422,9 +472,12 @@ def github_source(repos: list[str] = dlt.config.value,
         floor = _iso(dt.datetime.fromtimestamp(_epoch(since) - PUSHED_LAG, dt.timezone.utc)) if since else None
         after, newest = None, None
         while True:
-            d = graphql(api, gql_url, "commits", PUSHED_REPOS_QUERY, {"login": group["login"], "after": after},
-                        group["login"])
-            owner = d.get("repositoryOwner")
+            if after is None and first is not False:  # the first page came with the other owners'
+                owner = first
+            else:
+                d = graphql(api, gql_url, "commits", PUSHED_REPOS_QUERY, {"login": group["login"], "after": after},
+                            group["login"])
+                owner = d.get("repositoryOwner")
             if owner is None:
                 raise NotFound(INTEGRATION, "POST /graphql", f"GitHub owner {group['login']} not found, or the token "
                                                               f"cannot see it.", 200, None)

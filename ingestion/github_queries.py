@@ -104,9 +104,28 @@ query PushedRepositories($login: String!, $after: String) {
 }
 """
 
-OWNER_TYPE_QUERY = """
-query OwnerType($login: String!) { repositoryOwner(login: $login) { __typename } }
+PUSHED_REPOS_FIELDS = """
+    repositories(first: 100, after: %s, ownerAffiliations: [OWNER], orderBy: {field: PUSHED_AT, direction: DESC}) {
+      pageInfo { hasNextPage endCursor }
+      nodes { nameWithOwner pushedAt defaultBranchRef { name target { oid } } }
+    }
 """
+
+
+def pushed_repos_batch_query(logins: list[str]) -> str:
+    """The first page of several owners' repositories by last push, aliases `o0`, `o1`, ...
+    (one request each: a query for up to 149 owners costs 1 point)."""
+    import json
+    parts = ["  o%d: repositoryOwner(login: %s) { __typename %s }" % (i, json.dumps(login), PUSHED_REPOS_FIELDS % "null")
+             for i, login in enumerate(logins)]
+    return "query PushedRepositoriesOfOwners {\n  rateLimit { cost remaining resetAt }\n%s\n}\n" % "\n".join(parts)
+
+
+def owner_types_query(logins: list[str]) -> str:
+    """Whether each login is an organisation or a user (`__typename`), aliases `o0`, `o1`, ..."""
+    import json
+    parts = ["  o%d: repositoryOwner(login: %s) { __typename }" % (i, json.dumps(login)) for i, login in enumerate(logins)]
+    return "query OwnerTypes {\n%s\n}\n" % "\n".join(parts)
 
 PR_TIMELINE_QUERY = """
 query PullRequestTimeline($owner: String!, $name: String!, $number: Int!, $after: String) {
