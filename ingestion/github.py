@@ -207,15 +207,16 @@ def github_source(repos: list[str] = dlt.config.value,
     def _search_batches(groups: dict, searches: dict, covered: dict, retry: set) -> list[tuple[str, list[str], str]]:
         """(kind, owners, qualifiers) per search query: "search" for owners with covered
         repositories and a watermark, "probe" for the others; each owner's qualifiers are
-        `repo:` ones when its repositories were listed by name and fit, else `org:`/`user:`;
-        owners are packed while the query stays within GitHub's 256 characters."""
+        `repo:` ones when its repositories were listed by name and take at most half of the
+        query, else `org:`/`user:` (results outside the sources file are skipped); owners are
+        packed while the query stays within GitHub's 256 characters."""
         quals: dict[str, dict[str, str]] = {"search": {}, "probe": {}}
         need_type = []
         for o, g in groups.items():
             kind = "search" if searches[o].get("since") and covered[o] else "probe"
             repos = sorted(r for r in g["repos"] if kind == "probe" or r.lower() in covered[o])
             q = " ".join(f"repo:{r}" for r in repos)
-            if g["wildcard"] or len(q) + SEARCH_FIXED_CHARS > SEARCH_MAX_CHARS:
+            if g["wildcard"] or len(q) > (SEARCH_MAX_CHARS - SEARCH_FIXED_CHARS) // 2:
                 q = None
                 if "owner_type" not in searches[o]:
                     need_type.append(o)
@@ -281,7 +282,7 @@ def github_source(repos: list[str] = dlt.config.value,
         lo = min(_epoch(st["since"]) for st in states) - SEARCH_LAG
         done: set[str] = set()
         touched: set[str] = set()
-        after, n_rows, n_pages = None, 0, 0
+        after, n_rows, n_pages, served = None, 0, 0, 0
         page = cheapest_page(page_size)
         try:
             while True:
@@ -311,13 +312,20 @@ def github_source(repos: list[str] = dlt.config.value,
                 if nodes:  # oldest first: every update before the last one read is read
                     for st in states:
                         st["since"] = max(st["since"], nodes[-1]["updatedAt"])
-                if not nodes or not conn["pageInfo"]["hasNextPage"]:
+                served += len(conn["nodes"] or [])
+                # GitHub serves 1,000 results of a search at most (`hasNextPage` turns false there,
+                # `issueCount` still counts them all): a capped search is continued by a new one
+                if not nodes or not (conn["pageInfo"]["hasNextPage"] or conn.get("issueCount", 0) > served):
                     break
                 last = _epoch(nodes[-1]["updatedAt"])
                 if last > lo:
-                    lo, after = last, None  # a new search from the last update read
-                else:  # a whole page updated in the same second: page on within it
+                    lo, after, served = last, None, 0  # a new search from the last update read
+                elif conn["pageInfo"]["hasNextPage"]:  # a whole page updated in the same second: page on
                     after = conn["pageInfo"]["endCursor"]
+                else:
+                    stats.error(INTEGRATION, "pull_requests", f"search of {login}: more than {served} pull requests "
+                                f"updated at {nodes[-1]['updatedAt']}; GitHub serves {served} of them")
+                    break
         finally:
             for repo in touched:
                 cursors.commit(repo)

@@ -649,3 +649,93 @@ def _iso(ts) -> str:
 
 def _day(text: str) -> int:
     return int(np.datetime64(text, "s").astype(np.int64))
+
+
+# --------------------------------------------------------------------------- search (issue 17)
+SEARCH_QUERY = """
+query Search($q: String!, $first: Int!, $after: String) {
+  rateLimit { cost }
+  search(query: $q, type: ISSUE, first: $first, after: $after) {
+    issueCount
+    pageInfo { hasNextPage endCursor }
+    nodes { ... on PullRequest { id number updatedAt repository { nameWithOwner } } }
+  }
+}
+"""
+
+
+def _search_all(sim, q: str, first: int = 100) -> tuple[list[dict], int, int]:
+    """Every result a search serves, by its cursors: (nodes, issueCount, pages)."""
+    after, out, pages = None, [], 0
+    while True:
+        status, _, body = gql(sim, SEARCH_QUERY, {"q": q, "first": first, "after": after})
+        assert status == 200 and "errors" not in body, body
+        conn = body["data"]["search"]
+        out += conn["nodes"]
+        pages += 1
+        if not conn["pageInfo"]["hasNextPage"]:
+            return out, conn["issueCount"], pages
+        after = conn["pageInfo"]["endCursor"]
+
+
+def test_search_finds_pull_requests_by_owner_repository_and_update_time(sim, tiny_world):
+    from simulator import views
+    prs = views.pull_requests(tiny_world)
+    full = tiny_world["repos"].set_index("repo_id").full_name
+    since = int(np.quantile(prs.updated_at, 0.8))
+    want = prs[prs.updated_at >= since].sort_values(["updated_at", "pr_id"])
+    org = full[int(want.repo_id.iloc[0])].split("/")[0]
+    got, count, _ = _search_all(sim, f"org:{org} is:pr updated:>={_iso(since)} sort:updated-asc")
+    assert count == len(want) == len(got) > 0
+    assert [(n["repository"]["nameWithOwner"], n["number"]) for n in got] == \
+        [(full[r], n) for r, n in zip(want.repo_id.tolist(), want.number.tolist())]
+    assert [n["updatedAt"] for n in got] == sorted(n["updatedAt"] for n in got)
+    assert all(n["updatedAt"] >= _iso(since) for n in got)
+    # `repo:` qualifiers are alternatives; `user:` of an organisation's login matches nothing here
+    a, b = full[int(want.repo_id.iloc[0])], full[int(want.repo_id.iloc[-1])]
+    got, count, _ = _search_all(sim, f"repo:{a} repo:{b} is:pr updated:>={_iso(since)}")
+    assert {n["repository"]["nameWithOwner"] for n in got} <= {a, b}
+    assert count == int(want.repo_id.isin([int(want.repo_id.iloc[0]), int(want.repo_id.iloc[-1])]).sum())
+    # a date range to the second, both ends included
+    lo, hi = _iso(want.updated_at.iloc[0]), _iso(want.updated_at.iloc[-1])
+    got, count, _ = _search_all(sim, f"org:{org} is:pr updated:{lo}..{hi}")
+    assert count == len(want)
+    _, count, _ = _search_all(sim, f"org:{org} is:issue")  # the simulated issues live in Jira
+    assert count == 0
+
+
+def test_search_serves_1000_results_and_counts_them_all(sim, tiny_world):
+    """GitHub serves at most 1,000 results of a search; `issueCount` says how many matched."""
+    from simulator import views
+    total = len(views.pull_requests(tiny_world))
+    assert total > 1000
+    got, count, pages = _search_all(sim, "org:acme-payments is:pr sort:updated-desc")
+    assert count == total and len(got) == 1000 and pages == 10
+    assert len({n["id"] for n in got}) == 1000
+
+
+def test_search_costs_by_the_formula_and_refuses_long_queries(sim):
+    status, _, body = gql(sim, SEARCH_QUERY, {"q": "org:acme-payments is:pr", "first": 100})
+    assert body["data"]["rateLimit"]["cost"] == 1  # one connection, nothing nested
+    q = "org:acme-payments is:pr " + " ".join(["repo:acme-payments/atlas-api"] * 9)
+    assert len(q) > 256
+    status, _, body = gql(sim, SEARCH_QUERY, {"q": q, "first": 10})
+    assert "longer than 256 characters" in body["errors"][0]["message"]
+    # the connector's page: 49 pull requests with three nested connections, 1 point
+    from ingestion.github_queries import SEARCH_PRS_QUERY, cheapest_page
+    status, _, body = gql(sim, SEARCH_PRS_QUERY, {"q": "org:acme-payments is:pr", "first": cheapest_page(100)})
+    assert "errors" not in body and body["data"]["rateLimit"]["cost"] == 1
+    assert len(body["data"]["search"]["nodes"]) == 49
+
+
+def test_repository_owner_lists_repositories_by_push(sim, tiny_world):
+    q = """query($login: String!) { repositoryOwner(login: $login) { __typename
+             repositories(first: 100, orderBy: {field: PUSHED_AT, direction: DESC}) {
+               nodes { nameWithOwner pushedAt defaultBranchRef { target { oid } } } } } }"""
+    status, _, body = gql(sim, q, {"login": "acme-payments"})
+    owner = body["data"]["repositoryOwner"]
+    assert owner["__typename"] == "Organization"
+    pushed = [n["pushedAt"] for n in owner["repositories"]["nodes"]]
+    assert pushed == sorted(pushed, reverse=True) and len(pushed) == len(tiny_world["repos"])
+    status, _, body = gql(sim, q, {"login": "no-such-owner"})
+    assert body["data"]["repositoryOwner"] is None
