@@ -9,9 +9,9 @@ Resources (dagster-dlt names them `dlt_github_<resource>`), all `merge` on a pri
 | resource | API | primary key | cursor (per repository) |
 |---|---|---|---|
 | repositories | sources file (+ `GET /orgs/{owner}/repos` for `owner/*`) | repository | - |
-| pull_requests (+ nested `__reviews`, `__labels`) | GraphQL `pullRequests(orderBy: UPDATED_AT DESC)` | id | updated_at |
+| pull_requests (+ nested `__reviews`, `__labels`) | GraphQL `pullRequests(orderBy: UPDATED_AT DESC)` the first time; then `search(type: ISSUE, query: "org:O is:pr updated:>=T sort:updated-asc")` across owners | id | updated_at; per owner, the newest update a search saw |
 | pull_request_jira_keys | derived from pull_requests (no requests) | pull_request_id, jira_key | (its parent's) |
-| commits (+ nested `__parents`, in parent order) | GraphQL `defaultBranchRef.target.history` | repository, sha | the branch head seen last |
+| commits (+ nested `__parents`, in parent order) | GraphQL `defaultBranchRef.target.history`, only where `repositoryOwner.repositories(orderBy: PUSHED_AT DESC)` shows the head moved | repository, sha | the branch head seen last; per owner, the newest push seen |
 | deployments | REST `/repos/{o}/{r}/deployments` (newest first) | id | updated_at; re-lists back to the oldest deployment that can still change |
 | deployment_statuses | GraphQL `nodes(ids:)` of changed deployments, 100 per query | id | (its parent's) |
 | releases | REST `/repos/{o}/{r}/releases` | id | created_at (no updated field) |
@@ -29,9 +29,32 @@ repository's cursor only moves when all its pages were read, so an interrupted r
 where each repository stands, and `merge` makes the overlap harmless. The records at a
 cursor's exact timestamp are remembered by id so a re-run does not re-emit them.
 
-A second run with no upstream change costs one request per (resource, repository):
-the first page of each listing shows nothing newer than the cursor and paging stops (the
-first pull-request page of a known repository asks for 20 PRs, which costs 1 point).
+Incremental runs cost what changed, not the number of repositories (issue 17). A
+repository is read per repository once (the first sync, a repository new in the sources
+file, one whose last read failed); from then on it is *covered* by its owner's searches:
+- pull requests: one GraphQL `search` for the changed pull requests of several owners at
+  once (`org:`/`user:` qualifiers, or `repo:` ones for a short list of named repositories,
+  packed within GitHub's 256-character query), `updated:>=` the newest update the previous
+  searches saw less SEARCH_LAG (the search index lags), oldest first. Each page is a new
+  search from the last update read (keyset paging): no search goes near GitHub's 1,000-result
+  cap (a capped one, seen by `issueCount`, is continued the same way), and a pull request
+  updated meanwhile cannot shift another out of the pages as offset cursors would. Results
+  outside the sources file are skipped; the per-repository cursors drop what was read before.
+  The first time, a 1-point search for the owner's newest update sets the watermark, before
+  the repositories are read one by one (so nothing updated during that read is missed);
+- history: one query lists every owner's repositories by `pushedAt` (any branch), newest
+  first, down to PUSHED_LAG before the newest push the previous run saw; only covered
+  repositories whose default-branch head is not the one read last are read, their first
+  HISTORY_BATCH_FIRST commits seven repositories a 1-point query, then on per repository;
+- a repository whose incremental read fails is no longer covered and is read per repository
+  next run, from its own cursor; a search that fails (GitHub Enterprise Server without a
+  search index, say) makes this run read its repositories one by one.
+So an hourly run with nothing changed costs 2 points whatever the number of repositories
+(one search, one listing of repositories by push; a few more for many owners), and one with
+activity about 1 point per 49 changed pull requests plus a point per 7 repositories whose
+default branch moved. The REST listings (deployments, releases, workflow runs) cost no
+points and still ask each repository once a run. Deployment statuses are asked only for
+deployments that changed.
 
 Default-branch history: `history()` lists every commit reachable from the head (merged
 branches' commits too), newest first; it is not the first-parent chain. Each commit keeps
@@ -61,11 +84,19 @@ DuckDB as parquet (when pyarrow is installed): dlt's default INSERT statements t
 a medium org's sync and 11 GB of memory. Figures: docs/benchmarks.md, Ingestion.
 
 GraphQL cost (GitHub's formula: one request per connection per possible parent node,
-/100, rounded): the pull-request page selects four nested connections (reviews(first:50),
-labels(first:10), commits(last:100), timelineItems(READY_FOR_REVIEW_EVENT, first:1)), so
-a page of N pull requests costs (1 + 4N)/100: 2 points per 50, 4 per 100. First and last
-commit both come from `commits(last:100)` (with its totalCount); only a PR with more than
-100 commits needs a follow-up for its first commit. Per-review comment counts would need
+summed, /100, rounded to the nearest whole number, at least 1): the pull-request page (per
+repository or from a search) selects three nested connections under each PR (labels(first:10),
+commits(last:100), and timelineItems(first:100, itemTypes: [READY_FOR_REVIEW_EVENT,
+PULL_REQUEST_REVIEW]), which brings the reviews and the ready-for-review event in one
+connection), so a page of N pull requests costs (1 + 3N)/100 rounded: `page_size` is the
+upper bound and the connector takes the size that reads the most PRs per point
+(`github_queries.cheapest_page`): 49 PRs for 1 point (148 requests), where 50 cost 2 and
+100 cost 3. That is 20.4 points per 1,000 PRs; with the history (1 point per 100 commits)
+and the statuses (1 point per 100 deployments) a first sync is about 34 points per 1,000 PRs
+on the simulated orgs (was 52-55 with four connections and pages of 50). A PR with more than
+100 timeline items pages on with a follow-up. First and last commit both come from
+`commits(last:100)` (with its totalCount); only a PR with more than 100 commits needs a
+follow-up for its first commit. Per-review comment counts would need
 `comments(first:...)` under every review: 5,000 requests (50 points) per 100 PRs by the
 formula, so they are off by default; the PR's `totalCommentsCount` is always loaded, and
 `integrations.github.review_comment_counts: true` fetches per-review counts in follow-up
