@@ -267,3 +267,28 @@ def test_serves_at_least_40_pages_of_100_prs_per_second():
             execute(prepare(q, {"after": "c"}), root)
         best = min(best, (time.perf_counter() - start) / 20)
     assert 1 / best >= 40, f"{1 / best:.0f} pages/s"
+
+
+def test_every_connector_query_validates_and_costs_what_the_connector_assumes():
+    """Each document ingestion/github_queries.py sends is valid on GitHub's schema, and the
+    connector's cost formula (page sizes, batches) agrees with the simulator's pricing."""
+    from graphql import parse, validate
+
+    from ingestion import github_queries as q
+    docs = [getattr(q, n) for n in dir(q) if n.endswith("_QUERY")]
+    docs += [q.history_batch_query([("o", "r", "2024-01-01T00:00:00Z")] * 3, 20),
+             q.pushed_repos_batch_query(["a", "b"]), q.owner_types_query(["a", "b"])]
+    assert len(docs) > 10
+    for text in docs:
+        assert validate(get_schema(), parse(text)) == [], text
+    page = q.cheapest_page(100)
+    assert page == q.cheapest_page(50) == 49
+    for first in (1, 20, 37, 49, 50, 66, 100):
+        for query, v in ((q.PRS_QUERY, {"owner": "o", "name": "r", "first": first}),
+                         (q.SEARCH_PRS_QUERY, {"q": "org:o is:pr", "first": first})):
+            assert prepare(query, v).cost == q.page_cost(first, q.PR_NESTED_CONNECTIONS), (first, query[:30])
+    n = q.batch_size(20, q.HISTORY_NESTED_CONNECTIONS)
+    assert n == 7
+    assert prepare(q.history_batch_query([("o", "r", "2024-01-01T00:00:00Z")] * n, 20)).cost == 1
+    assert prepare(q.history_batch_query([("o", "r", "2024-01-01T00:00:00Z")] * (n + 1), 20)).cost == 2
+    assert prepare(q.pushed_repos_batch_query([f"o{i}" for i in range(100)])).cost == 1
