@@ -237,17 +237,18 @@ def github_source(repos: list[str] = dlt.config.value,
 
     def _search_batches(groups: dict, searches: dict, covered: dict, retry: set) -> list[tuple[str, list[str], str]]:
         """(kind, owners, qualifiers) per search query: "search" for owners with covered
-        repositories and a watermark, "probe" for the others; each owner's qualifiers are
-        `repo:` ones when its repositories were listed by name and take at most half of the
-        query, else `org:`/`user:` (results outside the sources file are skipped); owners are
-        packed while the query stays within GitHub's 256 characters."""
+        repositories and a watermark, "probe" (`org:`/`user:`) for the others; a search's
+        qualifiers for an owner are `repo:` ones when its repositories were listed by name and
+        take at most half of the query, else `org:`/`user:` (results outside the sources file
+        are skipped); owners are packed while the query stays within GitHub's 256 characters."""
         quals: dict[str, dict[str, str]] = {"search": {}, "probe": {}}
         need_type = []
         for o, g in groups.items():
             kind = "search" if searches[o].get("since") and covered[o] else "probe"
-            repos = sorted(r for r in g["repos"] if kind == "probe" or r.lower() in covered[o])
-            q = " ".join(f"repo:{r}" for r in repos)
-            if g["wildcard"] or len(q) > (SEARCH_MAX_CHARS - SEARCH_FIXED_CHARS) // 2:
+            # `repo:` only for repositories read before: GitHub refuses a search naming one
+            # that does not exist (a typo in the sources file would block the owner's search)
+            q = " ".join(f"repo:{r}" for r in sorted(r for r in g["repos"] if r.lower() in covered[o]))
+            if kind == "probe" or g["wildcard"] or len(q) > (SEARCH_MAX_CHARS - SEARCH_FIXED_CHARS) // 2:
                 q = None
                 if "owner_type" not in searches[o]:
                     need_type.append(o)

@@ -13,7 +13,9 @@ the search syntax", "Sorting search results"):
 - `sort:updated-asc|updated-desc|created-asc|created-desc` (`sort:updated` is descending);
   without one, newest first (GitHub's "best match" has no meaning without search terms).
 
-As on GitHub: a query longer than 256 characters is refused; at most 1,000 results are
+As on GitHub: a query longer than 256 characters is refused, and so is one whose `org:`,
+`user:` or `repo:` names nothing the token can see ("The listed users and repositories
+cannot be searched..."); at most 1,000 results are
 served (`issueCount` still says how many matched, `hasNextPage` turns false at the
 1,000th); cursors are offsets (`cursor:N`, base64), so a result that stops matching while
 a client pages shifts the later ones. Free-text terms are not implemented: the simulator
@@ -115,6 +117,19 @@ def _frame(w):
     return w.cached("gql.search_frame", build)
 
 
+def _check_scope(w, scope: list[tuple[str, str]]) -> None:
+    from simulator.github_common import accounts, is_bot
+    rp = repos_now(w)
+    repos = set(rp.full_name.str.lower())
+    orgs = set(rp.github_org.str.lower()) | {o.lower() for o in w["organisations"].github_org}
+    users = {u.lower() for u in accounts(w) if not is_bot(u)}
+    for kind, val in scope:
+        if (kind == "repo" and val not in repos) or (kind == "org" and val not in orgs) or \
+                (kind == "user" and val not in users | orgs):
+            raise GitHubError("The listed users and repositories cannot be searched either because the resources do "
+                              "not exist or you do not have permission to view them.", "INVALID")
+
+
 def _cursor(n: int) -> str:
     return base64.b64encode(f"cursor:{n}".encode()).decode()
 
@@ -135,6 +150,7 @@ def search(ctx, info=None, query="", type=None, first=None, after=None, last=Non
     q = parse(query or "")
     picked = np.array([], dtype=np.int64)
     f = None
+    _check_scope(ctx.w, q["scope"])
     if type == "ISSUE" and q["kind"] != "issue":
         f = _frame(ctx.w)
         keep = np.ones(len(f["ix"]), dtype=bool)

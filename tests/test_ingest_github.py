@@ -471,6 +471,13 @@ def test_unknown_repository_is_reported_and_the_others_load(sim, tmp_path):
     assert ops.loc["pull_requests", "rows"] == (truth.repository == "acme-payments/atlas-api").sum() > 0
     assert ops.loc["commits", "rows"] > 0
     assert r.source("github").error_message and "no-such-repo" in r.source("github").error_message
+    # the next run searches for the known repository's changes (GitHub would refuse a search
+    # naming the missing one) and asks for the missing one alone again
+    before = sim_stats(sim)
+    r2 = sync(tmp_path, sim.url, repos=("acme-payments/atlas-api", "acme-payments/no-such-repo"))
+    assert r2.status == "partial" and "no-such-repo" in r2.source("github").error_message
+    assert ops_resources(tmp_path / "sei.duckdb", r2.run_id).loc["pull_requests", "rows"] == 0
+    assert sim_stats(sim)["graphql_points"] - before["graphql_points"] <= NO_CHANGE_POINTS + 2
 
 
 def test_plan_counts_what_a_first_sync_reads(sim, tmp_path):

@@ -739,3 +739,10 @@ def test_repository_owner_lists_repositories_by_push(sim, tiny_world):
     assert pushed == sorted(pushed, reverse=True) and len(pushed) == len(tiny_world["repos"])
     status, _, body = gql(sim, q, {"login": "no-such-owner"})
     assert body["data"]["repositoryOwner"] is None
+
+
+def test_search_naming_an_unknown_repository_or_owner_is_refused(sim):
+    for q in ("repo:acme-payments/no-such-repo is:pr", "org:no-such-org is:pr"):
+        status, _, body = gql(sim, SEARCH_QUERY, {"q": q, "first": 10})
+        assert status == 200 and body["errors"][0]["type"] == "INVALID"
+        assert "cannot be searched" in body["errors"][0]["message"]
