@@ -81,7 +81,8 @@ from typing import Any, Iterator
 import dlt
 
 from ingestion.config import Runtime
-from ingestion.http import ApiError, AuthError, HttpStats, NotFound
+from ingestion.github_state import fan_out
+from ingestion.http import ApiError, AuthError, HttpStats, NotFound, response_json
 from ingestion.jira_api import CLOUD, INTEGRATION, error_messages, make_api, normalise_flavor
 from ingestion.jira_rows import (BOARD_COLUMNS, CHANGELOG_COLUMNS, FieldMap, ISSUE_COLUMNS, SPRINT_COLUMNS,
                                  USER_COLUMNS, board_row, canon, changelog_rows, issue_row, jira_ts, sprint_row,
@@ -94,7 +95,22 @@ UNKNOWN_TZ_OVERLAP_MINUTES = 26 * 60  # no user time zone known: cover every UTC
 DC_PAGE_OVERLAP = 5
 AGILE_PAGE = 50
 CHANGELOG_PAGE = 100
-BULK_CHANGELOG_ISSUES = 1000
+BULK_CHANGELOG_ISSUES = 1000  # issues per changelog/bulkfetch request (Jira's maximum)
+HELD_ISSUES = 5000            # issues held back at most while their truncated changelogs wait for one bulk fetch
+CONCURRENCY = 4               # scopes (projects, JQLs) searched at once; requests in flight
+# Issues asked for per search page when `page_size` is not set: Cloud's search/jql takes
+# maxResults up to 5,000 and answers fewer when fields are asked for (100 today), Data Center
+# answers up to `jira.search.views.default.max` (1,000 by default).
+MAX_PAGE = {CLOUD: 5000, "data_center": 1000}
+EXPECTED_PAGE = {CLOUD: 100, "data_center": 1000}  # what a page with fields holds (for `sei ingest --plan`)
+
+
+def search_page_size(flavor: str, page_size: int | None) -> tuple[int, int]:
+    """(maxResults to ask for, issues a page is expected to hold) for a flavour and the
+    configured `page_size` (0 / None: the largest the API allows)."""
+    flavor = normalise_flavor(flavor)
+    asked = MAX_PAGE[flavor] if not page_size else max(1, min(int(page_size), MAX_PAGE[flavor]))
+    return asked, min(asked, EXPECTED_PAGE[flavor])
 
 
 def jql_time(d: dt.datetime, tz: dt.tzinfo) -> str:
@@ -150,13 +166,14 @@ def jira_source(projects: list[str] = dlt.config.value,
                 api_token: str | None = dlt.secrets.value,
                 flavor: str = CLOUD,
                 auth: str | None = None,
-                page_size: int = 100,
+                page_size: int | None = None,
                 cursor_overlap_minutes: int = DEFAULT_OVERLAP_MINUTES,
                 field_overrides: dict | None = None,
                 changelog_bulkfetch: bool = True,
                 scopes: dict[str, dict] | None = None,
                 runtime: Runtime | None = None,
-                stats: HttpStats | None = None):
+                stats: HttpStats | None = None,
+                concurrency: int = CONCURRENCY):
     """Jira scopes: project keys (`PAY`) and/or JQLs written `jql:<JQL>`.
 
     `email` / `api_token` come from `SOURCES__JIRA__EMAIL` / `SOURCES__JIRA__API_TOKEN` (or
@@ -165,7 +182,10 @@ def jira_source(projects: list[str] = dlt.config.value,
     issue at a time (`/issue/{key}/changelog`) instead of in bulk. `scopes` maps a scope
     (as written in `projects`) to {"project_id", "organisation_id", "account_id", "where"}
     (where: `file:line`, for messages). `runtime` (waits, attempts) and `stats` (ops
-    counters) are shared with the pipeline.
+    counters) are shared with the pipeline. `page_size`: issues asked for per search page
+    (None: the most the flavour allows). `concurrency`: scopes searched at once (and boards
+    whose sprints are listed at once), and requests in flight (1: one at a time, in the
+    extract thread).
     """
     runtime = runtime or Runtime()
     stats = stats or HttpStats()
@@ -175,13 +195,16 @@ def jira_source(projects: list[str] = dlt.config.value,
         str(start_date).replace("Z", "+00:00"))
     if start.tzinfo is None:
         start = start.replace(tzinfo=dt.timezone.utc)
-    page_size = max(1, min(int(page_size), 5000 if flavor == CLOUD else 1000))
-    api = make_api(base, flavor, runtime, stats, email, api_token, auth)
+    page_size, _ = search_page_size(flavor, page_size)
+    concurrency = max(1, int(concurrency))
+    api = make_api(base, flavor, runtime, stats, email, api_token, auth,
+                   max_in_flight=concurrency if concurrency > 1 else None)
     rest = "/rest/api/3" if flavor == CLOUD else "/rest/api/2"
     scopes = scopes or {}
     overlap_minutes = int(cursor_overlap_minutes)
     cl_stash, user_stash = _Stash(), _Stash()
-    users_seen: dict[str, str] = {}
+    users_seen: dict[str, tuple[int, str]] = {}
+    scope_rank = {scope: i for i, scope in reversed(list(enumerate(projects)))}  # first position of each scope
     setup_lock = threading.Lock()
     ctx: dict[str, Any] = {}
 
@@ -204,7 +227,7 @@ def jira_source(projects: list[str] = dlt.config.value,
         with setup_lock:
             if ctx:
                 return ctx
-            me = api.request("myself", "GET", f"{rest}/myself").json()
+            me = response_json(api.request("myself", "GET", f"{rest}/myself"))
             tz_name = me.get("timeZone")
             try:
                 tz = zoneinfo.ZoneInfo(tz_name) if tz_name else None
@@ -216,7 +239,7 @@ def jira_source(projects: list[str] = dlt.config.value,
                           f"{UNKNOWN_TZ_OVERLAP_MINUTES // 60} h overlap")
                 tz, overlap = dt.timezone.utc, dt.timedelta(minutes=max(overlap_minutes, UNKNOWN_TZ_OVERLAP_MINUTES))
             try:
-                fm = FieldMap.discover(api.request("fields", "GET", f"{rest}/field").json(), field_overrides)
+                fm = FieldMap.discover(response_json(api.request("fields", "GET", f"{rest}/field")), field_overrides)
             except AuthError:
                 raise
             except ApiError as e:
@@ -252,7 +275,7 @@ def jira_source(projects: list[str] = dlt.config.value,
             body: dict[str, Any] = {"jql": jql, "fields": fields, "expand": "changelog", "maxResults": page_size}
             tokens = set()
             while True:
-                d = api.request("issues", "POST", f"{rest}/search/jql", json=body).json()
+                d = response_json(api.request("issues", "POST", f"{rest}/search/jql", json=body))
                 yield d.get("issues") or []
                 token = d.get("nextPageToken")
                 if not token or d.get("isLast") is True or token in tokens:
@@ -262,9 +285,9 @@ def jira_source(projects: list[str] = dlt.config.value,
         else:
             start_at, step_back = 0, min(DC_PAGE_OVERLAP, page_size // 4)
             while True:
-                d = api.request("issues", "GET", f"{rest}/search",
-                                params={"jql": jql, "startAt": start_at, "maxResults": page_size,
-                                        "fields": ",".join(fields), "expand": "changelog"}).json()
+                d = response_json(api.request("issues", "GET", f"{rest}/search",
+                                              params={"jql": jql, "startAt": start_at, "maxResults": page_size,
+                                                      "fields": ",".join(fields), "expand": "changelog"}))
                 issues = d.get("issues") or []
                 yield issues
                 total = d.get("total")
@@ -276,7 +299,8 @@ def jira_source(projects: list[str] = dlt.config.value,
     def issues():
         c = setup()
         cursors = ScopeCursors("issues", start, c["overlap"])
-        for scope in projects:
+
+        def one_scope(scope: str) -> Iterator[list[dict]]:
             try:
                 yield from _scope_issues(scope, cursors, c)
             except AuthError:
@@ -285,6 +309,10 @@ def jira_source(projects: list[str] = dlt.config.value,
                 if e.status in (401, 410) or (e.status == 403 and "bearer token" in str(e)):
                     raise  # the whole source is misconfigured
                 scope_error("issues", scope, e)
+
+        # `concurrency` scopes searched at once, each wholly in one thread (its pages in order,
+        # its cursor committed after its last page); a failing scope is recorded, not raised.
+        yield from fan_out(projects, one_scope, concurrency)
         dlt.current.resource_state("issues")["summary"] = cursors.summary()
 
     def _scope_issues(scope: str, cursors: ScopeCursors, c: dict) -> Iterator[list[dict]]:
@@ -292,6 +320,23 @@ def jira_source(projects: list[str] = dlt.config.value,
         jql = scope_jql(scope, jql_time(cursors.since(scope), c["tz"]))
         cols = scope_cols(scope)
         n_rows = n_pages = 0
+        # Pages whose issues have truncated changelogs wait (up to HELD_ISSUES issues) so
+        # that one bulk fetch completes the changelogs of many pages.
+        held: list[list[dict]] = []
+        n_held = n_short = 0
+
+        def release() -> Iterator[list[dict]]:
+            nonlocal n_rows, n_held, n_short
+            pages = list(held)
+            held.clear()
+            n_held = n_short = 0
+            _complete_changelogs([it for pg in pages for it in pg], c)
+            for pg in pages:
+                rows = [_issue_rows(it, fm, cols) for it in pg]
+                n_rows += len(rows)
+                stats.add_rows(INTEGRATION, "issues", len(rows))
+                yield rows
+
         try:
             for page in search_pages(jql, fm.request_fields()):
                 n_pages += 1
@@ -304,21 +349,15 @@ def jira_source(projects: list[str] = dlt.config.value,
                         cursors.seen(scope, str(it["id"]), u)
                 if not fresh:
                     continue
-                _complete_changelogs(fresh, c)
-                rows = []
-                for it in fresh:
-                    row = issue_row(it, fm, cols, base)
-                    iid = row["id"]
-                    hist = (it.get("changelog") or {}).get("histories") or []
-                    cl_stash.put(iid, changelog_rows(iid, row["key"], hist, cols))
-                    f = it.get("fields") or {}
-                    users = [u for u in [f.get("assignee"), f.get("reporter")] + [h.get("author") for h in hist]
-                             if isinstance(u, dict) and user_id(u)]
-                    user_stash.put(iid, [user_row(u, cols) for u in users])
-                    rows.append(row)
-                n_rows += len(rows)
-                stats.add_rows(INTEGRATION, "issues", len(rows))
-                yield rows
+                short = sum(1 for it in fresh if _truncated(it))
+                if held and n_short + short > BULK_CHANGELOG_ISSUES:
+                    yield from release()  # one bulk request holds at most BULK_CHANGELOG_ISSUES issues
+                held.append(fresh)
+                n_held += len(fresh)
+                n_short += short
+                if not n_short or not c.get("bulk_changelog") or n_held >= HELD_ISSUES:
+                    yield from release()
+            yield from release()
         except ApiError as e:
             e.jql = jql  # type: ignore[attr-defined]
             raise
@@ -326,10 +365,27 @@ def jira_source(projects: list[str] = dlt.config.value,
         if n_rows:
             stats.say(f"  jira.issues {scope}: {n_rows} changed in {n_pages} page(s)")
 
+    def _issue_rows(it: dict, fm: FieldMap, cols: dict) -> dict:
+        """The issue's row; its changelog and user rows go to the stashes of the transformers."""
+        row = issue_row(it, fm, cols, base)
+        iid = row["id"]
+        hist = (it.get("changelog") or {}).get("histories") or []
+        cl_stash.put(iid, changelog_rows(iid, row["key"], hist, cols))
+        f = it.get("fields") or {}
+        users = [u for u in [f.get("assignee"), f.get("reporter")] + [h.get("author") for h in hist]
+                 if isinstance(u, dict) and user_id(u)]
+        user_stash.put(iid, [user_row(u, cols) for u in users])
+        return row
+
+    def _truncated(it: dict) -> bool:
+        """Whether the embedded changelog holds fewer histories than its `total` (Cloud's
+        search embeds the latest 40): only such issues cost a changelog request."""
+        cl = it.get("changelog") or {}
+        return (cl.get("total") or 0) > len(cl.get("histories") or [])
+
     def _complete_changelogs(page: list[dict], c: dict) -> None:
         """Replace truncated embedded changelogs (total > histories shown) by the whole history."""
-        short = [it for it in page if (it.get("changelog") or {}).get("total", 0) >
-                 len((it.get("changelog") or {}).get("histories") or [])]
+        short = [it for it in page if _truncated(it)]
         if not short:
             return
         full: dict[str, list[dict]] = {}
@@ -360,7 +416,7 @@ def jira_source(projects: list[str] = dlt.config.value,
             body: dict[str, Any] = {"issueIdsOrKeys": ids[i:i + BULK_CHANGELOG_ISSUES], "maxResults": 1000}
             tokens = set()
             while True:
-                d = api.request("issue_changelogs", "POST", f"{rest}/changelog/bulkfetch", json=body).json()
+                d = response_json(api.request("issue_changelogs", "POST", f"{rest}/changelog/bulkfetch", json=body))
                 for log in d.get("issueChangeLogs") or []:
                     out.setdefault(str(log.get("issueId")), []).extend(log.get("changeHistories") or [])
                 token = d.get("nextPageToken")
@@ -373,13 +429,13 @@ def jira_source(projects: list[str] = dlt.config.value,
     def _issue_changelog(it: dict) -> list[dict]:
         key = it.get("key") or it["id"]
         if flavor != CLOUD:
-            d = api.request("issue_changelogs", "GET", f"{rest}/issue/{key}",
-                            params={"fields": "summary", "expand": "changelog"}).json()
+            d = response_json(api.request("issue_changelogs", "GET", f"{rest}/issue/{key}",
+                                          params={"fields": "summary", "expand": "changelog"}))
             return (d.get("changelog") or {}).get("histories") or []
         out, start_at = [], 0
         while True:
-            d = api.request("issue_changelogs", "GET", f"{rest}/issue/{key}/changelog",
-                            params={"startAt": start_at, "maxResults": CHANGELOG_PAGE}).json()
+            d = response_json(api.request("issue_changelogs", "GET", f"{rest}/issue/{key}/changelog",
+                                          params={"startAt": start_at, "maxResults": CHANGELOG_PAGE}))
             vals = d.get("values") or []
             out += vals
             start_at += len(vals)
@@ -397,15 +453,22 @@ def jira_source(projects: list[str] = dlt.config.value,
             yield out
 
     @dlt.transformer(name="users", data_from=issues, write_disposition="merge", primary_key="jira_account_id",
-                     columns=USER_COLUMNS)
+                     columns={**USER_COLUMNS, "scope_rank": {"data_type": "bigint", "dedup_sort": "asc"}})
     def users(rows):
-        seen = users_seen  # one row per user and run, unless the user's details changed
+        # One row per user and run, with the first scope in the sources file's order that saw
+        # the user in this run (`scope_rank`: that scope's position). Scopes are read at once,
+        # so the order users are met in depends on thread timing: a row is emitted again only
+        # for a scope ranked before the one emitted (or changed details), and the `dedup_sort`
+        # hint keeps the lowest rank's row when one load holds several.
+        seen = users_seen  # account id -> (scope rank, signature) emitted in this run
         out = []
         for r in rows if isinstance(rows, list) else [rows]:
             for u in user_stash.pop(r["id"]):
+                u = {**u, "scope_rank": scope_rank.get(u["scope"], len(scope_rank))}
                 sig = json.dumps(u, sort_keys=True, default=str)
-                if seen.get(u["jira_account_id"]) != sig:
-                    seen[u["jira_account_id"]] = sig
+                had = seen.get(u["jira_account_id"])
+                if had is None or u["scope_rank"] < had[0] or (u["scope_rank"] == had[0] and sig != had[1]):
+                    seen[u["jira_account_id"]] = (u["scope_rank"], sig)
                     out.append(u)
         if out:
             stats.add_rows(INTEGRATION, "users", len(out))
@@ -423,22 +486,28 @@ def jira_source(projects: list[str] = dlt.config.value,
         with board_lock:
             if not board_cache:
                 board_cache.append({"rows": []})
-                for scope in projects:
-                    if scope.startswith("jql:"):
-                        continue  # boards are listed by project; a JQL scope has its sprint ids on its issues
+
+                def one_scope(scope: str) -> Iterator[list[dict]]:
                     try:
-                        board_cache[0]["rows"] += _scope_boards(scope)
+                        yield _scope_boards(scope)
                     except AuthError:
                         raise
                     except ApiError as e:
                         scope_error("boards", scope, e)
+
+                # boards are listed by project; a JQL scope has its sprint ids on its issues
+                by_scope = dict(fan_out([s for s in projects if not s.startswith("jql:")],
+                                        lambda s: ((s, rows) for rows in one_scope(s)), concurrency))
+                for scope in projects:  # in the sources file's order, whatever order they came in
+                    board_cache[0]["rows"] += by_scope.get(scope, [])
             return board_cache[0]["rows"]
 
     def _scope_boards(scope: str) -> list[dict]:
         start_at, cols, out = 0, scope_cols(scope), []
         while True:
-            d = api.request("boards", "GET", "/rest/agile/1.0/board",
-                            params={"projectKeyOrId": scope, "startAt": start_at, "maxResults": AGILE_PAGE}).json()
+            d = response_json(api.request("boards", "GET", "/rest/agile/1.0/board",
+                                          params={"projectKeyOrId": scope, "startAt": start_at,
+                                                  "maxResults": AGILE_PAGE}))
             vals = d.get("values") or []
             out += [board_row(b, cols) for b in vals]
             start_at += len(vals)
@@ -464,19 +533,29 @@ def jira_source(projects: list[str] = dlt.config.value,
         sigs = Signatures("sprints")
         seen_boards: set[int] = set()
         seen: set[int] = set()
+        todo = []
         for b in board_list():
             if b["id"] in seen_boards or (b.get("type") or "").lower() == "kanban":
                 continue  # kanban boards have no sprints (Jira answers 400)
             seen_boards.add(b["id"])
+            todo.append(b)
+
+        def one_board(b: dict) -> Iterator[tuple[int, list[dict]]]:
             cols = {k: b.get(k) for k in ("project_id", "organisation_id", "account_id", "scope")}
             try:
-                listed = list(_board_sprints(b["id"], cols))
+                yield b["id"], list(_board_sprints(b["id"], cols))
             except AuthError:
                 raise
             except ApiError as e:
-                if e.status == 400:  # "The board does not support sprints"
-                    continue
-                scope_error("sprints", b.get("scope") or str(b["id"]), e)
+                if e.status != 400:  # 400: "The board does not support sprints"
+                    scope_error("sprints", b.get("scope") or str(b["id"]), e)
+
+        # boards listed `concurrency` at a time, their sprints taken in board order (the first
+        # board listing a sprint owns it, whatever order the answers came in)
+        listings = dict(fan_out(todo, one_board, concurrency))
+        for b in todo:
+            listed = listings.get(b["id"])
+            if listed is None:
                 continue
             rows = []
             for r in listed:  # a board lists sprints of other boards too: the first listing wins
@@ -491,8 +570,8 @@ def jira_source(projects: list[str] = dlt.config.value,
     def _board_sprints(board_id: int, cols: dict) -> Iterator[dict]:
         start_at = 0
         while True:
-            d = api.request("sprints", "GET", f"/rest/agile/1.0/board/{board_id}/sprint",
-                            params={"startAt": start_at, "maxResults": AGILE_PAGE}).json()
+            d = response_json(api.request("sprints", "GET", f"/rest/agile/1.0/board/{board_id}/sprint",
+                                          params={"startAt": start_at, "maxResults": AGILE_PAGE}))
             vals = d.get("values") or []
             for s in vals:
                 yield sprint_row(s, board_id, cols)
@@ -532,7 +611,8 @@ def build_source(cfg, stats):
                  if opts.get(k)}
     return jira_source(projects=[s.value for s in scopes], start_date=cfg.start_date, base_url=j.base_url,
                        email=cfgmod._secret("sources.jira.email"), api_token=cfgmod._secret("sources.jira.api_token"),
-                       flavor=flavor, auth=opts.get("auth"), page_size=j.page_size,
+                       flavor=flavor, auth=opts.get("auth"), page_size=j.page_size or None,
+                       concurrency=int(opts.get("concurrency", CONCURRENCY)),
                        cursor_overlap_minutes=int(opts.get("cursor_overlap_minutes", DEFAULT_OVERLAP_MINUTES)),
                        field_overrides=overrides, scopes=info,
                        changelog_bulkfetch=str(opts.get("changelog_bulkfetch", True)).lower() not in ("false", "0", "no"),
