@@ -420,8 +420,8 @@ def _format_other(r: dict) -> str:
     """Jira and Harness: requests per 1,000 issues / executions, and where the time went per
     kind of page (client: seconds waiting on HTTP per resource; simulator: handler CPU per
     endpoint)."""
-    lines = [f"{r['size']} org full {r['source']} sync: {r['status']} in {r['seconds']:.1f} s, {r['rows']:,} rows in all "
-             f"tables ({r['rows_per_s']:,} rows/s), {r['units']:,} {r['unit']}",
+    lines = [f"{r['size']} org full {r['source']} sync: {r['status']} in {r['seconds']:.1f} s, {r['rows']:,} rows "
+             f"in all tables ({r['rows_per_s']:,} rows/s), {r['units']:,} {r['unit']}",
              f"  dlt steps: {r['steps_s']}",
              f"  CPU: client {r['client_cpu_s']} s, simulator {r['simulator_cpu_s']} s; peak RSS client "
              f"{r['client_peak_rss_mb']} MB, simulator {r['simulator_peak_rss_mb']} MB",
