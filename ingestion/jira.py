@@ -320,22 +320,28 @@ def jira_source(projects: list[str] = dlt.config.value,
         jql = scope_jql(scope, jql_time(cursors.since(scope), c["tz"]))
         cols = scope_cols(scope)
         n_rows = n_pages = 0
-        # Pages whose issues have truncated changelogs wait (up to HELD_ISSUES issues) so
-        # that one bulk fetch completes the changelogs of many pages.
-        held: list[list[dict]] = []
-        n_held = n_short = 0
+        # Pages with truncated changelogs wait (up to HELD_ISSUES issues, as rows except the
+        # truncated issues themselves) so that one bulk fetch completes the changelogs of many
+        # pages (Cloud's search embeds an issue's latest 40 histories: long-lived issues have
+        # more, a few per page, and a bulk request per page would double the requests).
+        held: list[list] = []       # pages: (row, changelog rows, user rows), or [issue] awaiting its changelog
+        pending: list[dict] = []    # the truncated issues of the held pages
+        n_held = 0
 
         def release() -> Iterator[list[dict]]:
-            nonlocal n_rows, n_held, n_short
-            pages = list(held)
+            nonlocal n_rows, n_held
+            _complete_changelogs(pending, c)
+            for pg in held:
+                built = [_built(x[0], fm, cols) if isinstance(x, list) else x for x in pg]
+                for row, cl_rows, user_rows in built:
+                    cl_stash.put(row["id"], cl_rows)
+                    user_stash.put(row["id"], user_rows)
+                n_rows += len(built)
+                stats.add_rows(INTEGRATION, "issues", len(built))
+                yield [b[0] for b in built]
             held.clear()
-            n_held = n_short = 0
-            _complete_changelogs([it for pg in pages for it in pg], c)
-            for pg in pages:
-                rows = [_issue_rows(it, fm, cols) for it in pg]
-                n_rows += len(rows)
-                stats.add_rows(INTEGRATION, "issues", len(rows))
-                yield rows
+            pending.clear()
+            n_held = 0
 
         try:
             for page in search_pages(jql, fm.request_fields()):
@@ -349,13 +355,13 @@ def jira_source(projects: list[str] = dlt.config.value,
                         cursors.seen(scope, str(it["id"]), u)
                 if not fresh:
                     continue
-                short = sum(1 for it in fresh if _truncated(it))
-                if held and n_short + short > BULK_CHANGELOG_ISSUES:
+                short = [it for it in fresh if _truncated(it)]
+                if held and len(pending) + len(short) > BULK_CHANGELOG_ISSUES:
                     yield from release()  # one bulk request holds at most BULK_CHANGELOG_ISSUES issues
-                held.append(fresh)
+                held.append([[it] if _truncated(it) else _built(it, fm, cols) for it in fresh])
+                pending.extend(short)
                 n_held += len(fresh)
-                n_short += short
-                if not n_short or not c.get("bulk_changelog") or n_held >= HELD_ISSUES:
+                if not pending or not c.get("bulk_changelog") or n_held >= HELD_ISSUES:
                     yield from release()
             yield from release()
         except ApiError as e:
@@ -365,17 +371,14 @@ def jira_source(projects: list[str] = dlt.config.value,
         if n_rows:
             stats.say(f"  jira.issues {scope}: {n_rows} changed in {n_pages} page(s)")
 
-    def _issue_rows(it: dict, fm: FieldMap, cols: dict) -> dict:
-        """The issue's row; its changelog and user rows go to the stashes of the transformers."""
+    def _built(it: dict, fm: FieldMap, cols: dict) -> tuple[dict, list[dict], list[dict]]:
+        """The issue's row, its changelog rows and its user rows (for the transformers)."""
         row = issue_row(it, fm, cols, base)
-        iid = row["id"]
         hist = (it.get("changelog") or {}).get("histories") or []
-        cl_stash.put(iid, changelog_rows(iid, row["key"], hist, cols))
         f = it.get("fields") or {}
         users = [u for u in [f.get("assignee"), f.get("reporter")] + [h.get("author") for h in hist]
                  if isinstance(u, dict) and user_id(u)]
-        user_stash.put(iid, [user_row(u, cols) for u in users])
-        return row
+        return row, changelog_rows(row["id"], row["key"], hist, cols), [user_row(u, cols) for u in users]
 
     def _truncated(it: dict) -> bool:
         """Whether the embedded changelog holds fewer histories than its `total` (Cloud's
