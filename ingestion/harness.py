@@ -36,6 +36,10 @@ cursor moves page by page (rows are in start order), so an interrupted run resum
 A second run with nothing new costs one request per (resource, project) plus one per
 execution still running from before the window.
 
+Throughput: `integrations.harness.concurrency` (default 4) Harness projects are read at
+once per resource, each wholly in one thread (its cursor moves page by page as above); at
+most that many requests are in flight. Pages hold `page_size` items (default 100).
+
 Per execution, flattened: pipeline, status (raw CamelCase and normalised), start / end
 (epoch ms -> UTC timestamps), trigger, CI info (`moduleInfo.ci`: branch, repository,
 commit), and the CD stage that deployed: Harness keeps `serviceInfo` (service, artifact

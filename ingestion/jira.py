@@ -7,8 +7,8 @@ cloud`), Jira Data Center / Server (`flavor: data_center`) and the simulator.
 | | Jira Cloud | Jira Data Center |
 |---|---|---|
 | auth | basic: `SOURCES__JIRA__EMAIL` + `SOURCES__JIRA__API_TOKEN` | `SOURCES__JIRA__API_TOKEN` (a personal access token) as `Authorization: Bearer`; `integrations.jira.auth: basic` for user name + password |
-| search | `POST /rest/api/3/search/jql`, `nextPageToken` paging, only ids unless `fields` are listed | `GET /rest/api/2/search`, `startAt` / `maxResults` / `total` |
-| changelog | embedded (`expand=changelog`) truncated to the latest 40 histories; the rest from `POST /rest/api/3/changelog/bulkfetch` (fallback `GET /rest/api/3/issue/{key}/changelog`, `startAt` / `isLast`) | embedded whole; when not, `GET /rest/api/2/issue/{key}?expand=changelog` |
+| search | `POST /rest/api/3/search/jql`, `nextPageToken` paging, only ids unless `fields` are listed; asks `maxResults` 5,000, gets 100 a page with fields | `GET /rest/api/2/search`, `startAt` / `maxResults` / `total`; pages of 1,000 (`jira.search.views.default.max`) |
+| changelog | embedded (`expand=changelog`) truncated to the latest 40 histories; only issues whose `total` exceeds what was embedded are completed, many pages' worth in one `POST /rest/api/3/changelog/bulkfetch` (fallback `GET /rest/api/3/issue/{key}/changelog`, `startAt` / `isLast`) | embedded whole; when not, `GET /rest/api/2/issue/{key}?expand=changelog` |
 | users | `accountId` | no `accountId`: the user `key` (`JIRAUSER10100`, stable across renames) takes its place, `name` is kept as `user_name` |
 
 Resources (dagster-dlt names them `dlt_jira_<resource>`), all `merge`:
@@ -17,7 +17,7 @@ Resources (dagster-dlt names them `dlt_jira_<resource>`), all `merge`:
 |---|---|---|---|
 | issues (+ nested `__sprints`, `__labels`, `__components`) | JQL search | id | `updated` cursor per scope |
 | issue_changelogs | the changelog of each loaded issue (one row per history item) | history_id, item_index | (its parent's) |
-| users | assignees, reporters and changelog authors of the loaded issues | jira_account_id | (its parent's) |
+| users | assignees, reporters and changelog authors of the loaded issues; `scope_rank`: see Throughput | jira_account_id | (its parent's) |
 | boards | `GET /rest/agile/1.0/board?projectKeyOrId=KEY` | id | full listing per project (one page) |
 | sprints | `GET /rest/agile/1.0/board/{id}/sprint` for each listed board (paged on `isLast`: Jira Cloud leaves `total` out) | id | full listing per board |
 
@@ -63,8 +63,22 @@ unknown project: 400 "does not exist for the field 'project'" from search, 400/4
 agile) is recorded in ops with the scope and its line in the sources file, and the other
 scopes still load.
 
-Every row carries the SEI `project_id`, `organisation_id`, `account_id` of its scope (users
-and boards: the scope they were last seen in) and `scope` (the project key or `jql:...`).
+Every row carries the SEI `project_id`, `organisation_id`, `account_id` of its scope (users:
+the first scope of the sources file that named them in the run; boards: the first scope that
+listed them) and `scope` (the project key or `jql:...`).
+
+Throughput. A full sync costs its search pages (Cloud answers at most 100 issues a page when
+fields are asked for, whatever `maxResults` says; Data Center 1,000), the agile listings (a
+board page per project, a sprint page per board), two setup requests, and changelog
+follow-ups only for issues whose embedded changelog is truncated: pages holding such issues
+wait, as rows (up to `HELD_ISSUES` issues; only the truncated issues are kept whole), so one
+bulk request completes up to 1,000 issues of many pages instead of one request per page.
+`integrations.jira.concurrency` (default 4) scopes are searched at once, each wholly in one
+thread (its pages in order, its cursor committed after its last page), and board sprint
+listings likewise; at most that many requests are in flight (`ingestion.http.RequestGate`).
+Users met in several scopes keep the first scope in the sources file's order (`scope_rank`,
+dlt's `dedup_sort`), whatever order the threads met them in. `page_size` (default: the
+largest the flavour allows) caps `maxResults`. Figures: docs/benchmarks.md, Ingestion.
 
 This module is the source and its JQL; the client is jira_api.py, fields, timestamps and rows
 jira_rows.py, per-scope cursors jira_state.py.
