@@ -12,7 +12,11 @@ seconds of the client (this process and its normalize worker processes) and of t
 simulator (`/proc/<pid>/stat`); per resource rows (dlt's normalize counts), requests, time
 spent waiting on HTTP (summed over threads) and GraphQL points (`rateLimit.cost` of each
 answer); the simulator's request counts per endpoint and total GraphQL points
-(`/_sim/stats`), and points per 1,000 PRs by GitHub's formula.
+(`/_sim/stats`), and points per 1,000 PRs by GitHub's formula. Jira and Harness
+(`--source`): requests per 1,000 issues / executions, and the simulator's handler CPU per
+endpoint (`handler_cpu_s` in `/_sim/stats`) beside the client's HTTP seconds per resource,
+so each kind of page (search, changelog, boards, sprints; executions) shows where its time
+went.
 
 Rate limits: the simulator's clock runs 1,000x fast (`time_scale=0.001`) and the client
 scales its waits the same way, so GitHub's hourly windows cost milliseconds: the figure is
