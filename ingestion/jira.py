@@ -64,7 +64,7 @@ agile) is recorded in ops with the scope and its line in the sources file, and t
 scopes still load.
 
 Every row carries the SEI `project_id`, `organisation_id`, `account_id` of its scope (users:
-the first scope of the sources file that named them in the run; boards: the first scope that
+the first scope of the sources file that ever named them; boards: the first scope that
 listed them) and `scope` (the project key or `jql:...`).
 
 Throughput. A full sync costs its search pages (Cloud answers at most 100 issues a page when
@@ -76,8 +76,9 @@ bulk request completes up to 1,000 issues of many pages instead of one request p
 `integrations.jira.concurrency` (default 4) scopes are searched at once, each wholly in one
 thread (its pages in order, its cursor committed after its last page), and board sprint
 listings likewise; at most that many requests are in flight (`ingestion.http.RequestGate`).
-Users met in several scopes keep the first scope in the sources file's order (`scope_rank`,
-dlt's `dedup_sort`), whatever order the threads met them in. `page_size` (default: the
+Users named in several scopes keep the first scope in the sources file's order that ever
+named them (`scope_rank`, kept in resource state; dlt's `dedup_sort`), whatever order the
+threads met them in and whichever issues a run read. `page_size` (default: the
 largest the flavour allows) caps `maxResults`. Figures: docs/benchmarks.md, Ingestion.
 
 This module is the source and its JQL; the client is jira_api.py, fields, timestamps and rows
@@ -86,6 +87,7 @@ jira_rows.py, per-scope cursors jira_state.py.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import threading
@@ -102,6 +104,8 @@ from ingestion.jira_rows import (BOARD_COLUMNS, CHANGELOG_COLUMNS, FieldMap, ISS
                                  USER_COLUMNS, board_row, canon, changelog_rows, issue_row, jira_ts, sprint_row,
                                  user_id, user_row)
 from ingestion.jira_state import ScopeCursors, Signatures, _Stash
+
+SCOPE_KEYS = ("project_id", "organisation_id", "account_id", "scope", "scope_rank")
 
 
 DEFAULT_OVERLAP_MINUTES = 5
@@ -217,8 +221,10 @@ def jira_source(projects: list[str] = dlt.config.value,
     scopes = scopes or {}
     overlap_minutes = int(cursor_overlap_minutes)
     cl_stash, user_stash = _Stash(), _Stash()
-    users_seen: dict[str, tuple[int, str]] = {}
     scope_rank = {scope: i for i, scope in reversed(list(enumerate(projects)))}  # first position of each scope
+
+    def rank_of(scope: str) -> int:
+        return scope_rank.get(scope, len(projects))  # a scope no longer in the sources file: last
     setup_lock = threading.Lock()
     ctx: dict[str, Any] = {}
 
@@ -472,21 +478,27 @@ def jira_source(projects: list[str] = dlt.config.value,
     @dlt.transformer(name="users", data_from=issues, write_disposition="merge", primary_key="jira_account_id",
                      columns={**USER_COLUMNS, "scope_rank": {"data_type": "bigint", "dedup_sort": "asc"}})
     def users(rows):
-        # One row per user and run, with the first scope in the sources file's order that saw
-        # the user in this run (`scope_rank`: that scope's position). Scopes are read at once,
-        # so the order users are met in depends on thread timing: a row is emitted again only
-        # for a scope ranked before the one emitted (or changed details), and the `dedup_sort`
-        # hint keeps the lowest rank's row when one load holds several.
-        seen = users_seen  # account id -> (scope rank, signature) emitted in this run
+        # A user belongs to the first scope, in the sources file's order, whose issues ever
+        # named them (`scope_rank`: that scope's position), kept in resource state across
+        # runs: so neither the threads' timing (scopes are read at once) nor which issues an
+        # incremental run happens to read changes it. A row is emitted for a user not seen
+        # before, seen now in a scope ranked before theirs, or whose details changed (then with
+        # the scope they keep); when one load holds several rows of a user, the `dedup_sort`
+        # hint keeps the lowest rank's.
+        owners = dlt.current.resource_state("users").setdefault("owners", {})  # id -> [scope, details hash]
         out = []
         for r in rows if isinstance(rows, list) else [rows]:
             for u in user_stash.pop(r["id"]):
-                u = {**u, "scope_rank": scope_rank.get(u["scope"], len(scope_rank))}
-                sig = json.dumps(u, sort_keys=True, default=str)
-                had = seen.get(u["jira_account_id"])
-                if had is None or u["scope_rank"] < had[0] or (u["scope_rank"] == had[0] and sig != had[1]):
-                    seen[u["jira_account_id"]] = (u["scope_rank"], sig)
-                    out.append(u)
+                acc, rank = u["jira_account_id"], rank_of(u["scope"])
+                details = {k: v for k, v in u.items() if k not in SCOPE_KEYS}
+                dsig = hashlib.sha1(json.dumps(details, sort_keys=True, default=str).encode()).hexdigest()[:16]
+                had = owners.get(acc)
+                if had is None or rank < rank_of(had[0]):
+                    owners[acc] = [u["scope"], dsig]
+                    out.append({**u, "scope_rank": rank})
+                elif dsig != had[1]:
+                    had[1] = dsig
+                    out.append({**details, **scope_cols(had[0]), "scope_rank": rank_of(had[0])})
         if out:
             stats.add_rows(INTEGRATION, "users", len(out))
             yield out

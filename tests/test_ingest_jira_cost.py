@@ -167,3 +167,28 @@ def test_data_center_pages_of_1000_halve_the_requests(fresh_sim, tmp_path):
           f"100, {per['after']:.1f} with the default")
     assert per["after"] <= per["before"] / 2
     assert_same(snapshot(tmp_path / "before" / "sei.duckdb"), snapshot(tmp_path / "after" / "sei.duckdb"))
+
+
+def test_incremental_with_scopes_at_once_equals_a_fresh_full_sync(fresh_sim, tmp_path):
+    """Each scope's `updated >=` cursor moves on its own thread: after 72 hours of activity an
+    incremental run fetches only what changed in each project and ends where a fresh full
+    sync does."""
+    from tests.test_ingest_jira import advance, ops_resources
+    s = fresh_sim("small", seed=1)
+    src = sources_for(s.world, tmp_path / "inc", s.url)
+    assert sync(tmp_path / "inc", src).status == "success"
+    old = dict(zip(views.issues(s.world).key, views.issues(s.world).updated_at))
+    advance(s, 72)
+    now = views.issues(s.world)
+    changed = now[[old.get(k) != u for k, u in zip(now.key, now.updated_at)]]
+    assert changed.project_id.nunique() == 2
+    before = sim_stats(s)
+    r = sync(tmp_path / "inc", src)
+    d = delta(sim_stats(s), before)
+    assert r.status == "success", r.source("jira").error_message
+    db = tmp_path / "inc" / "sei.duckdb"
+    assert ops_resources(db, r.run_id).loc["issues", "rows"] == len(changed)
+    assert d["jira.search_jql"] == sum(-(-n // 100) for n in changed.groupby("project_id").size())
+    full = sync(tmp_path / "full", sources_for(s.world, tmp_path / "full", s.url))
+    assert full.status == "success"
+    assert_same(snapshot(db), snapshot(tmp_path / "full" / "sei.duckdb"))
