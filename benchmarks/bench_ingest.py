@@ -1,6 +1,7 @@
-"""GitHub ingestion benchmark: a full sync of a simulated organisation into a fresh DuckDB.
+"""Ingestion benchmark: a full sync of one source of a simulated organisation into a fresh DuckDB.
 
     python -m benchmarks.bench_ingest --size medium [--page-size 100] [--concurrency 4] [--incremental]
+    python -m benchmarks.bench_ingest --source jira --size small   (or --source harness)
 
 The simulator runs in its own process (generated there, sources file written there), so
 this process holds only the client: its peak RSS (`resource.getrusage`) is the connector's
@@ -11,7 +12,11 @@ seconds of the client (this process and its normalize worker processes) and of t
 simulator (`/proc/<pid>/stat`); per resource rows (dlt's normalize counts), requests, time
 spent waiting on HTTP (summed over threads) and GraphQL points (`rateLimit.cost` of each
 answer); the simulator's request counts per endpoint and total GraphQL points
-(`/_sim/stats`), and points per 1,000 PRs by GitHub's formula.
+(`/_sim/stats`), and points per 1,000 PRs by GitHub's formula. Jira and Harness
+(`--source`): requests per 1,000 issues / executions, and the simulator's handler CPU per
+endpoint (`handler_cpu_s` in `/_sim/stats`) beside the client's HTTP seconds per resource,
+so each kind of page (search, changelog, boards, sprints; executions) shows where its time
+went.
 
 Rate limits: the simulator's clock runs 1,000x fast (`time_scale=0.001`) and the client
 scales its waits the same way, so GitHub's hourly windows cost milliseconds: the figure is
@@ -52,7 +57,9 @@ from simulator.export import export_sources
 from simulator.server import SimServer
 t = time.perf_counter()
 w = generate({size!r}, seed={seed})
-s = SimServer(w, port={port}, time_scale={time_scale})
+s = SimServer(w, port={port}, time_scale={time_scale}, **{server_kwargs!r})
+for k, v in {sim_attrs!r}.items():
+    setattr(s, k, v)
 export_sources(w, Path({sources!r}), s.url)
 s.start()
 print(json.dumps({{"url": s.url, "summary": {{k: int(v) for k, v in w.summary().items()}},
@@ -96,9 +103,13 @@ def _self_cpu() -> float:
 
 
 @contextlib.contextmanager
-def simulator(size: str, seed: int, sources: Path, time_scale: float = 0.001):
+def simulator(size: str, seed: int, sources: Path, time_scale: float = 0.001, server_kwargs: dict | None = None,
+              sim_attrs: dict | None = None):
+    """The simulator in its own process; `server_kwargs` go to `SimServer` (`data_center=True`
+    for Jira Data Center), `sim_attrs` are set on it (`jira_changelog_embed_limit`)."""
     port = _free_port()
-    code = SERVER_SNIPPET.format(size=size, seed=seed, port=port, time_scale=time_scale, sources=str(sources))
+    code = SERVER_SNIPPET.format(size=size, seed=seed, port=port, time_scale=time_scale, sources=str(sources),
+                                 server_kwargs=dict(server_kwargs or {}), sim_attrs=dict(sim_attrs or {}))
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
@@ -251,29 +262,52 @@ def _incremental_run(url: str, label: str, quiet: bool) -> dict:
             "changed_prs": prs, "points_per_changed_pr": round(points / prs, 2) if prs else None}
 
 
+SOURCES = ("github", "jira", "harness")
+# the resource a page kind is counted under when the simulator's endpoint names it
+UNIT = {"github": "PRs", "jira": "issues", "harness": "executions"}
+MAIN_RESOURCE = {"github": "pull_requests", "jira": "issues", "harness": "pipeline_executions"}
+
+
+def _credentials(source: str) -> dict:
+    from simulator.http import GITHUB_TOKEN, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN
+    return {"github": {"SOURCES__GITHUB__ACCESS_TOKEN": GITHUB_TOKEN},
+            "jira": {"SOURCES__JIRA__EMAIL": JIRA_EMAIL, "SOURCES__JIRA__API_TOKEN": JIRA_TOKEN},
+            "harness": {"SOURCES__HARNESS__API_KEY": HARNESS_API_KEY}}[source]
+
+
 def full_sync(size: str = "medium", seed: int = 1, page_size: int | None = None, concurrency: int | None = None,
               extra_env: dict | None = None, keep: Path | None = None, quiet: bool = False,
-              incremental: bool = False) -> dict:
-    """One full GitHub sync of a freshly generated organisation; returns the figures."""
-    from simulator.http import GITHUB_TOKEN
-    work = Path(keep) if keep else Path(tempfile.mkdtemp(prefix=f"bench_ingest_{size}_"))
+              source: str = "github", options: dict | None = None, server_kwargs: dict | None = None,
+              sim_attrs: dict | None = None, incremental: bool = False) -> dict:
+    """One full sync of one source (github, jira or harness) of a freshly generated
+    organisation; returns the figures. `options` are written under the source's
+    `integrations:` entry (`flavor: data_center`, ...); `server_kwargs` / `sim_attrs` shape
+    the simulator (see `simulator`); `incremental` (GitHub) adds two incremental runs."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}: one of {', '.join(SOURCES)}")
+    work = Path(keep) if keep else Path(tempfile.mkdtemp(prefix=f"bench_ingest_{source}_{size}_"))
     work.mkdir(parents=True, exist_ok=True)
     sources = work / "sources.yml"
     wh = work / "sei.duckdb"
     for p in work.glob("sei.duckdb*"):
         p.unlink()
-    with simulator(size, seed, sources) as sim:
+    with simulator(size, seed, sources, server_kwargs=server_kwargs, sim_attrs=sim_attrs) as sim:
         text = sources.read_text()
         opts = ""
+        for k, v in (options or {}).items():
+            if k == "flavor":
+                text = text.replace("flavor: cloud", f"flavor: {v}", 1)
+            else:
+                opts += f"\n    {k}: {v}"
         if page_size:
             opts += f"\n    page_size: {page_size}"
         if concurrency:
             opts += f"\n    concurrency: {concurrency}"
         if opts:
-            text = text.replace("\n  github:\n", "\n  github:" + opts + "\n", 1)
+            text = text.replace(f"\n  {source}:\n", f"\n  {source}:" + opts + "\n", 1)
         text += "\nruntime:\n  wait_scale: 0.001\n"
         sources.write_text(text)
-        env = {"SEI_WAREHOUSE": str(wh), "SEI_SOURCES": str(sources), "SOURCES__GITHUB__ACCESS_TOKEN": GITHUB_TOKEN,
+        env = {"SEI_WAREHOUSE": str(wh), "SEI_SOURCES": str(sources), **_credentials(source),
                "SEI_WAIT_SCALE": "0.001", "RUNTIME__DLTHUB_TELEMETRY": "false", **(extra_env or {})}
         from ingestion import pipeline
         before = _sim_stats(sim["url"])
@@ -282,38 +316,48 @@ def full_sync(size: str = "medium", seed: int = 1, page_size: int | None = None,
         sampler = _Sampler(sim["pid"])
         sampler.start()
         with environ(env), _Probe() as probe:
-            result = pipeline.run(["github"], progress=not quiet, echo=(lambda line: None) if quiet else None)
+            result = pipeline.run([source], progress=not quiet, echo=(lambda line: None) if quiet else None)
         wall = time.perf_counter() - t0
         samples = sampler.stop()
         cpu, sim_cpu = _self_cpu() - cpu0, _proc_cpu(sim["pid"]) - sim_cpu0
         sim_peak = _proc_rss_mb(sim["pid"])
         after = _sim_stats(sim["url"])
         increments = []
-        if incremental and result.source("github").status != "failed":
+        if incremental and source == "github" and result.source("github").status != "failed":
             with environ(env):
                 increments.append(_incremental_run(sim["url"], "no change", quiet))
                 requests.post(f"{sim['url']}/_sim/advance", params={"hours": 1}, timeout=600).raise_for_status()
                 increments.append(_incremental_run(sim["url"], "after 1 h of activity", quiet))
-    src = result.source("github")
+    src = result.source(source)
     by_ep = {ep: sum(c.values()) - sum(before["by_endpoint"].get(ep, {}).values())
              for ep, c in after["by_endpoint"].items()}
+    by_ep = {ep: n for ep, n in by_ep.items() if n}
+    ep_cpu = {ep: round(v - before.get("handler_cpu_s", {}).get(ep, 0.0), 2)
+              for ep, v in after.get("handler_cpu_s", {}).items() if ep in by_ep}
     points = after["graphql_points"] - before["graphql_points"]
     resources = {}
     for r in src.resources:
         resources[r.resource] = {"rows": r.rows, "requests": r.requests, "http_s": round(probe.http_s.get(r.resource, 0.0), 1),
                                  "points": probe.points.get(r.resource, 0), "retries": r.retries, "status": r.status}
     prs = resources.get("pull_requests", {}).get("rows", 0)
-    tables = table_rows(wh) if src.status != "failed" else {}
+    units = resources.get(MAIN_RESOURCE[source], {}).get("rows", 0)
+    tables = table_rows(wh, f"raw_{source}") if src.status != "failed" else {}
     rows = sum(tables.values())
     rest = sum(v for k, v in by_ep.items() if k.startswith("github.rest"))
     out = {
-        "size": size, "seed": seed, "status": src.status, "error": src.error_message,
+        "source": source, "size": size, "seed": seed, "status": src.status, "error": src.error_message,
+        "options": dict(options or {}), "simulator_options": {**(server_kwargs or {}), **(sim_attrs or {})},
         "seconds": round(wall, 1), "rows": rows, "rows_per_s": round(rows / wall), "prs": prs, "tables": tables,
         "steps_s": _steps(probe.pipeline),
         "client_cpu_s": round(cpu, 1), "simulator_cpu_s": round(sim_cpu, 1),
         "client_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "simulator_peak_rss_mb": round(sim_peak), "simulator_generate_s": round(sim["generate_s"], 1),
-        "requests": sum(by_ep.values()), "requests_by_endpoint": {k: v for k, v in sorted(by_ep.items()) if v},
+        "requests": sum(by_ep.values()), "requests_by_endpoint": dict(sorted(by_ep.items())),
+        "units": units, "unit": UNIT[source],
+        "requests_per_1000_units": round(sum(by_ep.values()) / units * 1000, 1) if units else None,
+        "simulator_handler_cpu_s_by_endpoint": ep_cpu,
+        "simulator_ms_per_request_by_endpoint": {ep: round(ep_cpu[ep] / by_ep[ep] * 1000, 1)
+                                                 for ep in ep_cpu if by_ep.get(ep)},
         "graphql_points": points,
         "points_per_1000_prs": round(points / prs * 1000, 1) if prs else None,
         "pr_points_per_1000_prs": round(resources.get("pull_requests", {}).get("points", 0) / prs * 1000, 1) if prs else None,
@@ -384,6 +428,9 @@ def page_costs(size: str = "medium", seed: int = 1, repos: int = 40) -> dict[str
 
 
 def format_result(r: dict) -> str:
+    source = r.get("source", "github")
+    if source != "github":
+        return _format_other(r)
     lines = [f"{r['size']} org full GitHub sync: {r['status']} in {r['seconds']:.1f} s, {r['rows']:,} rows in all tables "
              f"({r['rows_per_s']:,} rows/s), {r['prs']:,} PRs",
              f"  dlt steps: {r['steps_s']}",
@@ -407,8 +454,34 @@ def format_result(r: dict) -> str:
     return "\n".join(lines)
 
 
+def _format_other(r: dict) -> str:
+    """Jira and Harness: requests per 1,000 issues / executions, and where the time went per
+    kind of page (client: seconds waiting on HTTP per resource; simulator: handler CPU per
+    endpoint)."""
+    lines = [f"{r['size']} org full {r['source']} sync: {r['status']} in {r['seconds']:.1f} s, {r['rows']:,} rows "
+             f"in all tables ({r['rows_per_s']:,} rows/s), {r['units']:,} {r['unit']}",
+             f"  dlt steps: {r['steps_s']}",
+             f"  CPU: client {r['client_cpu_s']} s, simulator {r['simulator_cpu_s']} s; peak RSS client "
+             f"{r['client_peak_rss_mb']} MB, simulator {r['simulator_peak_rss_mb']} MB",
+             f"  requests {r['requests']:,} = {r['requests_per_1000_units']} per 1,000 {r['unit']}",
+             f"  {'resource':<24} {'rows':>9} {'requests':>9} {'http s':>8}"]
+    for name, x in r["resources"].items():
+        lines.append(f"  {name:<24} {x['rows']:>9,} {x['requests']:>9,} {x['http_s']:>8.1f}")
+    lines.append(f"  {'simulator endpoint':<28} {'requests':>9} {'handler CPU s':>14} {'ms/request':>11}")
+    for ep, n in r["requests_by_endpoint"].items():
+        cpu = r["simulator_handler_cpu_s_by_endpoint"].get(ep, 0.0)
+        ms = r["simulator_ms_per_request_by_endpoint"].get(ep, 0.0)
+        lines.append(f"  {ep:<28} {n:>9,} {cpu:>14.2f} {ms:>11.1f}")
+    lines.append(f"  cores used (client, simulator) per tenth of the run: {r['cores_used_client_sim']}")
+    lines.append(f"  load average after the run: {r['loadavg_after']}")
+    if r.get("error"):
+        lines.append(f"  error: {r['error']}")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--source", default="github", choices=SOURCES)
     ap.add_argument("--size", default="medium")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--page-size", type=int, default=None)
@@ -417,6 +490,12 @@ def main(argv=None) -> None:
     ap.add_argument("--json", default=None, help="write the figures to this file")
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for the run (dlt settings, ...)")
+    ap.add_argument("--option", action="append", default=[],
+                    help="KEY=VALUE under the source's integrations entry (flavor=data_center, page_size=..., ...)")
+    ap.add_argument("--data-center", action="store_true", help="Jira: the simulator serves Jira Data Center")
+    ap.add_argument("--changelog-embed-limit", type=int, default=None,
+                    help="Jira: histories the simulator embeds in a search page (Cloud: 40), lower to make "
+                         "changelog follow-ups happen on a small org")
     ap.add_argument("--page-costs", action="store_true", help="only measure the simulator's CPU per kind of page")
     ap.add_argument("--incremental", action="store_true",
                     help="then two incremental runs: nothing changed, and after the clock moved 1 h")
@@ -425,8 +504,16 @@ def main(argv=None) -> None:
         page_costs(args.size, args.seed)
         return
     env = dict(kv.split("=", 1) for kv in args.env)
+    options = dict(kv.split("=", 1) for kv in args.option)
+    server_kwargs, sim_attrs = {}, {}
+    if args.data_center:
+        server_kwargs["data_center"] = True
+        options["flavor"] = "data_center"
+    if args.changelog_embed_limit is not None:
+        sim_attrs["jira_changelog_embed_limit"] = args.changelog_embed_limit
     r = full_sync(args.size, args.seed, args.page_size, args.concurrency, extra_env=env, keep=args.keep,
-                  quiet=args.quiet, incremental=args.incremental)
+                  quiet=args.quiet, source=args.source, options=options, server_kwargs=server_kwargs,
+                  sim_attrs=sim_attrs, incremental=args.incremental)
     print(format_result(r), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(r, indent=1, default=str))

@@ -279,7 +279,7 @@ def _integrations(data: dict, path) -> dict[str, IntegrationSettings]:
     out = {"github": IntegrationSettings(base.rstrip("/"), gql, page, gh)}
     jira = dict(raw.get("jira") or {})
     out["jira"] = IntegrationSettings((os.environ.get("SOURCES__JIRA__BASE_URL") or jira.pop("base_url", "") or "").rstrip("/"),
-                                      None, int(jira.pop("page_size", 100)), jira)
+                                      None, int(jira.pop("page_size", 0) or 0), jira)  # 0: the API's largest
     harness = dict(raw.get("harness") or {})
     out["harness"] = IntegrationSettings(
         (os.environ.get("SOURCES__HARNESS__BASE_URL") or harness.pop("base_url", "https://app.harness.io")).rstrip("/"),

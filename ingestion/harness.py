@@ -36,6 +36,10 @@ cursor moves page by page (rows are in start order), so an interrupted run resum
 A second run with nothing new costs one request per (resource, project) plus one per
 execution still running from before the window.
 
+Throughput: `integrations.harness.concurrency` (default 4) Harness projects are read at
+once per resource, each wholly in one thread (its cursor moves page by page as above); at
+most that many requests are in flight. Pages hold `page_size` items (default 100).
+
 Per execution, flattened: pipeline, status (raw CamelCase and normalised), start / end
 (epoch ms -> UTC timestamps), trigger, CI info (`moduleInfo.ci`: branch, repository,
 commit), and the CD stage that deployed: Harness keeps `serviceInfo` (service, artifact
@@ -82,11 +86,13 @@ import requests
 from requests.auth import AuthBase
 
 from ingestion.config import Runtime
-from ingestion.http import Api, ApiError, AuthError, HttpStats, Integration
+from ingestion.github_state import fan_out
+from ingestion.http import Api, ApiError, AuthError, HttpStats, Integration, response_json
 
 INTEGRATION = "harness"
 SAAS_URL = "https://app.harness.io"
 DEFAULT_LOOKBACK_MINUTES = 60
+CONCURRENCY = 4  # Harness projects read at once per resource; requests in flight
 FAR_END = dt.timedelta(days=366)  # the window's end: Harness needs both ends; this only guards clock skew
 KEY_HINT = ("set SOURCES__HARNESS__API_KEY (or api_key under [sources.harness] in .dlt/secrets.toml) to a valid "
             "Harness API key token (pat.… or sat.…) of account")
@@ -175,9 +181,12 @@ class _MissingKey(AuthBase):
         raise AuthError(INTEGRATION, "-", f"Harness API key missing: {KEY_HINT} {self.account_id!r}.")
 
 
-def make_api(base_url: str, account_id: str, api_key: str | None, runtime: Runtime, stats: HttpStats) -> Api:
+def make_api(base_url: str, account_id: str, api_key: str | None, runtime: Runtime, stats: HttpStats,
+             max_in_flight: int | None = None) -> Api:
+    """The Harness `Api` (x-api-key); `max_in_flight`: requests in flight at most across the
+    source's threads (None: no limit)."""
     api = Api(make_integration(account_id, api_key), base_url, runtime, stats,
-              headers={"Accept": "application/json", "Harness-Account": account_id})
+              headers={"Accept": "application/json", "Harness-Account": account_id}, max_in_flight=max_in_flight)
     api.auth = ApiKey(api_key) if api_key else _MissingKey(account_id)
     return api
 
@@ -441,11 +450,14 @@ def harness_source(scopes: list[dict] = dlt.config.value,
                    page_size: int = 100,
                    lookback_minutes: float = DEFAULT_LOOKBACK_MINUTES,
                    runtime: Runtime | None = None,
-                   stats: HttpStats | None = None):
+                   stats: HttpStats | None = None,
+                   concurrency: int = CONCURRENCY):
     """Harness projects: `scopes` is a list of {"org", "project", "services": [...],
     "project_id", "organisation_id", "account_id"} (the last three: the SEI project the
     scope belongs to). `api_key` comes from `SOURCES__HARNESS__API_KEY` when not passed.
-    `runtime` (waits, attempts) and `stats` (counters for ops) are shared with the pipeline."""
+    `runtime` (waits, attempts) and `stats` (counters for ops) are shared with the pipeline.
+    `concurrency`: Harness projects each resource reads at once (each project wholly in one
+    thread, so its cursor moves page by page as before), and requests in flight."""
     runtime = runtime or Runtime()
     stats = stats or HttpStats()
     start = start_date if isinstance(start_date, dt.datetime) else dt.datetime.fromisoformat(
@@ -456,15 +468,25 @@ def harness_source(scopes: list[dict] = dlt.config.value,
     base_url = base_url.rstrip("/")
     page_size = max(1, min(int(page_size), 1000))
     lookback_ms = int(float(lookback_minutes) * 60_000)
-    api = make_api(base_url, account_id, api_key, runtime, stats)
+    concurrency = max(1, int(concurrency))
+    api = make_api(base_url, account_id, api_key, runtime, stats,
+                   max_in_flight=concurrency if concurrency > 1 else None)
     groups = group_scopes(scopes)
+
+    def each_project(resource: str, fetch) -> Iterator[list[dict]]:
+        """Row batches of every Harness project, `concurrency` projects at a time; a failing
+        project is recorded and the others go on (`_guard`)."""
+        def one(item):
+            (org, project), g = item
+            return _guard(resource, org, project, lambda: fetch(org, project, g))
+        return fan_out(list(groups.items()), one, concurrency)
 
     def _q(org: str, project: str, **extra) -> dict:
         return {"accountIdentifier": account_id, "orgIdentifier": org, "projectIdentifier": project, **extra}
 
     def _data(resp: requests.Response, endpoint: str) -> dict:
         try:
-            body = resp.json()
+            body = response_json(resp)
         except ValueError:
             raise ApiError(INTEGRATION, endpoint, f"Harness: {endpoint} answered something that is not JSON: "
                            f"{resp.text[:200]!r}", resp.status_code, resp) from None
@@ -506,8 +528,7 @@ def harness_source(scopes: list[dict] = dlt.config.value,
                   primary_key=("harness_account_id", "org_identifier", "project_identifier", "identifier"),
                   columns=_cols(**SERVICE_TYPES))
     def services():
-        for (org, project), g in groups.items():
-            yield from _guard("services", org, project, lambda: _services(org, project, g))
+        yield from each_project("services", _services)
 
     def _services(org: str, project: str, g: dict) -> Iterator[list[dict]]:
         found = set()
@@ -541,8 +562,7 @@ def harness_source(scopes: list[dict] = dlt.config.value,
                   primary_key=("harness_account_id", "org_identifier", "project_identifier", "identifier"),
                   columns=_cols(**ENVIRONMENT_TYPES))
     def environments():
-        for (org, project), g in groups.items():
-            yield from _guard("environments", org, project, lambda: _environments(org, project, g))
+        yield from each_project("environments", _environments)
 
     def _environments(org: str, project: str, g: dict) -> Iterator[list[dict]]:
         owners = {json.dumps(v, sort_keys=True) for v in g["services"].values()}
@@ -575,9 +595,8 @@ def harness_source(scopes: list[dict] = dlt.config.value,
     def pipeline_executions():
         state = dlt.current.resource_state("pipeline_executions")
         cursors = state.setdefault("cursors", {})
-        for (org, project), g in groups.items():
-            yield from _guard("pipeline_executions", org, project,
-                              lambda: _executions(org, project, g, cursors))
+        yield from each_project("pipeline_executions",
+                                lambda org, project, g: _executions(org, project, g, cursors))
         state["summary"] = _summary(cursors)
 
     def _list(org: str, project: str, t0: int, t1: int, **params) -> Iterator[list[dict]]:
@@ -714,7 +733,7 @@ def build_source(cfg, stats):
     return harness_source(scopes=scopes, account_id=str(account_id), api_key=cfgmod._secret("sources.harness.api_key"),
                           base_url=h.base_url or SAAS_URL, start_date=cfg.start_date, page_size=h.page_size,
                           lookback_minutes=float(h.options.get("lookback_minutes", DEFAULT_LOOKBACK_MINUTES)),
-                          runtime=cfg.runtime, stats=stats)
+                          concurrency=int(h.options.get("concurrency", CONCURRENCY)), runtime=cfg.runtime, stats=stats)
 
 
 def configured(cfg) -> bool:

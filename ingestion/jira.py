@@ -7,8 +7,8 @@ cloud`), Jira Data Center / Server (`flavor: data_center`) and the simulator.
 | | Jira Cloud | Jira Data Center |
 |---|---|---|
 | auth | basic: `SOURCES__JIRA__EMAIL` + `SOURCES__JIRA__API_TOKEN` | `SOURCES__JIRA__API_TOKEN` (a personal access token) as `Authorization: Bearer`; `integrations.jira.auth: basic` for user name + password |
-| search | `POST /rest/api/3/search/jql`, `nextPageToken` paging, only ids unless `fields` are listed | `GET /rest/api/2/search`, `startAt` / `maxResults` / `total` |
-| changelog | embedded (`expand=changelog`) truncated to the latest 40 histories; the rest from `POST /rest/api/3/changelog/bulkfetch` (fallback `GET /rest/api/3/issue/{key}/changelog`, `startAt` / `isLast`) | embedded whole; when not, `GET /rest/api/2/issue/{key}?expand=changelog` |
+| search | `POST /rest/api/3/search/jql`, `nextPageToken` paging, only ids unless `fields` are listed; asks `maxResults` 5,000, gets 100 a page with fields | `GET /rest/api/2/search`, `startAt` / `maxResults` / `total`; pages of 1,000 (`jira.search.views.default.max`) |
+| changelog | embedded (`expand=changelog`) truncated to the latest 40 histories; only issues whose `total` exceeds what was embedded are completed, many pages' worth in one `POST /rest/api/3/changelog/bulkfetch` (fallback `GET /rest/api/3/issue/{key}/changelog`, `startAt` / `isLast`) | embedded whole; when not, `GET /rest/api/2/issue/{key}?expand=changelog` |
 | users | `accountId` | no `accountId`: the user `key` (`JIRAUSER10100`, stable across renames) takes its place, `name` is kept as `user_name` |
 
 Resources (dagster-dlt names them `dlt_jira_<resource>`), all `merge`:
@@ -17,7 +17,7 @@ Resources (dagster-dlt names them `dlt_jira_<resource>`), all `merge`:
 |---|---|---|---|
 | issues (+ nested `__sprints`, `__labels`, `__components`) | JQL search | id | `updated` cursor per scope |
 | issue_changelogs | the changelog of each loaded issue (one row per history item) | history_id, item_index | (its parent's) |
-| users | assignees, reporters and changelog authors of the loaded issues | jira_account_id | (its parent's) |
+| users | assignees, reporters and changelog authors of the loaded issues; `scope_rank`: see Throughput | jira_account_id | (its parent's) |
 | boards | `GET /rest/agile/1.0/board?projectKeyOrId=KEY` | id | full listing per project (one page) |
 | sprints | `GET /rest/agile/1.0/board/{id}/sprint` for each listed board (paged on `isLast`: Jira Cloud leaves `total` out) | id | full listing per board |
 
@@ -63,8 +63,23 @@ unknown project: 400 "does not exist for the field 'project'" from search, 400/4
 agile) is recorded in ops with the scope and its line in the sources file, and the other
 scopes still load.
 
-Every row carries the SEI `project_id`, `organisation_id`, `account_id` of its scope (users
-and boards: the scope they were last seen in) and `scope` (the project key or `jql:...`).
+Every row carries the SEI `project_id`, `organisation_id`, `account_id` of its scope (users:
+the first scope of the sources file that ever named them; boards: the first scope that
+listed them) and `scope` (the project key or `jql:...`).
+
+Throughput. A full sync costs its search pages (Cloud answers at most 100 issues a page when
+fields are asked for, whatever `maxResults` says; Data Center 1,000), the agile listings (a
+board page per project, a sprint page per board), two setup requests, and changelog
+follow-ups only for issues whose embedded changelog is truncated: pages holding such issues
+wait, as rows (up to `HELD_ISSUES` issues; only the truncated issues are kept whole), so one
+bulk request completes up to 1,000 issues of many pages instead of one request per page.
+`integrations.jira.concurrency` (default 4) scopes are searched at once, each wholly in one
+thread (its pages in order, its cursor committed after its last page), and board sprint
+listings likewise; at most that many requests are in flight (`ingestion.http.RequestGate`).
+Users named in several scopes keep the first scope in the sources file's order that ever
+named them (`scope_rank`, kept in resource state; dlt's `dedup_sort`), whatever order the
+threads met them in and whichever issues a run read. `page_size` (default: the
+largest the flavour allows) caps `maxResults`. Figures: docs/benchmarks.md, Ingestion.
 
 This module is the source and its JQL; the client is jira_api.py, fields, timestamps and rows
 jira_rows.py, per-scope cursors jira_state.py.
@@ -72,6 +87,7 @@ jira_rows.py, per-scope cursors jira_state.py.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import threading
@@ -81,12 +97,15 @@ from typing import Any, Iterator
 import dlt
 
 from ingestion.config import Runtime
-from ingestion.http import ApiError, AuthError, HttpStats, NotFound
+from ingestion.github_state import fan_out
+from ingestion.http import ApiError, AuthError, HttpStats, NotFound, response_json
 from ingestion.jira_api import CLOUD, INTEGRATION, error_messages, make_api, normalise_flavor
 from ingestion.jira_rows import (BOARD_COLUMNS, CHANGELOG_COLUMNS, FieldMap, ISSUE_COLUMNS, SPRINT_COLUMNS,
                                  USER_COLUMNS, board_row, canon, changelog_rows, issue_row, jira_ts, sprint_row,
                                  user_id, user_row)
 from ingestion.jira_state import ScopeCursors, Signatures, _Stash
+
+SCOPE_KEYS = ("project_id", "organisation_id", "account_id", "scope", "scope_rank")
 
 
 DEFAULT_OVERLAP_MINUTES = 5
@@ -94,7 +113,22 @@ UNKNOWN_TZ_OVERLAP_MINUTES = 26 * 60  # no user time zone known: cover every UTC
 DC_PAGE_OVERLAP = 5
 AGILE_PAGE = 50
 CHANGELOG_PAGE = 100
-BULK_CHANGELOG_ISSUES = 1000
+BULK_CHANGELOG_ISSUES = 1000  # issues per changelog/bulkfetch request (Jira's maximum)
+HELD_ISSUES = 5000            # issues held back at most while their truncated changelogs wait for one bulk fetch
+CONCURRENCY = 4               # scopes (projects, JQLs) searched at once; requests in flight
+# Issues asked for per search page when `page_size` is not set: Cloud's search/jql takes
+# maxResults up to 5,000 and answers fewer when fields are asked for (100 today), Data Center
+# answers up to `jira.search.views.default.max` (1,000 by default).
+MAX_PAGE = {CLOUD: 5000, "data_center": 1000}
+EXPECTED_PAGE = {CLOUD: 100, "data_center": 1000}  # what a page with fields holds (for `sei ingest --plan`)
+
+
+def search_page_size(flavor: str, page_size: int | None) -> tuple[int, int]:
+    """(maxResults to ask for, issues a page is expected to hold) for a flavour and the
+    configured `page_size` (0 / None: the largest the API allows)."""
+    flavor = normalise_flavor(flavor)
+    asked = MAX_PAGE[flavor] if not page_size else max(1, min(int(page_size), MAX_PAGE[flavor]))
+    return asked, min(asked, EXPECTED_PAGE[flavor])
 
 
 def jql_time(d: dt.datetime, tz: dt.tzinfo) -> str:
@@ -150,13 +184,14 @@ def jira_source(projects: list[str] = dlt.config.value,
                 api_token: str | None = dlt.secrets.value,
                 flavor: str = CLOUD,
                 auth: str | None = None,
-                page_size: int = 100,
+                page_size: int | None = None,
                 cursor_overlap_minutes: int = DEFAULT_OVERLAP_MINUTES,
                 field_overrides: dict | None = None,
                 changelog_bulkfetch: bool = True,
                 scopes: dict[str, dict] | None = None,
                 runtime: Runtime | None = None,
-                stats: HttpStats | None = None):
+                stats: HttpStats | None = None,
+                concurrency: int = CONCURRENCY):
     """Jira scopes: project keys (`PAY`) and/or JQLs written `jql:<JQL>`.
 
     `email` / `api_token` come from `SOURCES__JIRA__EMAIL` / `SOURCES__JIRA__API_TOKEN` (or
@@ -165,7 +200,10 @@ def jira_source(projects: list[str] = dlt.config.value,
     issue at a time (`/issue/{key}/changelog`) instead of in bulk. `scopes` maps a scope
     (as written in `projects`) to {"project_id", "organisation_id", "account_id", "where"}
     (where: `file:line`, for messages). `runtime` (waits, attempts) and `stats` (ops
-    counters) are shared with the pipeline.
+    counters) are shared with the pipeline. `page_size`: issues asked for per search page
+    (None: the most the flavour allows). `concurrency`: scopes searched at once (and boards
+    whose sprints are listed at once), and requests in flight (1: one at a time, in the
+    extract thread).
     """
     runtime = runtime or Runtime()
     stats = stats or HttpStats()
@@ -175,13 +213,18 @@ def jira_source(projects: list[str] = dlt.config.value,
         str(start_date).replace("Z", "+00:00"))
     if start.tzinfo is None:
         start = start.replace(tzinfo=dt.timezone.utc)
-    page_size = max(1, min(int(page_size), 5000 if flavor == CLOUD else 1000))
-    api = make_api(base, flavor, runtime, stats, email, api_token, auth)
+    page_size, _ = search_page_size(flavor, page_size)
+    concurrency = max(1, int(concurrency))
+    api = make_api(base, flavor, runtime, stats, email, api_token, auth,
+                   max_in_flight=concurrency if concurrency > 1 else None)
     rest = "/rest/api/3" if flavor == CLOUD else "/rest/api/2"
     scopes = scopes or {}
     overlap_minutes = int(cursor_overlap_minutes)
     cl_stash, user_stash = _Stash(), _Stash()
-    users_seen: dict[str, str] = {}
+    scope_rank = {scope: i for i, scope in reversed(list(enumerate(projects)))}  # first position of each scope
+
+    def rank_of(scope: str) -> int:
+        return scope_rank.get(scope, len(projects))  # a scope no longer in the sources file: last
     setup_lock = threading.Lock()
     ctx: dict[str, Any] = {}
 
@@ -204,7 +247,7 @@ def jira_source(projects: list[str] = dlt.config.value,
         with setup_lock:
             if ctx:
                 return ctx
-            me = api.request("myself", "GET", f"{rest}/myself").json()
+            me = response_json(api.request("myself", "GET", f"{rest}/myself"))
             tz_name = me.get("timeZone")
             try:
                 tz = zoneinfo.ZoneInfo(tz_name) if tz_name else None
@@ -216,7 +259,7 @@ def jira_source(projects: list[str] = dlt.config.value,
                           f"{UNKNOWN_TZ_OVERLAP_MINUTES // 60} h overlap")
                 tz, overlap = dt.timezone.utc, dt.timedelta(minutes=max(overlap_minutes, UNKNOWN_TZ_OVERLAP_MINUTES))
             try:
-                fm = FieldMap.discover(api.request("fields", "GET", f"{rest}/field").json(), field_overrides)
+                fm = FieldMap.discover(response_json(api.request("fields", "GET", f"{rest}/field")), field_overrides)
             except AuthError:
                 raise
             except ApiError as e:
@@ -252,7 +295,7 @@ def jira_source(projects: list[str] = dlt.config.value,
             body: dict[str, Any] = {"jql": jql, "fields": fields, "expand": "changelog", "maxResults": page_size}
             tokens = set()
             while True:
-                d = api.request("issues", "POST", f"{rest}/search/jql", json=body).json()
+                d = response_json(api.request("issues", "POST", f"{rest}/search/jql", json=body))
                 yield d.get("issues") or []
                 token = d.get("nextPageToken")
                 if not token or d.get("isLast") is True or token in tokens:
@@ -262,9 +305,9 @@ def jira_source(projects: list[str] = dlt.config.value,
         else:
             start_at, step_back = 0, min(DC_PAGE_OVERLAP, page_size // 4)
             while True:
-                d = api.request("issues", "GET", f"{rest}/search",
-                                params={"jql": jql, "startAt": start_at, "maxResults": page_size,
-                                        "fields": ",".join(fields), "expand": "changelog"}).json()
+                d = response_json(api.request("issues", "GET", f"{rest}/search",
+                                              params={"jql": jql, "startAt": start_at, "maxResults": page_size,
+                                                      "fields": ",".join(fields), "expand": "changelog"}))
                 issues = d.get("issues") or []
                 yield issues
                 total = d.get("total")
@@ -276,7 +319,8 @@ def jira_source(projects: list[str] = dlt.config.value,
     def issues():
         c = setup()
         cursors = ScopeCursors("issues", start, c["overlap"])
-        for scope in projects:
+
+        def one_scope(scope: str) -> Iterator[list[dict]]:
             try:
                 yield from _scope_issues(scope, cursors, c)
             except AuthError:
@@ -285,6 +329,10 @@ def jira_source(projects: list[str] = dlt.config.value,
                 if e.status in (401, 410) or (e.status == 403 and "bearer token" in str(e)):
                     raise  # the whole source is misconfigured
                 scope_error("issues", scope, e)
+
+        # `concurrency` scopes searched at once, each wholly in one thread (its pages in order,
+        # its cursor committed after its last page); a failing scope is recorded, not raised.
+        yield from fan_out(projects, one_scope, concurrency)
         dlt.current.resource_state("issues")["summary"] = cursors.summary()
 
     def _scope_issues(scope: str, cursors: ScopeCursors, c: dict) -> Iterator[list[dict]]:
@@ -292,6 +340,29 @@ def jira_source(projects: list[str] = dlt.config.value,
         jql = scope_jql(scope, jql_time(cursors.since(scope), c["tz"]))
         cols = scope_cols(scope)
         n_rows = n_pages = 0
+        # Pages with truncated changelogs wait (up to HELD_ISSUES issues, as rows except the
+        # truncated issues themselves) so that one bulk fetch completes the changelogs of many
+        # pages (Cloud's search embeds an issue's latest 40 histories: long-lived issues have
+        # more, a few per page, and a bulk request per page would double the requests).
+        held: list[list] = []       # pages: (row, changelog rows, user rows), or [issue] awaiting its changelog
+        pending: list[dict] = []    # the truncated issues of the held pages
+        n_held = 0
+
+        def release() -> Iterator[list[dict]]:
+            nonlocal n_rows, n_held
+            _complete_changelogs(pending, c)
+            for pg in held:
+                built = [_built(x[0], fm, cols) if isinstance(x, list) else x for x in pg]
+                for row, cl_rows, user_rows in built:
+                    cl_stash.put(row["id"], cl_rows)
+                    user_stash.put(row["id"], user_rows)
+                n_rows += len(built)
+                stats.add_rows(INTEGRATION, "issues", len(built))
+                yield [b[0] for b in built]
+            held.clear()
+            pending.clear()
+            n_held = 0
+
         try:
             for page in search_pages(jql, fm.request_fields()):
                 n_pages += 1
@@ -304,21 +375,15 @@ def jira_source(projects: list[str] = dlt.config.value,
                         cursors.seen(scope, str(it["id"]), u)
                 if not fresh:
                     continue
-                _complete_changelogs(fresh, c)
-                rows = []
-                for it in fresh:
-                    row = issue_row(it, fm, cols, base)
-                    iid = row["id"]
-                    hist = (it.get("changelog") or {}).get("histories") or []
-                    cl_stash.put(iid, changelog_rows(iid, row["key"], hist, cols))
-                    f = it.get("fields") or {}
-                    users = [u for u in [f.get("assignee"), f.get("reporter")] + [h.get("author") for h in hist]
-                             if isinstance(u, dict) and user_id(u)]
-                    user_stash.put(iid, [user_row(u, cols) for u in users])
-                    rows.append(row)
-                n_rows += len(rows)
-                stats.add_rows(INTEGRATION, "issues", len(rows))
-                yield rows
+                short = [it for it in fresh if _truncated(it)]
+                if held and len(pending) + len(short) > BULK_CHANGELOG_ISSUES:
+                    yield from release()  # one bulk request holds at most BULK_CHANGELOG_ISSUES issues
+                held.append([[it] if _truncated(it) else _built(it, fm, cols) for it in fresh])
+                pending.extend(short)
+                n_held += len(fresh)
+                if not pending or not c.get("bulk_changelog") or n_held >= HELD_ISSUES:
+                    yield from release()
+            yield from release()
         except ApiError as e:
             e.jql = jql  # type: ignore[attr-defined]
             raise
@@ -326,10 +391,24 @@ def jira_source(projects: list[str] = dlt.config.value,
         if n_rows:
             stats.say(f"  jira.issues {scope}: {n_rows} changed in {n_pages} page(s)")
 
+    def _built(it: dict, fm: FieldMap, cols: dict) -> tuple[dict, list[dict], list[dict]]:
+        """The issue's row, its changelog rows and its user rows (for the transformers)."""
+        row = issue_row(it, fm, cols, base)
+        hist = (it.get("changelog") or {}).get("histories") or []
+        f = it.get("fields") or {}
+        users = [u for u in [f.get("assignee"), f.get("reporter")] + [h.get("author") for h in hist]
+                 if isinstance(u, dict) and user_id(u)]
+        return row, changelog_rows(row["id"], row["key"], hist, cols), [user_row(u, cols) for u in users]
+
+    def _truncated(it: dict) -> bool:
+        """Whether the embedded changelog holds fewer histories than its `total` (Cloud's
+        search embeds the latest 40): only such issues cost a changelog request."""
+        cl = it.get("changelog") or {}
+        return (cl.get("total") or 0) > len(cl.get("histories") or [])
+
     def _complete_changelogs(page: list[dict], c: dict) -> None:
         """Replace truncated embedded changelogs (total > histories shown) by the whole history."""
-        short = [it for it in page if (it.get("changelog") or {}).get("total", 0) >
-                 len((it.get("changelog") or {}).get("histories") or [])]
+        short = [it for it in page if _truncated(it)]
         if not short:
             return
         full: dict[str, list[dict]] = {}
@@ -360,7 +439,7 @@ def jira_source(projects: list[str] = dlt.config.value,
             body: dict[str, Any] = {"issueIdsOrKeys": ids[i:i + BULK_CHANGELOG_ISSUES], "maxResults": 1000}
             tokens = set()
             while True:
-                d = api.request("issue_changelogs", "POST", f"{rest}/changelog/bulkfetch", json=body).json()
+                d = response_json(api.request("issue_changelogs", "POST", f"{rest}/changelog/bulkfetch", json=body))
                 for log in d.get("issueChangeLogs") or []:
                     out.setdefault(str(log.get("issueId")), []).extend(log.get("changeHistories") or [])
                 token = d.get("nextPageToken")
@@ -373,13 +452,13 @@ def jira_source(projects: list[str] = dlt.config.value,
     def _issue_changelog(it: dict) -> list[dict]:
         key = it.get("key") or it["id"]
         if flavor != CLOUD:
-            d = api.request("issue_changelogs", "GET", f"{rest}/issue/{key}",
-                            params={"fields": "summary", "expand": "changelog"}).json()
+            d = response_json(api.request("issue_changelogs", "GET", f"{rest}/issue/{key}",
+                                          params={"fields": "summary", "expand": "changelog"}))
             return (d.get("changelog") or {}).get("histories") or []
         out, start_at = [], 0
         while True:
-            d = api.request("issue_changelogs", "GET", f"{rest}/issue/{key}/changelog",
-                            params={"startAt": start_at, "maxResults": CHANGELOG_PAGE}).json()
+            d = response_json(api.request("issue_changelogs", "GET", f"{rest}/issue/{key}/changelog",
+                                          params={"startAt": start_at, "maxResults": CHANGELOG_PAGE}))
             vals = d.get("values") or []
             out += vals
             start_at += len(vals)
@@ -397,16 +476,29 @@ def jira_source(projects: list[str] = dlt.config.value,
             yield out
 
     @dlt.transformer(name="users", data_from=issues, write_disposition="merge", primary_key="jira_account_id",
-                     columns=USER_COLUMNS)
+                     columns={**USER_COLUMNS, "scope_rank": {"data_type": "bigint", "dedup_sort": "asc"}})
     def users(rows):
-        seen = users_seen  # one row per user and run, unless the user's details changed
+        # A user belongs to the first scope, in the sources file's order, whose issues ever
+        # named them (`scope_rank`: that scope's position), kept in resource state across
+        # runs: so neither the threads' timing (scopes are read at once) nor which issues an
+        # incremental run happens to read changes it. A row is emitted for a user not seen
+        # before, seen now in a scope ranked before theirs, or whose details changed (then with
+        # the scope they keep); when one load holds several rows of a user, the `dedup_sort`
+        # hint keeps the lowest rank's.
+        owners = dlt.current.resource_state("users").setdefault("owners", {})  # id -> [scope, details hash]
         out = []
         for r in rows if isinstance(rows, list) else [rows]:
             for u in user_stash.pop(r["id"]):
-                sig = json.dumps(u, sort_keys=True, default=str)
-                if seen.get(u["jira_account_id"]) != sig:
-                    seen[u["jira_account_id"]] = sig
-                    out.append(u)
+                acc, rank = u["jira_account_id"], rank_of(u["scope"])
+                details = {k: v for k, v in u.items() if k not in SCOPE_KEYS}
+                dsig = hashlib.sha1(json.dumps(details, sort_keys=True, default=str).encode()).hexdigest()[:16]
+                had = owners.get(acc)
+                if had is None or rank < rank_of(had[0]):
+                    owners[acc] = [u["scope"], dsig]
+                    out.append({**u, "scope_rank": rank})
+                elif dsig != had[1]:
+                    had[1] = dsig
+                    out.append({**details, **scope_cols(had[0]), "scope_rank": rank_of(had[0])})
         if out:
             stats.add_rows(INTEGRATION, "users", len(out))
             yield out
@@ -423,22 +515,28 @@ def jira_source(projects: list[str] = dlt.config.value,
         with board_lock:
             if not board_cache:
                 board_cache.append({"rows": []})
-                for scope in projects:
-                    if scope.startswith("jql:"):
-                        continue  # boards are listed by project; a JQL scope has its sprint ids on its issues
+
+                def one_scope(scope: str) -> Iterator[list[dict]]:
                     try:
-                        board_cache[0]["rows"] += _scope_boards(scope)
+                        yield _scope_boards(scope)
                     except AuthError:
                         raise
                     except ApiError as e:
                         scope_error("boards", scope, e)
+
+                # boards are listed by project; a JQL scope has its sprint ids on its issues
+                by_scope = dict(fan_out([s for s in projects if not s.startswith("jql:")],
+                                        lambda s: ((s, rows) for rows in one_scope(s)), concurrency))
+                for scope in projects:  # in the sources file's order, whatever order they came in
+                    board_cache[0]["rows"] += by_scope.get(scope, [])
             return board_cache[0]["rows"]
 
     def _scope_boards(scope: str) -> list[dict]:
         start_at, cols, out = 0, scope_cols(scope), []
         while True:
-            d = api.request("boards", "GET", "/rest/agile/1.0/board",
-                            params={"projectKeyOrId": scope, "startAt": start_at, "maxResults": AGILE_PAGE}).json()
+            d = response_json(api.request("boards", "GET", "/rest/agile/1.0/board",
+                                          params={"projectKeyOrId": scope, "startAt": start_at,
+                                                  "maxResults": AGILE_PAGE}))
             vals = d.get("values") or []
             out += [board_row(b, cols) for b in vals]
             start_at += len(vals)
@@ -464,19 +562,29 @@ def jira_source(projects: list[str] = dlt.config.value,
         sigs = Signatures("sprints")
         seen_boards: set[int] = set()
         seen: set[int] = set()
+        todo = []
         for b in board_list():
             if b["id"] in seen_boards or (b.get("type") or "").lower() == "kanban":
                 continue  # kanban boards have no sprints (Jira answers 400)
             seen_boards.add(b["id"])
+            todo.append(b)
+
+        def one_board(b: dict) -> Iterator[tuple[int, list[dict]]]:
             cols = {k: b.get(k) for k in ("project_id", "organisation_id", "account_id", "scope")}
             try:
-                listed = list(_board_sprints(b["id"], cols))
+                yield b["id"], list(_board_sprints(b["id"], cols))
             except AuthError:
                 raise
             except ApiError as e:
-                if e.status == 400:  # "The board does not support sprints"
-                    continue
-                scope_error("sprints", b.get("scope") or str(b["id"]), e)
+                if e.status != 400:  # 400: "The board does not support sprints"
+                    scope_error("sprints", b.get("scope") or str(b["id"]), e)
+
+        # boards listed `concurrency` at a time, their sprints taken in board order (the first
+        # board listing a sprint owns it, whatever order the answers came in)
+        listings = dict(fan_out(todo, one_board, concurrency))
+        for b in todo:
+            listed = listings.get(b["id"])
+            if listed is None:
                 continue
             rows = []
             for r in listed:  # a board lists sprints of other boards too: the first listing wins
@@ -491,8 +599,8 @@ def jira_source(projects: list[str] = dlt.config.value,
     def _board_sprints(board_id: int, cols: dict) -> Iterator[dict]:
         start_at = 0
         while True:
-            d = api.request("sprints", "GET", f"/rest/agile/1.0/board/{board_id}/sprint",
-                            params={"startAt": start_at, "maxResults": AGILE_PAGE}).json()
+            d = response_json(api.request("sprints", "GET", f"/rest/agile/1.0/board/{board_id}/sprint",
+                                          params={"startAt": start_at, "maxResults": AGILE_PAGE}))
             vals = d.get("values") or []
             for s in vals:
                 yield sprint_row(s, board_id, cols)
@@ -532,7 +640,8 @@ def build_source(cfg, stats):
                  if opts.get(k)}
     return jira_source(projects=[s.value for s in scopes], start_date=cfg.start_date, base_url=j.base_url,
                        email=cfgmod._secret("sources.jira.email"), api_token=cfgmod._secret("sources.jira.api_token"),
-                       flavor=flavor, auth=opts.get("auth"), page_size=j.page_size,
+                       flavor=flavor, auth=opts.get("auth"), page_size=j.page_size or None,
+                       concurrency=int(opts.get("concurrency", CONCURRENCY)),
                        cursor_overlap_minutes=int(opts.get("cursor_overlap_minutes", DEFAULT_OVERLAP_MINUTES)),
                        field_overrides=overrides, scopes=info,
                        changelog_bulkfetch=str(opts.get("changelog_bulkfetch", True)).lower() not in ("false", "0", "no"),

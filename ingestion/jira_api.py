@@ -101,13 +101,14 @@ class _MissingCredentials(AuthBase):
 
 
 def make_api(base_url: str, flavor: str, runtime: Runtime, stats: HttpStats, email: str | None = None,
-             api_token: str | None = None, auth: str | None = None) -> Api:
+             api_token: str | None = None, auth: str | None = None, max_in_flight: int | None = None) -> Api:
     """The Jira `Api`: basic auth (Cloud: e-mail + API token), or a Data Center personal
-    access token as a bearer token (`auth="basic"` for Data Center user name + password)."""
+    access token as a bearer token (`auth="basic"` for Data Center user name + password).
+    `max_in_flight`: requests in flight at most, across the source's threads (None: no limit)."""
     flavor = normalise_flavor(flavor)
     basic_on_dc = flavor == DATA_CENTER and (auth or "").lower() == "basic"
     api = Api(make_integration(base_url.rstrip("/"), flavor, basic_on_dc), base_url, runtime, stats,
-              headers={"Accept": "application/json"})
+              headers={"Accept": "application/json"}, max_in_flight=max_in_flight)
     if flavor == CLOUD or basic_on_dc:
         api.auth = HTTPBasicAuth(str(email), str(api_token)) if email and api_token else \
             _MissingCredentials(api.integration.credentials_hint)

@@ -25,6 +25,7 @@ def _timed(stats: HttpStats, source: str):
 def jira_plan(cfg: cfgmod.SourcesConfig, stats: HttpStats) -> dict:
     """Issues updated since start_date per project (ids-only searches), and the requests a
     first sync makes: search pages, one board listing per project, sprint listings."""
+    from ingestion.jira import search_page_size
     from ingestion.jira_api import CLOUD, make_api, normalise_flavor
     j = cfg.integrations["jira"]
     flavor = normalise_flavor(j.options.get("flavor"))
@@ -42,12 +43,13 @@ def jira_plan(cfg: cfgmod.SourcesConfig, stats: HttpStats) -> dict:
         except Exception as e:  # noqa: BLE001 - report per scope
             rows.append({"scope": s.value, "error": str(e)})
     ok = [r for r in rows if "error" not in r]
-    requests = sum(math.ceil(r["issues"] / j.page_size) + 2 for r in ok) + 2
+    _, per_page = search_page_size(flavor, j.page_size)
+    requests = sum(math.ceil(r["issues"] / per_page) + 2 for r in ok) + 2
     secs = per_request() * requests
     return {"start_date": cfg.start_date.isoformat(), "scopes": rows, "requests": requests, "hours": secs / 3600,
             "lines": [f"  {r['scope']:<40} " + (f"{r['issues']:>9,} issues" if "error" not in r else r["error"])
                       for r in rows] + [
-                f"  requests: about {requests:,} (search pages of {j.page_size}, boards, sprints; changelogs over "
+                f"  requests: about {requests:,} (search pages of {per_page}, boards, sprints; changelogs over "
                 f"Jira's 40-history embed add bulk requests of 1,000 issues)",
                 f"  time:     about {secs / 3600:.2f} h at {per_request():.2f} s per request (Jira Cloud has no fixed "
                 f"hourly budget: it answers 429 with Retry-After, which the client honours)"]}

@@ -28,8 +28,9 @@ def stats(req: Request, sim) -> Response:
     with sim.lock:
         by = {k: dict(v) for k, v in sorted(sim.stats.items()) if not k.startswith("sim.")}
         total = sum(sum(v.values()) for v in by.values())
+        cpu = {k: round(v, 4) for k, v in sorted(sim.handler_cpu.items()) if not k.startswith("sim.")}
         return Response.json(200, {"requests": total, "by_endpoint": by, "faults": dict(sim.fault_counts),
-                                   "graphql_points": sim.graphql_points})
+                                   "graphql_points": sim.graphql_points, "handler_cpu_s": cpu})
 
 
 def stats_reset(req: Request, sim) -> Response:

@@ -134,26 +134,48 @@ def _tag(e) -> str:
     return str(e.build_number)
 
 
+COMMIT_FIELDS = ("message", "author_name", "author_login", "author_email", "authored_at")
+
+
+def _lookups(ix) -> dict:
+    """Row lookups for execution JSON without a pandas `.loc` per execution (most of a page's
+    cost): repositories as plain records, commits by position in the index's columns."""
+    lk = ix.get("lookups")
+    if lk is None:
+        repos = ix["repos"]
+        lk = {"repos": {rid: {"full_name": fn, "default_branch": db, "name": nm} for rid, fn, db, nm in
+                        zip(repos.index, repos.full_name, repos.default_branch, repos["name"])},
+              "commit_cols": {f: ix["commits"][f].to_numpy() for f in COMMIT_FIELDS}}
+        ix["lookups"] = lk  # the same content whichever thread builds it first
+    return lk
+
+
 def _ci_module(e, ix) -> dict:
-    repo = ix["repos"].loc[e.repo_id]
-    c = ix["commits"].loc[e.sha] if e.sha in ix["commits"].index else None
+    lk = _lookups(ix)
+    repo = lk["repos"][e.repo_id]
+    try:
+        at = ix["commits"].index.get_loc(e.sha)  # unique: the index's commits are deduplicated by sha
+    except KeyError:
+        at = None
+    c = {f: lk["commit_cols"][f][at] for f in COMMIT_FIELDS} if at is not None else None
     commit = {"__recast": "io.harness.ci.pipeline.executions.beans.CIBuildCommit", "id": e.sha,
-              "link": f"https://github.com/{repo.full_name}/commit/{e.sha}",
-              "message": c.message if c is not None else "", "ownerName": c.author_name if c is not None else "",
-              "ownerId": c.author_login if c is not None else "",
-              "ownerEmail": c.author_email if c is not None else "",
-              "timeStamp": _ms(c.authored_at) if c is not None else _ms(e.started_at)}
+              "link": f"https://github.com/{repo['full_name']}/commit/{e.sha}",
+              "message": c["message"] if c is not None else "",
+              "ownerName": c["author_name"] if c is not None else "",
+              "ownerId": c["author_login"] if c is not None else "",
+              "ownerEmail": c["author_email"] if c is not None else "",
+              "timeStamp": _ms(c["authored_at"]) if c is not None else _ms(e.started_at)}
     return {"__recast": "io.harness.ci.pipeline.executions.beans.CIPipelineModuleInfo",
-            "branch": repo.default_branch, "buildType": "branch", "repoName": repo["name"], "isPrivateRepo": True,
+            "branch": repo["default_branch"], "buildType": "branch", "repoName": repo["name"], "isPrivateRepo": True,
             "ciExecutionInfoDTO": {
                 "__recast": "io.harness.ci.pipeline.executions.beans.CIWebhookInfoDTO", "event": "branch",
                 "author": {"__recast": "io.harness.ci.pipeline.executions.beans.CIBuildAuthor",
                            "id": commit["ownerId"], "name": commit["ownerName"], "email": commit["ownerEmail"],
                            "avatar": ""},
                 "branch": {"__recast": "io.harness.ci.pipeline.executions.beans.CIBuildBranchHook",
-                           "name": repo.default_branch, "link": f"https://github.com/{repo.full_name}",
+                           "name": repo['default_branch'], "link": f"https://github.com/{repo['full_name']}",
                            "state": "", "commits": [commit]}},
-            "scmDetailsList": [{"scmUrl": f"https://github.com/{repo.full_name}", "scmProvider": "Github"}],
+            "scmDetailsList": [{"scmUrl": f"https://github.com/{repo['full_name']}", "scmProvider": "Github"}],
             "imageDetailsList": [], "infraDetailsList": [{"infraType": "KubernetesDirect", "infraOSType": "Linux",
                                                           "infraHostType": "Self Hosted"}],
             "tiBuildDetailsList": []}

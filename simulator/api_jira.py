@@ -33,6 +33,7 @@ jira_state.py, the JSON shapes jira_resources.py, JQL jira_jql.py.
 from __future__ import annotations
 
 import base64
+import collections
 import datetime as dt
 import hashlib
 import json
@@ -144,6 +145,7 @@ def _json_body_required(req: Request) -> Response | None:
 
 
 INVALID_PAYLOAD = "Invalid request payload. Refer to the REST API documentation and try again."
+BULKFETCH_CACHE = 8  # bulk changelog requests whose sorted histories are kept for their next pages
 
 
 # --------------------------------------------------------------------------- handlers: search
@@ -301,15 +303,25 @@ def changelog_bulkfetch(req: Request, sim) -> Response:
         offset = _untoken(sig, str(b["nextPageToken"]))
         if offset is None:
             return jerr(400, "The provided next page token is invalid or expired.")
-    rows = []  # (created, issue id, history id, history)
-    for k in dict.fromkeys(map(str, keys)):
-        p = _find_issue(c, k)
-        if p is None:
-            continue
-        iid = int(c.idx.iss.issue_id.iat[p])
-        for h in histories(c, p, set(field_ids) or None):
-            rows.append((h["created"], iid, int(h["id"]), h))
-    rows.sort(key=lambda r: (r[0], r[1], r[2]))
+    # A client pages one request's histories with the same body: they are rendered and sorted
+    # once, kept for the last few requests (per clock position, as everything in the index).
+    cache = c.idx.json_cache.setdefault("bulkfetch", collections.OrderedDict())
+    ck = (sig, c.base, c.ver)
+    rows = cache.get(ck)
+    if rows is None:
+        rows = []  # (created, issue id, history id, history)
+        for k in dict.fromkeys(map(str, keys)):
+            p = _find_issue(c, k)
+            if p is None:
+                continue
+            iid = int(c.idx.col["issue_id"][p])
+            for h in histories(c, p, set(field_ids) or None):
+                rows.append((h["created"], iid, int(h["id"]), h))
+        rows.sort(key=lambda r: (r[0], r[1], r[2]))
+        with c.sim.lock:
+            cache[ck] = rows
+            while len(cache) > BULKFETCH_CACHE:
+                cache.popitem(last=False)
     page = rows[offset:offset + max_results]
     logs: list[dict] = []
     for _, iid, _, h in page:

@@ -76,8 +76,12 @@ def project_json(c: Ctx, row) -> dict:
 
 
 def sprint_field_json(c: Ctx, sid: int) -> dict | None:
+    cache = c.idx.json_cache
+    if sid in cache:
+        return cache[sid]
     s = c.idx.sprints_now
     if sid not in s.index:
+        cache[sid] = None
         return None
     r = s.loc[sid]
     d = {"id": int(sid), "name": r["name"], "state": r.state, "boardId": int(r.board_id), "goal": ""}
@@ -85,6 +89,7 @@ def sprint_field_json(c: Ctx, sid: int) -> dict | None:
         d["startDate"], d["endDate"] = agile_ts(r.start_at), agile_ts(r.end_at)
     if r.state == "closed":
         d["completeDate"] = agile_ts(r.complete_at_now)
+    cache[sid] = d  # the same for every issue in that sprint (json.dumps only reads it)
     return d
 
 
@@ -101,58 +106,61 @@ def sprint_json(c: Ctx, sid: int) -> dict:
 
 def issue_ref(c: Ctx, p: int) -> dict:
     """The short form Jira uses for parents and sub-tasks."""
-    iss = c.idx.iss
-    return {"id": str(iss.issue_id.iat[p]), "key": iss.key.iat[p],
-            "self": f"{c.base}/rest/api/{c.ver}/issue/{iss.issue_id.iat[p]}",
-            "fields": {"summary": iss.summary.iat[p], "status": status_json(c, iss.status.iat[p]),
+    col = c.idx.col
+    return {"id": str(col["issue_id"][p]), "key": col["key"][p],
+            "self": f"{c.base}/rest/api/{c.ver}/issue/{col['issue_id'][p]}",
+            "fields": {"summary": col["summary"][p], "status": status_json(c, col["status"][p]),
                        "priority": priority_json(c, _priority(c, p)),
-                       "issuetype": issuetype_json(c, iss.type.iat[p])}}
+                       "issuetype": issuetype_json(c, col["type"][p])}}
 
 
 def _priority(c: Ctx, p: int) -> str:
-    iss = c.idx.iss
-    sev = iss.severity.iat[p]
+    col = c.idx.col
+    sev = col["severity"][p]
     if isinstance(sev, str):
         return SEVERITY_PRIORITY.get(sev, "Medium")
-    return "High" if iss.type.iat[p] == "Bug" else "Medium"
+    return "High" if col["type"][p] == "Bug" else "Medium"
 
 
 def field_value(c: Ctx, f: str, p: int):
-    idx, iss = c.idx, c.idx.iss
+    idx, col = c.idx, c.idx.col
     if f == "summary":
-        return iss.summary.iat[p]
+        return col["summary"][p]
     if f == "issuetype":
-        return issuetype_json(c, iss.type.iat[p])
+        return issuetype_json(c, col["type"][p])
     if f == "project":
-        return project_json(c, idx.project_rows[iss.project_id.iat[p]])
+        key = (c.base, c.ver, col["project_id"][p])
+        if key not in idx.json_cache:
+            idx.json_cache[key] = project_json(c, idx.project_rows[key[2]])
+        return idx.json_cache[key]
     if f == "status":
-        return status_json(c, iss.status.iat[p])
+        return status_json(c, col["status"][p])
     if f == "statuscategorychangedate":
         return jts(_category_changed_at(c, p))
     if f == "resolution":
-        st = iss.status.iat[p]
+        st = col["status"][p]
         if st not in RESOLUTIONS:
             return None
         rid, desc = RESOLUTIONS[st]
         return {"self": f"{c.base}/rest/api/{c.ver}/resolution/{rid}", "id": rid, "description": desc, "name": st}
     if f == "resolutiondate":
-        return jts(iss.resolved_at_now.iat[p])
+        return jts(col["resolved_at_now"][p])
     if f == "priority":
         return priority_json(c, _priority(c, p))
     if f == "labels":
         return sorted(idx.labels[p])
     if f == "components":
-        comp = iss.component.iat[p]
+        comp = col["component"][p]
         if not isinstance(comp, str) or not comp:
             return []
-        cid = idx.components[(iss.project_id.iat[p], comp)]
+        cid = idx.components[(col["project_id"][p], comp)]
         return [{"self": f"{c.base}/rest/api/{c.ver}/component/{cid}", "id": cid, "name": comp}]
     if f == "assignee":
         return user_json(c, idx.assignee_acc[p])
     if f in ("reporter", "creator"):
         return user_json(c, idx.reporter_acc[p])
     if f == "parent":
-        par = iss.parent_ix.iat[p]
+        par = col["parent_ix"][p]
         pp = idx.pos_of_ix.get(int(par)) if par >= 0 else None
         return None if pp is None else issue_ref(c, pp)
     if f == "subtasks":
@@ -160,17 +168,17 @@ def field_value(c: Ctx, f: str, p: int):
     if f == "description":
         return None
     if f == "created":
-        return jts(iss.created_at.iat[p])
+        return jts(col["created_at"][p])
     if f == "updated":
-        return jts(iss.updated_at.iat[p])
+        return jts(col["updated_at"][p])
     if f == SP_FIELD:
-        v = iss.points_now.iat[p]
-        return None if v != v else float(v)
+        v = col["points_now"][p]
+        return None if v is None or v != v else float(v)
     if f == SPRINT_FIELD:
-        out = [s for s in (sprint_field_json(c, sid) for sid in iss.sprint_ids.iat[p]) if s]
+        out = [s for s in (sprint_field_json(c, sid) for sid in col["sprint_ids"][p]) if s]
         return out or None
     if f == SEVERITY_FIELD:
-        sev = iss.severity.iat[p]
+        sev = col["severity"][p]
         if not isinstance(sev, str):
             return None
         oid = SEVERITY_OPTIONS[sev]
@@ -180,7 +188,7 @@ def field_value(c: Ctx, f: str, p: int):
 
 # --------------------------------------------------------------------------- changelog
 def _cl_slice(c: Ctx, p: int) -> tuple[int, int]:
-    ix = int(c.idx.iss.index[p])
+    ix = int(c.idx.col["ix"][p])
     return int(np.searchsorted(c.idx.cl_ix, ix, "left")), int(np.searchsorted(c.idx.cl_ix, ix, "right"))
 
 
@@ -190,7 +198,7 @@ def _category_changed_at(c: Ctx, p: int) -> int:
     for k in range(hi - 1, lo - 1, -1):
         if cl["field"][k] == "status" and STATUSES[cl["from_string"][k]][1] != STATUSES[cl["to_string"][k]][1]:
             return int(cl["ts"][k])
-    return int(c.idx.iss.created_at.iat[p])
+    return int(c.idx.col["created_at"][p])
 
 
 def _ids(x) -> list:
@@ -277,13 +285,13 @@ def select_fields(specs: list[str] | None, default: str | None) -> list[str] | N
 
 
 def issue_json(c: Ctx, p: int, fields: list[str] | None, changelog: bool, limit: int | None) -> dict:
-    iss = c.idx.iss
-    iid = str(iss.issue_id.iat[p])
+    col = c.idx.col
+    iid = str(col["issue_id"][p])
     if fields is None:
         d = {"id": iid}
     else:
         d = {"expand": EXPAND_ATTR, "id": iid, "self": f"{c.base}/rest/api/{c.ver}/issue/{iid}",
-             "key": iss.key.iat[p], "fields": {f: field_value(c, f, p) for f in fields}}
+             "key": col["key"][p], "fields": {f: field_value(c, f, p) for f in fields}}
     if changelog:
         d["changelog"] = embedded_changelog(c, p, limit)
     return d

@@ -125,6 +125,12 @@ class Index:
     cl_ix: np.ndarray              # changelog, sorted by issue then time
     cl: dict = field(default_factory=dict)
     project_rows: dict = field(default_factory=dict)
+    col: dict = field(default_factory=dict)     # issue column -> Python list, by position (rendering reads these)
+    json_cache: dict = field(default_factory=dict)  # sprint id / (base, ver, project id) -> its JSON
+
+
+ISSUE_COLUMNS = ("issue_id", "key", "summary", "type", "project_id", "status", "resolved_at_now", "component",
+                 "parent_ix", "created_at", "updated_at", "points_now", "sprint_ids", "severity")
 
 
 def _index(w) -> Index:
@@ -179,6 +185,8 @@ def _index(w) -> Index:
             cl={c: cl[c].to_numpy() for c in ("ts", "field", "from_string", "to_string", "from_ids", "to_ids",
                                               "history_id")},
             project_rows={r.project_id: r for _, r in projects.iterrows()},
+            # a pandas `.iat` per field and issue was most of a search page's cost
+            col={k: iss[k].tolist() for k in ISSUE_COLUMNS} | {"ix": iss.index.tolist()},
         )
     return w.cached("jira.index", build)
 

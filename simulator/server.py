@@ -69,6 +69,7 @@ class SimServer:
         self.blocked_until: dict[tuple, float] = {}
         self.attempts: Counter = Counter()
         self.stats: dict[str, Counter] = defaultdict(Counter)
+        self.handler_cpu: Counter = Counter()  # endpoint -> CPU seconds in its handler (this thread's)
         self.fault_counts: Counter = Counter()
         self.graphql_points = 0
         self.lock = threading.Lock()
@@ -129,6 +130,7 @@ class SimServer:
     def reset_stats(self) -> None:
         with self.lock:
             self.stats.clear()
+            self.handler_cpu.clear()
             self.fault_counts.clear()
             self.graphql_points = 0
             self.attempts.clear()
@@ -157,7 +159,11 @@ class SimServer:
                 self._count(name, fault.status)
                 return fault
         req.params = params
+        t = time.thread_time()
         resp = handler(req, self)
+        cpu = time.thread_time() - t
+        with self.lock:
+            self.handler_cpu[name] += cpu
         self._count(name, resp.status)
         return resp
 

@@ -394,3 +394,23 @@ def test_configured_services_filter_executions(sim, tmp_path):
     r = sync(tmp_path, sim)
     assert r.ok, r.source("harness").error_message
     check_against_truth(executions(tmp_path), truth)
+
+
+@pytest.mark.slow
+def test_projects_read_at_once_load_what_one_at_a_time_loads(fresh_sim, tmp_path):
+    """The small org has two Harness projects: read at once (the default, 4 at a time) they
+    load exactly the truth's deployments, and the same rows as one at a time."""
+    s = fresh_sim("small", seed=1)
+    r = sync(tmp_path / "at_once", s)
+    assert r.ok, r.source("harness").error_message
+    truth = harness_truth(s)
+    got = executions(tmp_path / "at_once")
+    assert set(got.index) == set(truth.index) and len(got) == len(truth) > 1000
+    assert got.project_id.nunique() == 2
+    g = got.loc[truth.index]
+    assert list(g.status) == [STATUS[x] for x in truth.status]
+    known = truth.harness_commit_via.isin(["ci", "tag_sha"])
+    assert list(g.deployed_commit_sha[known]) == list(truth.sha[known])
+    r1 = sync(tmp_path / "one", s, harness_extra="    concurrency: 1")
+    assert r1.ok, r1.source("harness").error_message
+    assert_same(snapshot(tmp_path / "at_once" / "sei.duckdb"), snapshot(tmp_path / "one" / "sei.duckdb"))
