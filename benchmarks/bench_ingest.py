@@ -139,7 +139,7 @@ class _Probe:
         self._undo: list = []
 
     def __enter__(self):
-        from ingestion import github, http, pipeline
+        from ingestion import github, github_changes, http, pipeline
         probe = self
 
         orig_session = http.RateLimitedClient._make_session
@@ -173,8 +173,9 @@ class _Probe:
             probe.pipeline = orig_make(*a, **kw)
             return probe.pipeline
 
+        # every module of the source that sends GraphQL queries
         for obj, name, new in ((http.RateLimitedClient, "_make_session", make_session), (github, "graphql", graphql),
-                               (pipeline, "make_pipeline", make_pipeline)):
+                               (github_changes, "graphql", graphql), (pipeline, "make_pipeline", make_pipeline)):
             self._undo.append((obj, name, getattr(obj, name)))
             setattr(obj, name, new)
         return self

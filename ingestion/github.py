@@ -29,32 +29,12 @@ repository's cursor only moves when all its pages were read, so an interrupted r
 where each repository stands, and `merge` makes the overlap harmless. The records at a
 cursor's exact timestamp are remembered by id so a re-run does not re-emit them.
 
-Incremental runs cost what changed, not the number of repositories (issue 17). A
-repository is read per repository once (the first sync, a repository new in the sources
-file, one whose last read failed); from then on it is *covered* by its owner's searches:
-- pull requests: one GraphQL `search` for the changed pull requests of several owners at
-  once (`org:`/`user:` qualifiers, or `repo:` ones for a short list of named repositories,
-  packed within GitHub's 256-character query), `updated:>=` the newest update the previous
-  searches saw less SEARCH_LAG (the search index lags), oldest first. Each page is a new
-  search from the last update read (keyset paging): no search goes near GitHub's 1,000-result
-  cap (a capped one, seen by `issueCount`, is continued the same way), and a pull request
-  updated meanwhile cannot shift another out of the pages as offset cursors would. Results
-  outside the sources file are skipped; the per-repository cursors drop what was read before.
-  The first time, a 1-point search for the owner's newest update sets the watermark, before
-  the repositories are read one by one (so nothing updated during that read is missed);
-- history: one query lists every owner's repositories by `pushedAt` (any branch), newest
-  first, down to PUSHED_LAG before the newest push the previous run saw; only covered
-  repositories whose default-branch head is not the one read last are read, their first
-  HISTORY_BATCH_FIRST commits seven repositories a 1-point query, then on per repository;
-- a repository whose incremental read fails is no longer covered and is read per repository
-  next run, from its own cursor; a search that fails (GitHub Enterprise Server without a
-  search index, say) makes this run read its repositories one by one.
-So an hourly run with nothing changed costs 2 points whatever the number of repositories
-(one search, one listing of repositories by push; a few more for many owners), and one with
-activity about 1 point per 49 changed pull requests plus a point per 7 repositories whose
-default branch moved. The REST listings (deployments, releases, workflow runs) cost no
-points and still ask each repository once a run. Deployment statuses are asked only for
-deployments that changed.
+Incremental runs cost what changed, not the number of repositories (issue 17): a
+repository is read per repository once, and from then on it is *covered* by its owner's
+searches: one GraphQL `search` finds the changed pull requests of several owners at once,
+one listing of every owner's repositories by `pushedAt` finds the default branches that
+moved. An hourly run with nothing changed costs 2 points whatever the number of
+repositories. How, and the watermarks they keep: github_changes.py.
 
 Default-branch history: `history()` lists every commit reachable from the head (merged
 branches' commits too), newest first; it is not the first-parent chain. Each commit keeps
@@ -83,64 +63,44 @@ thread pool (`parallelize()`), so one slow listing does not hold up the others. 
 DuckDB as parquet (when pyarrow is installed): dlt's default INSERT statements took 60% of
 a medium org's sync and 11 GB of memory. Figures: docs/benchmarks.md, Ingestion.
 
-GraphQL cost (GitHub's formula: one request per connection per possible parent node,
-summed, /100, rounded to the nearest whole number, at least 1): the pull-request page (per
-repository or from a search) selects three nested connections under each PR (labels(first:10),
-commits(last:100), and timelineItems(first:100, itemTypes: [READY_FOR_REVIEW_EVENT,
-PULL_REQUEST_REVIEW]), which brings the reviews and the ready-for-review event in one
-connection), so a page of N pull requests costs (1 + 3N)/100 rounded: `page_size` is the
-upper bound and the connector takes the size that reads the most PRs per point
-(`github_queries.cheapest_page`): 49 PRs for 1 point (148 requests), where 50 cost 2 and
-100 cost 3. That is 20.4 points per 1,000 PRs; with the history (1 point per 100 commits)
-and the statuses (1 point per 100 deployments) a first sync is about 34 points per 1,000 PRs
-on the simulated orgs (was 52-55 with four connections and pages of 50). A PR with more than
-100 timeline items pages on with a follow-up. First and last commit both come from
-`commits(last:100)` (with its totalCount); only a PR with more than 100 commits needs a
-follow-up for its first commit. Per-review comment counts would need
-`comments(first:...)` under every review: 5,000 requests (50 points) per 100 PRs by the
-formula, so they are off by default; the PR's `totalCommentsCount` is always loaded, and
-`integrations.github.review_comment_counts: true` fetches per-review counts in follow-up
-`nodes(ids:)` queries (about 1 point per 100 reviews).
+GraphQL cost (GitHub's formula; the page sizes it picks, the points a first sync costs,
+why per-review comment counts are off by default) and `sei ingest --plan`: github_plan.py.
 
-This module is the source and its plan; the client (errors, App auth, the GraphQL call) is
-github_api.py, the GraphQL documents github_queries.py, rows and column types github_rows.py,
-per-repository cursors and the fan-out github_state.py.
+This module is the source; what changed since the last run (searches, repositories by
+push) is github_changes.py, the repositories of the scopes and the plan github_plan.py, the
+client (errors, App auth, the GraphQL call) github_api.py, the GraphQL documents
+github_queries.py, rows and column types github_rows.py, per-repository cursors and the
+fan-out github_state.py.
 """
 from __future__ import annotations
 
 import datetime as dt
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator
 
 import dlt
-import requests
 
 from ingestion.config import GITHUB_COM_API, Runtime, default_graphql_url
 from ingestion.github_api import INTEGRATION, graphql, make_api
+from ingestion.github_changes import (owner_groups, pushed_first_pages, pushed_repos, search_batch,
+                                      search_batches)
+from ingestion.github_plan import resolve_repos
 from ingestion.github_queries import (DEPLOYMENT_STATUSES_PAGE_QUERY, DEPLOYMENT_STATUSES_QUERY,
-                                      HISTORY_NESTED_CONNECTIONS, HISTORY_QUERY, PLAN_REPO_FIELDS,
-                                      PRS_QUERY, PR_FIRST_COMMIT_QUERY, PR_LABELS_QUERY, PR_NESTED_CONNECTIONS,
-                                      PR_TIMELINE_QUERY, PUSHED_REPOS_QUERY, REVIEW_COMMENTS_QUERY, SEARCH_NEWEST_QUERY,
-                                      SEARCH_PRS_QUERY, batch_size, cheapest_page, history_batch_query, owner_types_query,
-                                      page_cost, pushed_repos_batch_query)
+                                      HISTORY_NESTED_CONNECTIONS, HISTORY_QUERY, PRS_QUERY, PR_FIRST_COMMIT_QUERY,
+                                      PR_LABELS_QUERY, PR_TIMELINE_QUERY, REVIEW_COMMENTS_QUERY, STATUS_BATCH,
+                                      batch_size, cheapest_page, history_batch_query)
 from ingestion.github_rows import (COMMIT_COLUMNS, DEPLOYMENT_COLUMNS, PR_COLUMNS, RELEASE_COLUMNS, REPO_COLUMNS,
                                    RUN_COLUMNS, STATUS_COLUMNS, _iso, _ts, commit_row, deployment_row,
                                    deployment_status_gql_row, deployment_status_row, jira_keys, pr_row, release_row,
                                    split_repo, split_timeline, workflow_run_row)
 from ingestion.github_state import RepoCursors, _guard, fan_out
-from ingestion.http import Api, ApiError, AuthError, HttpStats, NotFound, response_json
+from ingestion.http import ApiError, AuthError, HttpStats, _server_now, response_json
 
 
-SEARCH_LAG = 600             # seconds a search reaches back before the newest update seen (index delay)
-SEARCH_MAX_CHARS = 256       # GitHub refuses longer search queries
-SEARCH_FIXED_CHARS = len(" is:pr archived:false updated:>=2026-01-01T00:00:00+00:00 sort:updated-asc")
-PUSHED_LAG = 600             # seconds a repository listing reaches back before the newest push seen
 HISTORY_BATCH_FIRST = 20     # commits per repository when several repositories' new history share a query
 HISTORY_REWRITE_DAYS = 30    # a force-pushed branch is re-read this far back
 RUNS_CAP = 1000              # GitHub serves at most 1,000 runs per filtered listing
 CONCURRENCY = 4              # repositories fetched at once per resource; requests in flight per token
 PARALLELIZE = True           # dlt pulls each resource's pages from its own thread (see "Throughput")
-GITHUB_COM_POINTS_PER_HOUR = 5000  # GraphQL points an hour per user token on github.com
-STATUS_BATCH = 100           # deployments per GraphQL `nodes(ids:)` statuses query (GitHub's maximum)
 
 
 # --------------------------------------------------------------------------- the source
@@ -178,6 +138,7 @@ def github_source(repos: list[str] = dlt.config.value,
         start = start.replace(tzinfo=dt.timezone.utc)
     gql_url = graphql_url or default_graphql_url(base_url)
     page_size = max(1, min(int(page_size), 100))
+    pr_page = cheapest_page(page_size)  # 49: 1 point a page, where 50 cost 2
     concurrency = max(1, int(concurrency))
     api = make_api(base_url, runtime, stats, access_token,
                    {"app_id": app_id, "private_key": private_key, "installation_id": installation_id},
@@ -217,10 +178,11 @@ def github_source(repos: list[str] = dlt.config.value,
         retry: set[str] = set()
         # 1. searches, several owners each: the pull requests of already-read repositories that
         #    changed since the last run, or (an owner with none) the watermark later runs start at
-        batches = _search_batches(groups, searches, covered, retry)
+        batches = search_batches(api, gql_url, stats, groups, searches, covered, retry)
         yield from fan_out(batches, lambda b: _guard(
             stats, "pull_requests", "search of " + ", ".join(groups[o]["login"] for o in b[1]),
-            lambda: _search_batch(b, groups, searches, covered, cursors, retry)), concurrency)
+            lambda: search_batch(api, gql_url, stats, b, groups, searches, covered, cursors, retry, start, pr_page,
+                                 _pr_rows)), concurrency)
         # 2. repositories no search covers yet (new in the sources file, never read completely,
         #    or whose search failed): read one by one, after the search that set the watermark
         todo = [r for o, g in groups.items() for r in g["repos"] if r.lower() not in covered[o] or r.lower() in retry]
@@ -235,149 +197,18 @@ def github_source(repos: list[str] = dlt.config.value,
             searches[o]["repos"] = sorted(covered[o] & {r.lower() for r in g["repos"]})
         dlt.current.resource_state("pull_requests")["summary"] = cursors.summary()
 
-    def _search_batches(groups: dict, searches: dict, covered: dict, retry: set) -> list[tuple[str, list[str], str]]:
-        """(kind, owners, qualifiers) per search query: "search" for owners with covered
-        repositories and a watermark, "probe" (`org:`/`user:`) for the others; a search's
-        qualifiers for an owner are `repo:` ones when its repositories were listed by name and
-        take at most half of the query, else `org:`/`user:` (results outside the sources file
-        are skipped); owners are packed while the query stays within GitHub's 256 characters."""
-        quals: dict[str, dict[str, str]] = {"search": {}, "probe": {}}
-        need_type = []
-        for o, g in groups.items():
-            kind = "search" if searches[o].get("since") and covered[o] else "probe"
-            # `repo:` only for repositories read before: GitHub refuses a search naming one
-            # that does not exist (a typo in the sources file would block the owner's search)
-            q = " ".join(f"repo:{r}" for r in sorted(r for r in g["repos"] if r.lower() in covered[o]))
-            if kind == "probe" or g["wildcard"] or len(q) > (SEARCH_MAX_CHARS - SEARCH_FIXED_CHARS) // 2:
-                q = None
-                if "owner_type" not in searches[o]:
-                    need_type.append(o)
-            quals[kind][o] = q
-        if need_type:
-            try:
-                d = graphql(api, gql_url, "pull_requests", owner_types_query([groups[o]["login"] for o in need_type]),
-                            {}, None, partial=True)
-                for i, o in enumerate(need_type):
-                    ro = d.get(f"o{i}")
-                    if ro:
-                        searches[o]["owner_type"] = "org" if ro.get("__typename") == "Organization" else "user"
-            except AuthError:
-                raise
-            except ApiError as e:
-                stats.say(f"  github.pull_requests owner types: {e}")
-        out = []
-        for kind, by_owner in quals.items():
-            cur, cur_len = [], 0
-            for o, q in by_owner.items():
-                if q is None:
-                    t = searches[o].get("owner_type")
-                    if t is None:  # unknown owner: its repositories are read one by one
-                        retry.update(covered[o])
-                        continue
-                    q = f"{t}:{groups[o]['login']}"
-                if cur and cur_len + 1 + len(q) + SEARCH_FIXED_CHARS > SEARCH_MAX_CHARS:
-                    out.append((kind, [x for x, _ in cur], " ".join(y for _, y in cur)))
-                    cur, cur_len = [], 0
-                cur.append((o, q))
-                cur_len += len(q) + (1 if cur_len else 0)
-            if cur:
-                out.append((kind, [x for x, _ in cur], " ".join(y for _, y in cur)))
-        return out
-
-    def _search_batch(batch: tuple, groups: dict, searches: dict, covered: dict, cursors: RepoCursors,
-                      retry: set) -> Iterator[list[dict]]:
-        kind, owners, qual = batch
-        label = ", ".join(groups[o]["login"] for o in owners)
-        mine = {r.lower(): r for o in owners for r in groups[o]["repos"] if r.lower() in covered[o]}
-        try:
-            if kind == "probe":
-                d = graphql(api, gql_url, "pull_requests", SEARCH_NEWEST_QUERY,
-                            {"q": f"{qual} is:pr sort:updated-desc"}, label)
-                newest = [n["updatedAt"] for n in d["search"]["nodes"] or [] if n and n.get("updatedAt")]
-                for o in owners:
-                    searches[o]["since"] = max(newest + [_iso(start)])
-                return
-            yield from _search_changed(label, qual, [searches[o] for o in owners], mine, cursors)
-        except AuthError:
-            raise
-        except ApiError as e:  # e.g. search unavailable: this run reads those repositories one by one
-            stats.say(f"  github.pull_requests search of {label} failed, reading per repository: {e}")
-            retry.update(mine)
-
-    def _search_changed(login: str, qual: str, states: list[dict], mine: dict[str, str],
-                        cursors: RepoCursors) -> Iterator[list[dict]]:
-        """The changed pull requests of the covered repositories, by GitHub search: `updated:>=`
-        the newest update the previous searches saw (less SEARCH_LAG, for the search index's
-        delay), oldest first. Each page is a new search from the last update read (keyset
-        paging), so no search goes near GitHub's 1,000-result cap and a pull request updated
-        meanwhile cannot shift another out of the pages."""
-        lo = min(_epoch(st["since"]) for st in states) - SEARCH_LAG
-        done: set[str] = set()
-        touched: set[str] = set()
-        after, n_rows, n_pages, served = None, 0, 0, 0
-        page = cheapest_page(page_size)
-        try:
-            while True:
-                q = f"{qual} is:pr archived:false updated:>={_search_time(lo)} sort:updated-asc"
-                data = graphql(api, gql_url, "pull_requests", SEARCH_PRS_QUERY, {"q": q, "first": page, "after": after},
-                               login)
-                n_pages += 1
-                conn = data["search"]
-                nodes = [n for n in conn["nodes"] or [] if n and n.get("id")]
-                by_repo: dict[str, list[dict]] = {}
-                for n in nodes:
-                    if n["id"] in done:
-                        continue
-                    done.add(n["id"])
-                    repo = mine.get(((n.get("repository") or {}).get("nameWithOwner") or "").lower())
-                    if repo is not None and cursors.fresh(repo, n["updatedAt"], n["id"]):
-                        by_repo.setdefault(repo, []).append(n)
-                for repo, fresh in by_repo.items():
-                    rows = [pr_row(repo, n) for n in _timelines(repo, fresh)]
-                    _follow_ups(repo, fresh, rows)
-                    for n in fresh:
-                        cursors.seen(repo, n["updatedAt"], n["id"])
-                    touched.add(repo)
-                    n_rows += len(rows)
-                    stats.add_rows(INTEGRATION, "pull_requests", len(rows))
-                    yield rows
-                if nodes:  # oldest first: every update before the last one read is read
-                    for st in states:
-                        st["since"] = max(st["since"], nodes[-1]["updatedAt"])
-                served += len(conn["nodes"] or [])
-                # GitHub serves 1,000 results of a search at most (`hasNextPage` turns false there,
-                # `issueCount` still counts them all): a capped search is continued by a new one
-                if not nodes or not (conn["pageInfo"]["hasNextPage"] or conn.get("issueCount", 0) > served):
-                    break
-                last = _epoch(nodes[-1]["updatedAt"])
-                if last > lo:
-                    lo, after, served = last, None, 0  # a new search from the last update read
-                elif conn["pageInfo"]["hasNextPage"]:  # a whole page updated in the same second: page on
-                    after = conn["pageInfo"]["endCursor"]
-                else:
-                    stats.error(INTEGRATION, "pull_requests", f"search of {login}: more than {served} pull requests "
-                                f"updated at {nodes[-1]['updatedAt']}; GitHub serves {served} of them")
-                    break
-        finally:
-            for repo in touched:
-                cursors.commit(repo)
-        if n_rows:
-            stats.say(f"  github.pull_requests search of {login}: {n_rows} changed in {n_pages} page(s)")
-
     def _repo_prs(repo: str, cursors: RepoCursors) -> Iterator[list[dict]]:
         owner, name = split_repo(repo)
         since = cursors.start(repo)
         after, n_rows, n_pages = None, 0, 0
-        page = cheapest_page(page_size)  # 49: 1 point a page, where 50 cost 2
         while True:
             data = graphql(api, gql_url, "pull_requests", PRS_QUERY,
-                           {"owner": owner, "name": name, "first": page, "after": after}, repo)
+                           {"owner": owner, "name": name, "first": pr_page, "after": after}, repo)
             n_pages += 1
             conn = data["repository"]["pullRequests"]
             nodes = conn["nodes"] or []
             fresh = [n for n in nodes if cursors.fresh(repo, n["updatedAt"], n["id"])]
-            rows = [pr_row(repo, n) for n in _timelines(repo, fresh)]
-            _follow_ups(repo, fresh, rows)
+            rows = _pr_rows(repo, fresh)
             for n in fresh:
                 cursors.seen(repo, n["updatedAt"], n["id"])
             if rows:
@@ -391,6 +222,12 @@ def github_source(repos: list[str] = dlt.config.value,
         cursors.commit(repo)
         if n_rows:
             stats.say(f"  github.pull_requests {repo}: {n_rows} changed in {n_pages} page(s)")
+
+    def _pr_rows(repo: str, nodes: list[dict]) -> list[dict]:
+        """The rows of a repository's pull-request nodes, their timelines and follow-ups read."""
+        rows = [pr_row(repo, n) for n in _timelines(repo, nodes)]
+        _follow_ups(repo, nodes, rows)
+        return rows
 
     def _timelines(repo: str, nodes: list[dict]) -> list[dict]:
         """Each node with its whole timeline (reviews, ready-for-review events; a PR with more
@@ -457,22 +294,11 @@ def github_source(repos: list[str] = dlt.config.value,
         # 1. per owner, its repositories by last push, newest first, down to the newest push
         #    the previous run saw: the covered ones whose default branch head changed. The
         #    first page of every owner comes in one query (1 point).
-        firsts: dict[str, dict | None] = {}
-        owners = list(groups)
-        for i in range(0, len(owners), 100):
-            chunk = owners[i:i + 100]
-            try:
-                d = graphql(api, gql_url, "commits", pushed_repos_batch_query([groups[o]["login"] for o in chunk]),
-                            {}, None, partial=True)
-                firsts.update({o: d.get(f"o{j}") for j, o in enumerate(chunk)})
-            except AuthError:
-                raise
-            except ApiError as e:  # each owner asks on its own
-                stats.say(f"  github.commits repositories by push: {e}")
-        yield from fan_out(owners, lambda o: _guard(
+        firsts = pushed_first_pages(api, gql_url, stats, groups)
+        yield from fan_out(list(groups), lambda o: _guard(
             stats, "commits", f"repositories of {groups[o]['login']}",
-            lambda: _pushed_repos(groups[o], pushed.setdefault(o, {}), covered[o], heads, moved,
-                                  firsts.get(o, False))), concurrency)
+            lambda: pushed_repos(api, gql_url, groups[o], pushed.setdefault(o, {}), covered[o], heads, moved, start,
+                                 firsts.get(o, False))), concurrency)
         # 2. history only there (their new commits, several repositories a query), and in full
         #    for repositories not covered yet
         for r in moved:
@@ -498,54 +324,6 @@ def github_source(repos: list[str] = dlt.config.value,
         yield from fan_out(tasks, lambda t: _guard(stats, "commits", ", ".join(t[1]), lambda: read(t)), concurrency)
         for o, g in groups.items():
             pushed.setdefault(o, {})["repos"] = sorted(covered[o] & {r.lower() for r in g["repos"]})
-
-    def _pushed_repos(group: dict, st: dict, covered: set, heads: dict, moved: list,
-                      first: dict | None | bool = False) -> Iterator[list[dict]]:
-        """Lists the owner's repositories by `pushedAt` (any branch), newest first, 100 a page
-        (1 point), down to PUSHED_LAG before the newest push seen last run; a covered
-        repository listed there whose default-branch head is not the one read last goes to
-        `moved`. The first time, one page sets that watermark and every repository is read."""
-        mine = {r.lower(): r for r in group["repos"]}
-        since = st.get("since")
-        if not since:
-            covered.clear()
-        floor = _iso(dt.datetime.fromtimestamp(_epoch(since) - PUSHED_LAG, dt.timezone.utc)) if since else None
-        after, newest = None, None
-        while True:
-            if after is None and first is not False:  # the first page came with the other owners'
-                owner = first
-            else:
-                d = graphql(api, gql_url, "commits", PUSHED_REPOS_QUERY, {"login": group["login"], "after": after},
-                            group["login"])
-                owner = d.get("repositoryOwner")
-            if owner is None:
-                raise NotFound(INTEGRATION, "POST /graphql", f"GitHub owner {group['login']} not found, or the token "
-                                                              f"cannot see it.", 200, None)
-            conn = owner["repositories"]
-            stop = False
-            for n in conn["nodes"] or []:
-                at = n.get("pushedAt")
-                if at and (newest is None or at > newest):
-                    newest = at
-                if floor and (at is None or at < floor):
-                    stop = True
-                    break
-                r = n["nameWithOwner"].lower()
-                if r in covered and r in mine:
-                    ref = n.get("defaultBranchRef") or {}
-                    oid = (ref.get("target") or {}).get("oid")
-                    head = heads.get(r) or {}
-                    if oid != head.get("oid") or (oid and ref.get("name") != head.get("branch")):
-                        moved.append(mine[r])
-            if stop or not floor or not conn["pageInfo"]["hasNextPage"]:
-                break
-            after = conn["pageInfo"]["endCursor"]
-        if newest:
-            st["since"] = max(since or newest, newest)
-        elif not since:
-            st["since"] = _iso(start)
-        return
-        yield  # a generator, for _guard and fan_out
 
     def _history_since(prev: dict | None) -> str:
         since = _iso(start)
@@ -813,7 +591,7 @@ def github_source(repos: list[str] = dlt.config.value,
             return
         total = response_json(first.response).get("total_count", 0)
         if total > RUNS_CAP:
-            end = hi or _iso(_server_time(first.response))
+            end = hi or _iso(dt.datetime.fromtimestamp(_server_now(first.response), dt.timezone.utc))
             a, b = int(_ts(lo).timestamp()), int(_ts(end).timestamp())
             if b - a > 120:
                 k = max(2, min(-(-total * 4 // (RUNS_CAP * 3)), (b - a) // 60))
@@ -837,160 +615,6 @@ def github_source(repos: list[str] = dlt.config.value,
         for r in (pull_requests, commits, deployments, deployment_statuses, releases, workflow_runs):
             r.parallelize()
     return resources
-
-
-def _server_time(resp: requests.Response) -> dt.datetime:
-    import email.utils
-    d = resp.headers.get("Date")
-    if d:
-        try:
-            return email.utils.parsedate_to_datetime(d)
-        except (TypeError, ValueError):
-            pass
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def _epoch(iso: str) -> int:
-    return int(_ts(iso).timestamp())
-
-
-def _search_time(epoch: int) -> str:
-    """A search qualifier's time, to the second, as GitHub's search syntax writes it."""
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")
-
-
-def owner_groups(resolved: list[tuple[str, str]]) -> dict[str, dict]:
-    """The repositories by owner (lower case): {"login", "repos", "wildcard": listed by `owner/*`}.
-    An owner's changes are found for all its repositories at once (search, pushed repositories)."""
-    out: dict[str, dict] = {}
-    for repo, scope in resolved:
-        owner = split_repo(repo)[0]
-        g = out.setdefault(owner.lower(), {"login": owner, "repos": [], "wildcard": False})
-        g["repos"].append(repo)
-        g["wildcard"] = g["wildcard"] or scope.endswith("/*")
-    return out
-
-
-# --------------------------------------------------------------------------- repositories from scopes
-def resolve_repos(api: Api, scopes: Iterable[str], stats: HttpStats) -> list[tuple[str, str]]:
-    """(repository, scope) for explicit `owner/name` scopes and every repository of each
-    `owner/*` (organisation, else user); a repository listed by name wins over a wildcard."""
-    explicit = [s for s in scopes if not s.endswith("/*")]
-    out: dict[str, tuple[str, str]] = {s.lower(): (s, s) for s in explicit}
-    for s in scopes:
-        if not s.endswith("/*"):
-            continue
-        owner = s[:-2]
-        names: list[str] = []
-        try:
-            try:
-                for page in api.paginate("repositories", f"/orgs/{owner}/repos", {"per_page": 100, "type": "all"}):
-                    names += [r["full_name"] for r in page if not r.get("archived")]
-            except NotFound:
-                for page in api.paginate("repositories", f"/users/{owner}/repos", {"per_page": 100, "type": "owner"}):
-                    names += [r["full_name"] for r in page if not r.get("archived")]
-        except AuthError:
-            raise
-        except ApiError as e:
-            stats.error(INTEGRATION, "repositories", f"{s}: {e}")
-            continue
-        for full in names:
-            out.setdefault(full.lower(), (full, s))
-    return list(out.values())
-
-
-# --------------------------------------------------------------------------- plan
-def plan(repos: list[str], start_date: dt.datetime, base_url: str, graphql_url: str | None, runtime: Runtime,
-         access_token: str | None = None, app: dict | None = None, page_size: int = 50,
-         review_comment_counts: bool = False, stats: HttpStats | None = None) -> dict:
-    """Ask GitHub how much there is to read since `start_date` and what a first sync
-    costs: GraphQL points and REST requests against the rate limits, and the time."""
-    stats = stats or HttpStats()
-    api = make_api(base_url, runtime, stats, access_token, app)
-    gql = graphql_url or default_graphql_url(base_url)
-    resolved = resolve_repos(api, repos, stats)
-    rows, errors = [], []
-    since = _iso(start_date)
-    batch = 20
-    limit = {"graphql": None, "core": None}
-    for i in range(0, len(resolved), batch):
-        chunk = resolved[i:i + batch]
-        fields = "".join(PLAN_REPO_FIELDS % {"alias": f"r{j}", "owner": split_repo(r)[0], "name": split_repo(r)[1]}
-                         for j, (r, _) in enumerate(chunk))
-        q = "query Plan($since: GitTimestamp) { rateLimit { limit cost remaining resetAt } %s }" % fields
-        resp = api.request("plan", "POST", gql, json={"query": q, "variables": {"since": since}})
-        body = resp.json()
-        data = body.get("data") or {}
-        for e in body.get("errors") or []:
-            errors.append(e.get("message"))
-        for j, (r, _) in enumerate(chunk):
-            d = data.get(f"r{j}")
-            if not d:
-                rows.append({"repository": r, "error": "not found or not visible"})
-                continue
-            hist = (((d.get("defaultBranchRef") or {}).get("target") or {}).get("history") or {}).get("totalCount", 0)
-            rows.append({"repository": r, "pull_requests": d["pullRequests"]["totalCount"], "commits": hist,
-                         "deployments": d["deployments"]["totalCount"], "releases": d["releases"]["totalCount"]})
-        if data.get("rateLimit"):
-            limit["graphql"] = data["rateLimit"]
-    runs_total = 0
-    for row in rows:
-        if "error" in row:
-            continue
-        resp = api.request("plan", "GET", f"/repos/{row['repository']}/actions/runs",
-                           params={"per_page": 1, "created": f">={start_date.strftime('%Y-%m-%dT%H:%M:%S+00:00')}",
-                                   "exclude_pull_requests": "true"})
-        row["workflow_runs"] = resp.json().get("total_count", 0) if resp.ok else 0
-        runs_total += row["workflow_runs"]
-    resp = api.request("plan", "GET", "/rate_limit")
-    if resp.ok:
-        res = resp.json().get("resources", {})
-        limit["core"] = res.get("core")
-        limit["graphql"] = limit["graphql"] or res.get("graphql")
-    return estimate(rows, page_size, limit, review_comment_counts, errors)
-
-
-def estimate(rows: list[dict], page_size: int, limit: dict, review_comment_counts: bool = False,
-             errors: list | None = None) -> dict:
-    """Points / requests / hours of a first sync from per-repository counts.
-
-    PR pages of `cheapest_page(page_size)` (37) pull requests: 1 point each by GitHub's
-    formula ((1 + 4 x 37) / 100 rounds to 1); history pages: 1 point per 100 commits;
-    statuses: 1 point per 100 deployments (`nodes(ids:)`); per owner up to 3 points (the
-    search watermark, the owner's type, the pushed-repositories listing); REST: deployments/100 +
-    releases/100 + runs/100, at least one request per repository and resource. Time: the larger of the
-    rate-limit bound (points / points-per-hour; requests / requests-per-hour) and the
-    latency bound (about 1.5 s per PR page, 0.5 s per other request)."""
-    import math
-    ok = [r for r in rows if "error" not in r]
-    page = cheapest_page(page_size)
-    pr_pages = sum(max(1, math.ceil(r["pull_requests"] / page)) for r in ok)
-    pr_page_cost = page_cost(page, PR_NESTED_CONNECTIONS)
-    reviews_est = sum(r["pull_requests"] for r in ok) * 1.6 if review_comment_counts else 0
-    history_pages = sum(max(1, math.ceil(r["commits"] / 100)) for r in ok)
-    status_queries = sum(math.ceil(r["deployments"] / STATUS_BATCH) for r in ok)
-    setup = 3 * len({r["repository"].split("/")[0].lower() for r in ok})
-    gql_points = pr_pages * pr_page_cost + math.ceil(reviews_est / 100) + history_pages + status_queries + setup
-    gql_requests = pr_pages + math.ceil(reviews_est / 100) + history_pages + status_queries + setup
-    prs = sum(r["pull_requests"] for r in ok)
-    rest = sum(max(1, math.ceil(r["deployments"] / 100)) + max(1, math.ceil(r["releases"] / 100))
-               + max(1, math.ceil(r.get("workflow_runs", 0) / 100)) for r in ok)
-    g = limit.get("graphql") or {}
-    c = limit.get("core") or {}
-    gql_per_h = (g.get("limit") or 5000)
-    rest_per_h = (c.get("limit") or 5000)
-    hours_rate = max(gql_points / gql_per_h, rest / rest_per_h)
-    hours_latency = (pr_pages * 1.5 + (gql_requests - pr_pages) * 0.5 + rest * 0.5) / 3600
-    return {"repositories": rows, "errors": errors or [],
-            "totals": {k: sum(r.get(k, 0) for r in ok) for k in
-                       ("pull_requests", "commits", "deployments", "releases", "workflow_runs")},
-            "graphql_points": gql_points, "graphql_requests": gql_requests, "rest_requests": rest,
-            "graphql_points_per_hour": gql_per_h, "rest_requests_per_hour": rest_per_h,
-            "graphql_remaining": g.get("remaining"), "rest_remaining": c.get("remaining"),
-            "hours": max(hours_rate, hours_latency), "hours_rate_limit": hours_rate, "hours_latency": hours_latency,
-            "pr_page_size": page, "points_per_1000_prs": round(gql_points / prs * 1000, 1) if prs else None,
-            # github.com gives a user token (or an App installation, at least) 5,000 points an hour
-            "hours_github_com_points": gql_points / GITHUB_COM_POINTS_PER_HOUR}
 
 
 JOURNALED = True  # pipeline.run keeps a response journal for this source (ingestion/journal.py)

@@ -1,7 +1,7 @@
 """The GraphQL documents the GitHub source sends: pull requests with their reviews, labels
 and commits (per repository, and found across an owner with `search`), the default
 branch's history, the repositories an owner pushed to, deployment statuses and the plan's
-counts (their point costs are in github.py's module docstring), and GitHub's cost formula
+counts (their point costs are in github_plan.py's module docstring), and GitHub's cost formula
 that picks the page sizes.
 """
 from __future__ import annotations
@@ -12,6 +12,7 @@ TIMELINE_PAGE = 100          # reviews and ready-for-review events per PR (the c
 LABELS_PAGE = 10
 PR_NESTED_CONNECTIONS = 3    # labels, commits, timelineItems (reviews + ready event) under every pull request
 HISTORY_NESTED_CONNECTIONS = 1  # parents under every commit
+STATUS_BATCH = 100           # deployments per GraphQL `nodes(ids:)` statuses query (GitHub's maximum)
 
 
 def page_cost(first: int, nested: int, pages: int = 1) -> int:

@@ -318,7 +318,7 @@ def plan(sources: list[str] | tuple[str, ...] = ("github",), config_path: str | 
                 except (ApiError, cfgmod.ConfigError) as e:
                     out[name] = {"error": str(e)}
             continue
-        from ingestion.github import plan as gh_plan
+        from ingestion.github_plan import plan as gh_plan
         gh = cfg.github()
         creds = cfgmod.github_credentials()
         stats = HttpStats()

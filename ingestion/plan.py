@@ -1,4 +1,4 @@
-"""`sei ingest --plan` for Jira, Harness and event files (GitHub's is in github.py).
+"""`sei ingest --plan` for Jira, Harness and event files (GitHub's is in github_plan.py).
 
 Each estimate asks the API for what it can count cheaply, then prices a first sync in
 requests and time. Jira Cloud and Harness publish no fixed hourly budget (Jira Cloud
