@@ -1,6 +1,7 @@
 """The whole refresh as a user runs it: `sei_refresh`, full and then hourly, step by step.
 
-    python -m benchmarks.bench_refresh --size medium [--seed 1] [--hours 1] [--keep DIR]
+    python -m benchmarks.bench_refresh --size medium [--seed 1] [--hours 1] [--repeat 1] [--keep DIR]
+    python -m benchmarks.bench_refresh --size large --keep DIR --continue-after 1   (hourly runs only)
 
 Runs the real `sei_refresh` job in-process (the schedule's run config, as `sei demo` and the
 hourly schedule do) into a fresh warehouse, against the simulator serving from its own
@@ -149,6 +150,34 @@ def _dlt_phases(source: str) -> dict[str, float]:
             for s in (trace.steps if trace else []) if s.step in ("extract", "normalize", "load")}
 
 
+def _dbt_figures(run_id: str) -> dict:
+    """The build's plan (orchestration/incremental.py: full or a window, why, changed raw rows)
+    and dbt's own node times: models, tests, the slowest nodes."""
+    import duckdb
+
+    from core.settings import warehouse_path
+    from orchestration import settings
+    out: dict = {}
+    try:
+        with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+            row = con.execute("select mode, window_start, changed_rows, reason from ops.dbt_builds "
+                              "order by planned_at desc limit 1").fetchone()
+        if row:
+            out["plan"] = {"mode": row[0], "window_start": str(row[1]) if row[1] else None,
+                           "changed_rows": row[2], "reason": row[3]}
+    except duckdb.Error:
+        pass
+    results = settings.dbt_target_dir() / "runs" / run_id[:8] / "run_results.json"
+    if results.exists():
+        nodes = json.loads(results.read_text())["results"]
+        kind = lambda r: r["unique_id"].split(".")[0]  # noqa: E731
+        for k in ("model", "test", "unit_test", "seed"):
+            out[f"{k}_node_s"] = round(sum(r["execution_time"] for r in nodes if kind(r) == k), 1)
+        out["slowest"] = [(r["unique_id"].split(".")[-1], round(r["execution_time"], 1))
+                          for r in sorted(nodes, key=lambda r: -r["execution_time"])[:8]]
+    return out
+
+
 def _requests(url: str) -> dict:
     stats = requests.get(f"{url}/_sim/stats", timeout=60).json()
     per_source = defaultdict(int)
@@ -207,13 +236,20 @@ def run_once(defs, sim: dict, label: str, log: Path) -> dict:
            "client_peak_rss_mb": round(_proc_rss_mb(os.getpid())),
            "child_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
            "load_average": [round(x, 1) for x in os.getloadavg()],
-           "requests": _requests(sim["url"]), "steps": _steps(result, instance),
+           "requests": _requests(sim["url"]), "steps": _steps(result, instance), "dbt": _dbt_figures(result.run_id),
            "cores_per_tenth": _Sampler.summary(samples)}
     print(format_run(out), flush=True)
     return out
 
 
-def run(size: str = "medium", seed: int = 1, hours: float = 1.0, keep: Path | None = None) -> dict:
+def run(size: str = "medium", seed: int = 1, hours: float = 1.0, keep: Path | None = None,
+        continue_after: float | None = None, repeat: int = 1) -> dict:
+    """The full run and `repeat` runs after `hours` of activity each. With `continue_after` H
+    (a folder kept by an earlier run, `keep`), no full run: the simulator moves to H hours
+    after its start (where the kept warehouse stands), one run records the build as it is
+    now (a catch-up, e.g. after a code change), then the hourly runs."""
+    if continue_after is not None and not (keep and (keep / "warehouse" / "sei.duckdb").exists()):
+        raise SystemExit("--continue-after needs --keep DIR naming the folder of an earlier run (its warehouse)")
     base = keep or Path(tempfile.mkdtemp(prefix=f"sei-bench-refresh-{size}-"))
     base.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -230,9 +266,15 @@ def run(size: str = "medium", seed: int = 1, hours: float = 1.0, keep: Path | No
             defs = build_definitions()
         result = {"size": size, "seed": seed, "summary": sim["summary"], "generate_s": round(sim["generate_s"], 1),
                   "definitions_s": round(time.perf_counter() - t, 1), "runs": []}
-        result["runs"].append(run_once(defs, sim, "full", log))
-        sim["advance"](hours)
-        result["runs"].append(run_once(defs, sim, f"after {hours:g} h of activity", log))
+        if continue_after is None:
+            result["runs"].append(run_once(defs, sim, "full", log))
+        else:
+            if continue_after:
+                sim["advance"](continue_after)
+            result["runs"].append(run_once(defs, sim, f"catch-up at {continue_after:g} h", log))
+        for _ in range(repeat):
+            sim["advance"](hours)
+            result["runs"].append(run_once(defs, sim, f"after {hours:g} h of activity", log))
     result["total_s"] = round(time.perf_counter() - t0, 1)
     result["warehouse"] = str(base / "warehouse" / "sei.duckdb") if keep else None
     return result
@@ -254,6 +296,8 @@ def format_run(r: dict) -> str:
                           key=lambda kv: -kv[1].get("seconds", 0)):
         extra = " ".join(f"{k[:-2]} {s[k]}s" for k in ("extract_s", "normalize_s", "load_s") if k in s)
         lines.append(f"   {step:<56s} {s.get('seconds', 0):8.1f} s  {s.get('rows', ''):>10}  {extra}")
+    if r.get("dbt"):
+        lines.append(f"   dbt: {r['dbt']}")
     lines.append(f"   cores (client, simulator) per tenth: {r['cores_per_tenth']}")
     return "\n".join(lines)
 
@@ -264,8 +308,12 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--hours", type=float, default=1.0, help="activity between the full and the second run")
     ap.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it (warehouse, files)")
+    ap.add_argument("--continue-after", type=float, default=None, metavar="H",
+                    help="with --keep DIR of an earlier run: no full run; move the simulator H hours on (where "
+                         "that warehouse stands), run once to catch up, then the hourly runs")
+    ap.add_argument("--repeat", type=int, default=1, help="hourly runs after the first one")
     args = ap.parse_args(argv)
-    r = run(args.size, args.seed, args.hours, args.keep)
+    r = run(args.size, args.seed, args.hours, args.keep, args.continue_after, args.repeat)
     print(json.dumps(r, indent=1, default=str))
 
 

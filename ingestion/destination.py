@@ -139,8 +139,18 @@ def copy_to_postgres(warehouse: Path | str, schemas: tuple[str, ...] = MIRRORED_
                                      "where table_schema = ? order by table_name", [schema]).fetchall()
                 if not tables:
                     continue
-                cur.execute(f'drop schema if exists "{schema}" cascade')
-                cur.execute(f'create schema "{schema}"')
+                # a table whose columns are unchanged is emptied and refilled, not dropped: the
+                # views dbt built over it (staging) stay, and so does what the incremental
+                # planner fingerprints through them (orchestration/incremental.py)
+                cur.execute(f'create schema if not exists "{schema}"')
+                cur.execute("select table_name, string_agg(column_name || ' ' || udt_name, ', ' order by ordinal_position) "
+                            "from information_schema.columns where table_schema = %s group by table_name", [schema])
+                held = dict(cur.fetchall())
+                cur.execute("select table_name from information_schema.views where table_schema = %s", [schema])
+                pg_views = {r[0] for r in cur.fetchall()}
+                keep = {name for name, ttype in tables if ttype != "VIEW"}
+                for name in sorted(set(held) - keep - pg_views):
+                    cur.execute(f'drop table if exists "{schema}"."{name}" cascade')
                 for name, ttype in tables:
                     if ttype == "VIEW":
                         continue
@@ -148,7 +158,17 @@ def copy_to_postgres(warehouse: Path | str, schemas: tuple[str, ...] = MIRRORED_
                                        "where table_schema = ? and table_name = ? order by ordinal_position",
                                        [schema, name]).fetchall()
                     ddl = ", ".join(f'"{c}" {PG_TYPES.get(t.upper(), "text")}' for c, t in cols)
-                    cur.execute(f'create table "{schema}"."{name}" ({ddl})')
+                    cur.execute(f'create temporary table sei_mirror_probe ({ddl}) on commit drop')
+                    cur.execute("select string_agg(column_name || ' ' || udt_name, ', ' order by ordinal_position) "
+                                "from information_schema.columns where table_name = 'sei_mirror_probe' "
+                                "and table_schema like 'pg_temp%%'")
+                    wanted = cur.fetchone()[0]
+                    cur.execute("drop table sei_mirror_probe")
+                    if held.get(name) == wanted:
+                        cur.execute(f'truncate "{schema}"."{name}"')
+                    else:
+                        cur.execute(f'drop table if exists "{schema}"."{name}" cascade')
+                        cur.execute(f'create table "{schema}"."{name}" ({ddl})')
                     rows = src.execute(f'select * from "{schema}"."{name}"').fetchall()
                     if rows:
                         execute_values(cur, f'insert into "{schema}"."{name}" values %s', rows, page_size=1000)
@@ -156,12 +176,17 @@ def copy_to_postgres(warehouse: Path | str, schemas: tuple[str, ...] = MIRRORED_
                 if schema == "raw_org":
                     from ingestion.org.store import CURRENT, SNAPSHOT_TABLES
                     for t in SNAPSHOT_TABLES:
-                        cur.execute(f"create view raw_org.current_{t} as select * from raw_org.{t} "
+                        cur.execute(f"create or replace view raw_org.current_{t} as select * from raw_org.{t} "
                                     f"where import_id = {CURRENT}")
     finally:
         con.close()
         src.close()
     return counts
+
+
+def _pg_params(sql: str) -> str:
+    """DuckDB's `?` placeholders as psycopg2's `%s`; a literal `%` (a LIKE pattern) doubled."""
+    return sql.replace("%", "%%").replace("?", "%s")
 
 
 class PgConnection:
@@ -179,14 +204,14 @@ class PgConnection:
             if params is None:
                 cur.execute(sql)
             else:
-                cur.execute(sql.replace("?", "%s"), list(params))
+                cur.execute(_pg_params(sql), list(params))
             self.columns = [d.name for d in cur.description] if cur.description else []
             self.rows = cur.fetchall() if cur.description else []
         return self
 
     def executemany(self, sql: str, rows) -> None:
         with self.pg.cursor() as cur:
-            cur.executemany(sql.replace("?", "%s"), list(rows))
+            cur.executemany(_pg_params(sql), list(rows))
 
     def fetchall(self):
         return self.rows

@@ -20,10 +20,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 
 from ingestion import config as cfgmod
 from ingestion.http import HttpStats
+from ingestion.destination import connect_warehouse
 from ingestion.lock import writes_warehouse
 
 DELETED_COL = "_sei_deleted_at"
@@ -51,8 +51,9 @@ def _mark(con, schema: str, table: str, column: str, values: list, now: dt.datet
     if DELETED_COL not in cols:
         con.execute(f'alter table "{schema}"."{table}" add column {DELETED_COL} timestamptz')
     before = con.execute(f'select count(*) from "{schema}"."{table}" where {DELETED_COL} is not null').fetchone()[0]
-    con.execute(f'update "{schema}"."{table}" set {DELETED_COL} = ? where "{column}" in (select unnest(?)) '
-                f'and {DELETED_COL} is null', [now, values])
+    # compared as text: Jira ids are numbers in one engine's raw table and text in the other's
+    con.execute(f'update "{schema}"."{table}" set {DELETED_COL} = ? where cast("{column}" as varchar) in '
+                f'(select unnest(?)) and {DELETED_COL} is null', [now, [str(v) for v in values]])
     return con.execute(f'select count(*) from "{schema}"."{table}" where {DELETED_COL} is not null').fetchone()[0] - before
 
 
@@ -120,13 +121,13 @@ def reconcile(sources=("github",), config_path: str | Path | None = None, wareho
         res = ReconcileResult(source)
         results.append(res)
         try:
-            with duckdb.connect(str(wh), read_only=True) as con:
+            with connect_warehouse(wh, read_only=True) as con:
                 known = _known_scopes(con, source)
             if source == "github":
                 res.checked = len(known)
                 gone = github_missing_repositories(cfg, known, stats) if known else []
                 if gone:
-                    with duckdb.connect(str(wh)) as con:
+                    with connect_warehouse(wh, read_only=False) as con:
                         for table in _tables_with(con, "raw_github", "repository"):
                             _mark(con, "raw_github", table, "repository", gone, now)
                 res.deleted = gone
@@ -136,7 +137,7 @@ def reconcile(sources=("github",), config_path: str | Path | None = None, wareho
                     res.checked += len(held)
                     gone += sorted(set(held) - jira_existing_ids(cfg, key, stats))
                 if gone:
-                    with duckdb.connect(str(wh)) as con:
+                    with connect_warehouse(wh, read_only=False) as con:
                         _mark(con, "raw_jira", "issues", "id", gone, now)
                         if "issue_changelogs" in _tables_with(con, "raw_jira", "issue_id"):
                             _mark(con, "raw_jira", "issue_changelogs", "issue_id", gone, now)
@@ -150,17 +151,18 @@ def reconcile(sources=("github",), config_path: str | Path | None = None, wareho
 def _known_scopes(con, source: str):
     """What the warehouse holds and the API can confirm: repositories (GitHub), issue ids
     per project that are not yet marked deleted (Jira)."""
-    try:
-        if source == "github":
-            return [r for (r,) in con.execute("select distinct repository from raw_github.repositories order by 1").fetchall()]
-        if source == "jira":
-            cols = {c for (c,) in con.execute("select column_name from information_schema.columns where "
-                                              "table_schema = 'raw_jira' and table_name = 'issues'").fetchall()}
-            alive = f"where {DELETED_COL} is null" if DELETED_COL in cols else ""
-            out: dict[str, list[str]] = {}
-            for key, i in con.execute(f"select project_key, id from raw_jira.issues {alive}").fetchall():
-                out.setdefault(key, []).append(str(i))
-            return out
-    except duckdb.CatalogException:
-        pass
+    from ingestion.destination import has_table
+    if not has_table(con, "raw_github" if source == "github" else "raw_jira",
+                     "repositories" if source == "github" else "issues"):
+        return [] if source == "github" else {}
+    if source == "github":
+        return [r for (r,) in con.execute("select distinct repository from raw_github.repositories order by 1").fetchall()]
+    if source == "jira":
+        cols = {c for (c,) in con.execute("select column_name from information_schema.columns where "
+                                          "table_schema = 'raw_jira' and table_name = 'issues'").fetchall()}
+        alive = f"where {DELETED_COL} is null" if DELETED_COL in cols else ""
+        out: dict[str, list[str]] = {}
+        for key, i in con.execute(f"select project_key, id from raw_jira.issues {alive}").fetchall():
+            out.setdefault(key, []).append(str(i))
+        return out
     return [] if source == "github" else {}

@@ -15,6 +15,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from core.settings import freshness_lag_hours, warehouse_path
 from orchestration import settings
 from orchestration.engine import SeiEngine
+from orchestration.incremental import BuildPlan, plan_build, record_build
 from ingestion.lock import writer_lock
 from orchestration.ingest import WAREHOUSE_POOL
 
@@ -104,10 +105,33 @@ def _asset_events(context, invocation):
                             f"location to see them as assets): {', '.join(unknown[:10])}")
 
 
+def engine_type(target: str | None) -> str:
+    """dbt's target name (duckdb, postgres, spark, spark_thrift) as the engine it runs on."""
+    return "spark" if (target or "").startswith("spark") else (target or "duckdb")
+
+
+def plan_incremental(manifest: dict, dbt_vars: dict, target: str, full_refresh: bool) -> BuildPlan:
+    """The build's plan, from the warehouse the build writes (orchestration/incremental.py)."""
+    from ingestion.destination import connect_warehouse
+    if target == "spark":
+        return BuildPlan(full=True, reason="no incremental models on Spark")
+    with connect_warehouse(warehouse_path(), read_only=True) as con:
+        return plan_build(con, manifest, settings.DBT_PROJECT_DIR, dbt_vars, target, full_refresh=full_refresh)
+
+
+def record_incremental(plan: BuildPlan, manifest: dict, dbt_vars: dict, target: str) -> None:
+    from ingestion.destination import connect_warehouse
+    if target != "spark":
+        with connect_warehouse(warehouse_path(), read_only=False) as con:
+            record_build(con, plan, manifest, settings.DBT_PROJECT_DIR, dbt_vars, target)
+
+
 def build_dbt_assets(manifest: Path) -> dg.AssetsDefinition:
     # Nested dlt tables (pull_requests__reviews) share their parent resource's key.
     translator = SeiDbtTranslator(settings=DagsterDbtTranslatorSettings(
         enable_asset_checks=True, enable_duplicate_source_asset_keys=True))
+
+    manifest_data = json.loads(Path(manifest).read_text())
 
     @dbt_assets(manifest=manifest, dagster_dbt_translator=translator, pool=WAREHOUSE_POOL, name="dbt_build")
     def dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, engine: SeiEngine,
@@ -121,7 +145,15 @@ def build_dbt_assets(manifest: Path) -> dg.AssetsDefinition:
         with writer_lock(warehouse_path(), f"dagster run {context.run_id[:8]}: dbt build"):
             # Spark (orchestration/engine.py): checks, raw datasets exported to the lake
             dbt_vars.update(engine.before_dbt(warehouse_path()))
-            args = ["build", "--vars", json.dumps(dbt_vars), *(["--full-refresh"] if config.full_refresh else [])]
+            # incremental marts: the window this build recomputes, or a full build
+            # (orchestration/incremental.py)
+            engine_kind = engine_type(dbt.target)
+            plan = plan_incremental(manifest_data, dbt_vars, engine_kind, config.full_refresh)
+            context.log.info(plan.describe())
+            args = ["build", "--vars", json.dumps({**dbt_vars, **plan.dbt_vars()}),
+                    # unit tests check the code, which a window build has not changed since the
+                    # last build ran them (a code change makes the build full)
+                    *(["--full-refresh"] if plan.full else ["--exclude", "resource_type:unit_test"])]
             for event in _asset_events(context, dbt.cli(args, context=context, target_path=target)):
                 name = event.output_name if isinstance(event, dg.Output) else \
                     event.asset_key.path[-1] if isinstance(event, dg.AssetMaterialization) else ""
@@ -129,6 +161,7 @@ def build_dbt_assets(manifest: Path) -> dg.AssetsDefinition:
                     held.append(event)  # dbt holds the file until it exits: read the model after
                     continue
                 yield event
+            record_incremental(plan, manifest_data, dbt_vars, engine_kind)
             imported = engine.after_dbt(warehouse_path())  # Spark: its marts into the working file
             if imported:
                 context.log.info(f"{len(imported)} marts built on Spark copied into the working warehouse "

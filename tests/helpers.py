@@ -4,6 +4,8 @@ from __future__ import annotations
 import contextlib
 import os
 
+from webhooks.realtime import free_port  # noqa: F401  one free-port helper for the tests too
+
 
 @contextlib.contextmanager
 def environ(**kv):

@@ -12,16 +12,20 @@ from pathlib import Path
 PROFILES = Path(__file__).resolve().parent.parent / "profiles"
 
 
-def load_world(world, db: Path, tmp: Path, sources=("github", "jira", "harness", "events")):
-    """Sync the simulated world over HTTP into the configured destination (SEI_DESTINATION)."""
+def load_world(world, db: Path, tmp: Path, sources=("github", "jira", "harness", "events"), port: int = 0,
+               extra_events: tuple[dict, ...] = ()):
+    """Sync the simulated world over HTTP into the configured destination (SEI_DESTINATION).
+    `port`: the simulator's (0: any free one); a warehouse synced again keeps the same URLs
+    when it is given the same port. `extra_events`: more events files for the sources file
+    ({kind, project_id, path}), beside the ones exported from the world."""
     from ingestion import pipeline
     from simulator.export import export_sources
     from simulator.export_events import export_events
     from simulator.http import GITHUB_TOKEN, HARNESS_API_KEY, JIRA_EMAIL, JIRA_TOKEN
     from simulator.server import SimServer
     from tests.helpers import environ
-    with SimServer(world, time_scale=0.001) as sim:
-        events = export_events(world, tmp / "events")
+    with SimServer(world, port=port, time_scale=0.001) as sim:
+        events = export_events(world, tmp / "events") + list(extra_events)
         src = export_sources(world, tmp / "sources.yml", sim.url, events)
         with environ(SEI_WAREHOUSE=db, SEI_SOURCES=src, SEI_WAIT_SCALE="0.001",
                      SOURCES__GITHUB__ACCESS_TOKEN=GITHUB_TOKEN, SOURCES__HARNESS__API_KEY=HARNESS_API_KEY,

@@ -280,6 +280,23 @@ def dbt_selectors(tables: list[str]) -> list[str]:
     return sorted({f"source:{t}+" for t in tables})
 
 
+def _window(manifest: Path, dbt_vars: dict) -> dict:
+    """The incremental marts' window for this batch (orchestration/incremental.py), as dbt
+    vars; none before the first fresh build (no manifest yet: the marts recompute every row).
+    Not recorded: the hourly refresh plans from its own last build, so it covers this batch too."""
+    if not manifest.exists():
+        return {}
+    from core.settings import warehouse_path
+    from ingestion.destination import connect_warehouse, dbt_target
+    from orchestration import settings as osettings
+    from orchestration.dbt import engine_type
+    from orchestration.incremental import plan_build
+    with connect_warehouse(warehouse_path(), read_only=True) as con:
+        plan = plan_build(con, json.loads(manifest.read_text()), osettings.DBT_PROJECT_DIR, dbt_vars,
+                          engine_type(dbt_target()))
+    return plan.dbt_vars()
+
+
 def _dbt_build(selectors: list[str], run_id: str, say) -> None:
     from core.settings import freshness_lag_hours, warehouse_path
     from orchestration import settings as osettings
@@ -290,7 +307,8 @@ def _dbt_build(selectors: list[str], run_id: str, say) -> None:
     logs = target / "logs" / run_id[:8]
     logs.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "SEI_WAREHOUSE": str(warehouse_path().resolve()), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    lags = json.dumps({"sei_health_max_lag_hours": freshness_lag_hours()})
+    lags = json.dumps({"sei_health_max_lag_hours": freshness_lag_hours(),
+                       **_window(target / "manifest.json", {"sei_health_max_lag_hours": freshness_lag_hours()})})
     # Data tests run on what this batch changed; unit tests check the models' SQL against
     # fixed inputs, not the data, so the hourly run's build covers them.
     cmd = [dbt_executable(), "build", "--project-dir", str(osettings.DBT_PROJECT_DIR), "--profiles-dir",

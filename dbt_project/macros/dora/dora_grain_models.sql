@@ -1,6 +1,10 @@
 {#- The bodies of the weekly and monthly DORA marts: one per entity, the grain ('week' or
-    'month') the only difference, so the two models of a pair cannot drift apart. -#}
+    'month') the only difference, so the two models of a pair cannot drift apart. Both are
+    incremental by period (macros/incremental/sei_window.sql): an hourly run recomputes the
+    periods from the window start on. -#}
 {% macro dora_service_metrics(grain) -%}
+{{ config(materialized=sei_incremental(), incremental_strategy='sei_window', sei_window='period_start',
+          sei_window_grain=grain) }}
 with services as (
 
     select service, owning_tree, owning_team_id as team_id, project_id
@@ -25,6 +29,8 @@ changes as (
 
 
 {% macro dora_team_metrics(grain) -%}
+{{ config(materialized=sei_incremental(), incremental_strategy='sei_window', sei_window='period_start',
+          sei_window_grain=grain) }}
 with teams as (
 
     select t.tree, t.team_id, t.name as team_name, f.includes_subteams

@@ -48,6 +48,9 @@ grid as (
     select e.*, spine.period_start
     from {{ entities }} as e
     cross join spine
+    -- an incremental run recomputes the periods from its window start (the spine's bounds
+    -- stay those of all the data, so the periods are the ones a full build has)
+    where {{ sei_window_since('spine.period_start', period) }}
 
 ),
 
@@ -64,6 +67,7 @@ deployment_figures as (
         percentile_cont(0.5) within group (order by case when is_failure then recovery_hours end)
             as recovery_time_p50_hours
     from {{ deployments }}
+    where {{ sei_window_since('finished_at', period) }}
     group by {{ key_list }}, {{ period_of(period, 'finished_at') }}
 
 ),
@@ -81,6 +85,7 @@ change_figures as (
         percentile_cont(0.5) within group (order by review_hours) as review_p50_hours,
         percentile_cont(0.5) within group (order by deploy_hours) as deploy_p50_hours
     from {{ changes }}
+    where {{ sei_window_since('deployed_at', period) }}
     group by {{ key_list }}, {{ period_of(period, 'deployed_at') }}
 
 ),

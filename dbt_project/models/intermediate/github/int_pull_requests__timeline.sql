@@ -6,6 +6,8 @@
 -- missing or precedes its start (a first commit authored after the PR was marked ready,
 -- e.g. after a rebase with rewritten dates): a negative duration is a data artefact, not
 -- a fast team, and clamping it to 0 would bias medians down.
+{{ config(materialized=sei_incremental(), incremental_strategy='sei_window', unique_key='pull_request_id',
+          sei_window='created_at') }}
 with pull_requests as (
 
     select *
@@ -106,12 +108,20 @@ timeline as (
     left join first_reviews as fr
         on fr.pull_request_id = pr.pull_request_id
 
+),
+
+final as (
+
+
+    select
+        timeline.*,
+        {{ phase_hours('first_commit_at', 'ready_at') }} as coding_hours,
+        {{ phase_hours('ready_at', 'first_review_at') }} as pickup_hours,
+        {{ phase_hours('first_review_at', 'merged_at') }} as review_hours,
+        {{ phase_hours('first_commit_at', 'merged_at') }} as cycle_time_hours
+    from timeline
+
 )
 
-select
-    timeline.*,
-    {{ phase_hours('first_commit_at', 'ready_at') }} as coding_hours,
-    {{ phase_hours('ready_at', 'first_review_at') }} as pickup_hours,
-    {{ phase_hours('first_review_at', 'merged_at') }} as review_hours,
-    {{ phase_hours('first_commit_at', 'merged_at') }} as cycle_time_hours
-from timeline
+select * from final
+{{ sei_window_filter() }}

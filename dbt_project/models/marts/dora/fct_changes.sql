@@ -8,6 +8,8 @@
 --                   when no linked issue has one).
 -- A duration is null when an end is missing or precedes its start. PRs by bots (flagged by
 -- GitHub or the identity resolution, or matching the profile's bot patterns) are not changes.
+{{ config(materialized=sei_incremental(), incremental_strategy='sei_window', unique_key='pull_request_id',
+          sei_window='deployed_at') }}
 with shipped as (
 
     select c.pull_request_id, c.deployment_id, c.deployed_at, d.service, d.scope_key, d.project_id
@@ -85,30 +87,38 @@ joined as (
                       where v.scope_key = s.scope_key and v.list_name = 'bot'
                         and lower(t.author_login) like v.value escape {{ sei_literal('\\') }})
 
+),
+
+final as (
+
+
+    select
+        pull_request_id,
+        repository_full_name,
+        pull_request_number,
+        project_id,
+        author_login,
+        author_developer_id,
+        service,
+        deployment_id,
+        lead_time_start,
+        lead_time_started_at,
+        first_commit_at,
+        opened_at,
+        ready_at,
+        first_review_at,
+        merged_at,
+        deployed_at,
+        coding_hours,
+        pickup_hours,
+        review_hours,
+        case when deployed_at >= merged_at then {{ duration_hours('merged_at', 'deployed_at') }} end as deploy_hours,
+        cycle_time_hours,
+        case when deployed_at >= lead_time_started_at
+             then {{ duration_hours('lead_time_started_at', 'deployed_at') }} end as lead_time_hours
+    from joined
+
 )
 
-select
-    pull_request_id,
-    repository_full_name,
-    pull_request_number,
-    project_id,
-    author_login,
-    author_developer_id,
-    service,
-    deployment_id,
-    lead_time_start,
-    lead_time_started_at,
-    first_commit_at,
-    opened_at,
-    ready_at,
-    first_review_at,
-    merged_at,
-    deployed_at,
-    coding_hours,
-    pickup_hours,
-    review_hours,
-    case when deployed_at >= merged_at then {{ duration_hours('merged_at', 'deployed_at') }} end as deploy_hours,
-    cycle_time_hours,
-    case when deployed_at >= lead_time_started_at
-         then {{ duration_hours('lead_time_started_at', 'deployed_at') }} end as lead_time_hours
-from joined
+select * from final
+{{ sei_window_filter() }}

@@ -10,6 +10,8 @@
 --   restored_at / recovery_hours (failures only): the latest resolution among the incidents
 --     it caused (null while one is open); without incidents, the next successful production
 --     deployment of the service (a fix, or the rollback).
+{{ config(materialized=sei_incremental(), incremental_strategy='sei_window', unique_key='deployment_id',
+          sei_window='coalesce(finished_at, started_at)') }}
 with deployments as (
 
     select * from {{ ref('int_dora__deployments') }}
@@ -103,42 +105,50 @@ failures as (
     left join caused as c
         on c.deployment_id = f.deployment_id
 
+),
+
+final as (
+
+
+    select
+        f.deployment_id,
+        source,
+        source_deployment_id,
+        source_url,
+        f.service,
+        b.tree as owning_tree,
+        b.team_id,
+        f.project_id,
+        scope_key as efficiency_scope,
+        environment_name,
+        is_production,
+        status,
+        is_finished,
+        started_at,
+        finished_at,
+        case when finished_at >= started_at then {{ duration_hours('started_at', 'finished_at') }} end as duration_hours,
+        repository_full_name,
+        commit_sha,
+        commit_position,
+        live_deployment_id as replaced_deployment_id,
+        is_baseline,
+        is_redeploy,
+        is_rollback,
+        is_hotfix,
+        is_production and is_finished and (is_rollback or is_hotfix) as is_rework,
+        failure_reason is not null as is_failure,
+        failure_reason,
+        caused_incident_count,
+        case when failure_reason is not null and restoration_at >= finished_at then restoration_at end as restored_at,
+        case when failure_reason is not null and restoration_at >= finished_at
+             then {{ duration_hours('finished_at', 'restoration_at') }} end as recovery_hours
+    from failures as f
+    -- the owner when it happened (bridge_deployment_team), as in the team metrics; a service
+    -- that changed hands keeps its past deployments on the old team
+    left join {{ ref('bridge_deployment_team') }} as b
+        on b.deployment_id = f.deployment_id
+
 )
 
-select
-    f.deployment_id,
-    source,
-    source_deployment_id,
-    source_url,
-    f.service,
-    b.tree as owning_tree,
-    b.team_id,
-    f.project_id,
-    scope_key as efficiency_scope,
-    environment_name,
-    is_production,
-    status,
-    is_finished,
-    started_at,
-    finished_at,
-    case when finished_at >= started_at then {{ duration_hours('started_at', 'finished_at') }} end as duration_hours,
-    repository_full_name,
-    commit_sha,
-    commit_position,
-    live_deployment_id as replaced_deployment_id,
-    is_baseline,
-    is_redeploy,
-    is_rollback,
-    is_hotfix,
-    is_production and is_finished and (is_rollback or is_hotfix) as is_rework,
-    failure_reason is not null as is_failure,
-    failure_reason,
-    caused_incident_count,
-    case when failure_reason is not null and restoration_at >= finished_at then restoration_at end as restored_at,
-    case when failure_reason is not null and restoration_at >= finished_at
-         then {{ duration_hours('finished_at', 'restoration_at') }} end as recovery_hours
-from failures as f
--- the owner when it happened (bridge_deployment_team), as in the team metrics; a service
--- that changed hands keeps its past deployments on the old team
-left join {{ ref('bridge_deployment_team') }} as b
-    on b.deployment_id = f.deployment_id
+select * from final
+{{ sei_window_filter() }}

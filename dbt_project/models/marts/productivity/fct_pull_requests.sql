@@ -5,6 +5,8 @@
 -- alignment category they carry, and the author's team at creation in the primary tree
 -- (var sei_primary_tree, default `reporting`; every tree's teams are in
 -- bridge_pull_request_team).
+{{ config(materialized=sei_incremental(), incremental_strategy='sei_window', unique_key='pull_request_id',
+          sei_window='created_at') }}
 with timeline as (
 
     select * from {{ ref('int_pull_requests__timeline') }}
@@ -80,60 +82,68 @@ primary_team as (
     where tree = '{{ var("sei_primary_tree", "reporting") }}'
     group by pull_request_id
 
+),
+
+final as (
+
+
+    select
+        s.pull_request_id,
+        s.repository_full_name,
+        s.pull_request_number,
+        s.project_id,
+        s.organisation_id,
+        s.account_id,
+        s.title,
+        s.author_login,
+        s.author_developer_id,
+        pt.team_id as author_team_id,
+        s.is_bot_author,
+        s.is_draft,
+        s.state,
+        s.merged_at is not null as is_merged,
+        -- GitHub's revert button: title `Revert "..."`, branch `revert-<number>-...`
+        (s.title like 'Revert "%' or coalesce(s.head_branch_name, '') like 'revert-%') as is_revert,
+        s.base_branch_name,
+        s.head_branch_name,
+        s.merge_commit_sha,
+        s.created_at,
+        s.ready_at,
+        s.first_commit_at,
+        s.first_review_at,
+        s.first_approval_at,
+        s.merged_at,
+        s.closed_at,
+        s.additions,
+        s.deletions,
+        s.changed_files,
+        s.size_lines,
+        b.bucket_name as size_bucket,
+        b.bucket_order as size_bucket_order,
+        s.review_count,
+        s.review_comment_count,
+        s.commits_after_first_review,
+        s.first_review_at is not null and coalesce(s.commits_after_first_review, 0) > 0 as is_reworked,
+        l.jira_issue_keys,
+        coalesce(l.linked_issue_count, 0) as linked_issue_count,
+        lc.category as alignment_category,
+        s.coding_hours,
+        s.pickup_hours,
+        s.review_hours,
+        s.cycle_time_hours,
+        case when s.first_review_at is not null and s.first_review_at >= s.created_at
+             then {{ duration_hours('s.created_at', 's.first_review_at') }} end as time_to_first_review_hours
+    from sized as s
+    left join bucketed as b
+        on b.pull_request_id = s.pull_request_id
+    left join linked as l
+        on l.pull_request_id = s.pull_request_id
+    left join linked_category as lc
+        on lc.pull_request_id = s.pull_request_id
+    left join primary_team as pt
+        on pt.pull_request_id = s.pull_request_id
+
 )
 
-select
-    s.pull_request_id,
-    s.repository_full_name,
-    s.pull_request_number,
-    s.project_id,
-    s.organisation_id,
-    s.account_id,
-    s.title,
-    s.author_login,
-    s.author_developer_id,
-    pt.team_id as author_team_id,
-    s.is_bot_author,
-    s.is_draft,
-    s.state,
-    s.merged_at is not null as is_merged,
-    -- GitHub's revert button: title `Revert "..."`, branch `revert-<number>-...`
-    (s.title like 'Revert "%' or coalesce(s.head_branch_name, '') like 'revert-%') as is_revert,
-    s.base_branch_name,
-    s.head_branch_name,
-    s.merge_commit_sha,
-    s.created_at,
-    s.ready_at,
-    s.first_commit_at,
-    s.first_review_at,
-    s.first_approval_at,
-    s.merged_at,
-    s.closed_at,
-    s.additions,
-    s.deletions,
-    s.changed_files,
-    s.size_lines,
-    b.bucket_name as size_bucket,
-    b.bucket_order as size_bucket_order,
-    s.review_count,
-    s.review_comment_count,
-    s.commits_after_first_review,
-    s.first_review_at is not null and coalesce(s.commits_after_first_review, 0) > 0 as is_reworked,
-    l.jira_issue_keys,
-    coalesce(l.linked_issue_count, 0) as linked_issue_count,
-    lc.category as alignment_category,
-    s.coding_hours,
-    s.pickup_hours,
-    s.review_hours,
-    s.cycle_time_hours,
-    case when s.first_review_at is not null and s.first_review_at >= s.created_at
-         then {{ duration_hours('s.created_at', 's.first_review_at') }} end as time_to_first_review_hours
-from sized as s
-left join bucketed as b
-    on b.pull_request_id = s.pull_request_id
-left join linked as l
-    on l.pull_request_id = s.pull_request_id
-left join linked_category as lc
-    on lc.pull_request_id = s.pull_request_id
-left join primary_team as pt
-    on pt.pull_request_id = s.pull_request_id
+select * from final
+{{ sei_window_filter() }}
