@@ -50,11 +50,19 @@
 {%- endmacro %}
 
 
+{#- Whether this run recomputes a window: an incremental run with the var set. Checked in
+    that order: a unit test has no relation of its own (`this`), so is_incremental() cannot
+    be asked there, and unit tests run without the var. -#}
+{% macro sei_windowed(bound) -%}
+    {{- return(bound is not none and this is not none and is_incremental()) -}}
+{%- endmacro %}
+
+
 {#- The final filter of an opted-in model: on an incremental run with a window, only the
-    rows of the window. `extra` is ANDed on (a model's own condition). -#}
+    rows of the window. -#}
 {% macro sei_window_filter() -%}
     {%- set bound = sei_window_bound(config.get('sei_window_grain')) -%}
-    {%- if is_incremental() and bound is not none -%}
+    {%- if sei_windowed(bound) -%}
     where {{ sei_in_window(config.get('sei_window'), bound) }}
     {%- endif -%}
 {%- endmacro %}
@@ -65,7 +73,7 @@
     `true`. -#}
 {% macro sei_window_since(column, grain=none) -%}
     {%- set bound = sei_window_bound(grain) -%}
-    {%- if is_incremental() and bound is not none -%}{{ column }} >= {{ bound }}{%- else -%}1 = 1{%- endif -%}
+    {%- if sei_windowed(bound) -%}{{ column }} >= {{ bound }}{%- else -%}1 = 1{%- endif -%}
 {%- endmacro %}
 
 
