@@ -160,7 +160,7 @@ def _dbt_figures(run_id: str) -> dict:
     out: dict = {}
     try:
         with duckdb.connect(str(warehouse_path()), read_only=True) as con:
-            row = con.execute("select mode, window_start, changed_rows, reason from ops.dbt_builds "
+            row = con.execute("select mode, window_start, changed_rows, reason from sei_builds.dbt_builds "
                               "order by planned_at desc limit 1").fetchone()
         if row:
             out["plan"] = {"mode": row[0], "window_start": str(row[1]) if row[1] else None,

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-STATE_SCHEMA = "ops"
+STATE_SCHEMA = "sei_builds"   # not `ops`: PostgreSQL mirrors ops from the DuckDB file, dropping what it lacks
 STATE_TABLE = "dbt_builds"
 DEFAULT_LOOKBACK_DAYS = 30.0
 
