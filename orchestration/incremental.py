@@ -85,6 +85,7 @@ class BuildPlan:
     fingerprint: str = ""
     parts: dict[str, str] = field(default_factory=dict)      # what the fingerprint covers, each hashed
     changed: dict[str, int] = field(default_factory=dict)  # raw table -> changed rows
+    earliest: dict[str, dt.datetime] = field(default_factory=dict)  # raw table -> its changed rows' first anchor
 
     def dbt_vars(self) -> dict[str, str]:
         return {} if self.full or self.window_start is None else \
@@ -94,8 +95,11 @@ class BuildPlan:
         if self.full:
             return f"full build: {self.reason}"
         rows = sum(self.changed.values())
+        # the table whose oldest changed row starts the window: what to look at when it is wide
+        first = min(self.earliest.items(), key=lambda kv: kv[1], default=None)
+        since = f"; the earliest, {first[0]}, from {first[1]:%Y-%m-%d}" if first else ""
         return (f"incremental build from {self.window_start:%Y-%m-%d %H:%M} UTC: {rows:,} changed raw rows "
-                f"in {len(self.changed)} tables ({self.reason})")
+                f"in {len(self.changed)} tables ({self.reason}{since})")
 
 
 def lookback_days() -> float:
@@ -278,6 +282,7 @@ def plan_build(con, manifest: dict, project_dir: Path, dbt_vars: dict[str, Any],
         if n:
             plan.changed[f"{table[0]}.{table[1]}"] = int(n)
             lo = _naive(lo)
+            plan.earliest[f"{table[0]}.{table[1]}"] = lo
             earliest = lo if earliest is None or lo < earliest else earliest
     start = min(earliest or plan.planned_at, plan.planned_at) - dt.timedelta(days=lookback_days())
     # from the start of its UTC day: the same var all day long, so dbt's partial parse (which

@@ -326,6 +326,7 @@ def test_late_arriving_event_reaches_back_to_its_time(changes):
     r = changes["late-arriving event"]
     plan = r["plan"]
     assert not plan.full and plan.changed == {"raw_events.deployments": 1}, plan.describe()
+    assert f"the earliest, raw_events.deployments, from {r['expected_window']:%Y-%m-%d}" in plan.describe()
     assert plan.window_start <= r["expected_window"] - dt.timedelta(days=30)
     assert r["differences"] == []
 
