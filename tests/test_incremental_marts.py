@@ -241,12 +241,19 @@ def _scenario(engine) -> dict:
         first = _build(engine, "incremental", manifest)
         assert first.full and first.reason == "no earlier build recorded"
 
-        def step(name: str, expected_window: dt.datetime | None = None):
-            engine.copy_for_full()
+        def step(name: str, expected_window: dt.datetime | None = None, same_raw_as_before: bool = False):
+            """Build incrementally and compare with a full build of the same raw data: a copy
+            built from scratch, or the previous step's when the raw data has not changed since.
+            A build the planner makes full is its own reference (the test checks why)."""
+            if not same_raw_as_before:
+                engine.copy_for_full()
             plan = _build(engine, "incremental", manifest)
-            _build(engine, "full", manifest, full=True)
-            results[name] = {"plan": plan, "expected_window": expected_window,
-                             "differences": _differences(engine.marts("incremental"), engine.marts("full"))}
+            differences: list[str] = []
+            if not plan.full:
+                if not same_raw_as_before:
+                    _build(engine, "full", manifest, full=True)
+                differences = _differences(engine.marts("incremental"), engine.marts("full"))
+            results[name] = {"plan": plan, "expected_window": expected_window, "differences": differences}
 
         world.advance(24)
         load_world(world, wh, tmp, port=port)
@@ -294,7 +301,7 @@ def _scenario(engine) -> dict:
         assert res.error is None and len(res.deleted) == 1, res
         step("deletion upstream", expected_window=_naive(opened))
         results["deletion upstream"]["issue"] = key
-        step("nothing changed")
+        step("nothing changed", same_raw_as_before=True)
     return results
 
 
@@ -332,15 +339,14 @@ def test_late_arriving_event_reaches_back_to_its_time(changes):
 
 
 def test_team_move_rebuilds_everything(changes):
+    """A full build is the reference itself: what matters is that the planner chose it, for this."""
     r = changes["team move"]
     assert r["plan"].full and "stg_org__memberships" in r["plan"].reason, r["plan"].reason
-    assert r["differences"] == []
 
 
 def test_profile_change_rebuilds_everything(changes):
     r = changes["profile change"]
     assert r["plan"].full and "stg_config__efficiency_scopes" in r["plan"].reason, r["plan"].reason
-    assert r["differences"] == []
 
 
 def test_upstream_deletion_rebuilds_from_the_deleted_rows_time(changes):
