@@ -168,10 +168,9 @@ def _columns(con, schema: str, table: str) -> list[str]:
         "order by ordinal_position", [schema, table]).fetchall()]
 
 
-def _row_hash(cols: list[str], alias: str = "") -> str:
+def _row_hash(cols: list[str]) -> str:
     """md5 of a row's values as text, on DuckDB and PostgreSQL alike"""
-    prefix = f"{alias}." if alias else ""
-    return "md5(" + " || '|' || ".join(f"coalesce(cast({prefix}\"{c}\" as varchar), '<null>')" for c in cols) + ")"
+    return "md5(" + " || '|' || ".join(f"coalesce(cast(\"{c}\" as varchar), '<null>')" for c in cols) + ")"
 
 
 def _fingerprint_rows(con, schema: str, relation: str, declared: list[str]) -> str:
@@ -181,9 +180,8 @@ def _fingerprint_rows(con, schema: str, relation: str, declared: list[str]) -> s
         return "absent"
     if declared:
         cols = [c for c in cols if c in declared] or cols
-    row = _row_hash(cols)[4:-1]
     got = con.execute(f"select md5(coalesce(string_agg(h, '' order by h), '')) "
-                      f"from (select md5({row}) as h from \"{schema}\".\"{relation}\") as t").fetchone()[0]
+                      f"from (select {_row_hash(cols)} as h from \"{schema}\".\"{relation}\") as t").fetchone()[0]
     return f"{relation}:{got}"
 
 
@@ -266,19 +264,20 @@ def plan_build(con, manifest: dict, project_dir: Path, dbt_vars: dict[str, Any],
             params.append(since)
         if not cond:
             continue
-        where = " or ".join(cond)
-        if table in CONTENT_COMPARED and has_table(con, STATE_SCHEMA, _seen_table(table)):
-            keys = CONTENT_COMPARED[table]
-            data = [c for c in cols if c not in FINGERPRINT_IGNORED]
-            join = " and ".join(f's."{k}" = t."{k}"' for k in keys)
-            n, lo = con.execute(
-                f"select count(*), min(coalesce({_qualified(anchored[1], 't')}, cast('1900-01-01' as timestamp))) "
-                f"from {table[0]}.{table[1]} as t left join {STATE_SCHEMA}.{_seen_table(table)} as s on {join} "
-                f"where ({where.replace('_dlt_load_id', 't._dlt_load_id').replace('_sei_deleted_at', 't._sei_deleted_at')}) "
-                f"and (s.row_hash is null or s.row_hash <> {_row_hash(data, 't')})", params).fetchone()
-        else:
-            n, lo = con.execute(f"select count(*), min(coalesce({anchored[1]}, cast('1900-01-01' as timestamp))) "
-                                f"from {table[0]}.{table[1]} where {where}", params).fetchone()
+        # the changed rows with their anchor; for a table loads rewrite unchanged, only those
+        # whose content differs from what the last build saw (by key)
+        compared = table in CONTENT_COMPARED and has_table(con, STATE_SCHEMA, _seen_table(table))
+        keys = CONTENT_COMPARED.get(table, ()) if compared else ()
+        extra = "".join(f', "{k}"' for k in keys)
+        if compared:
+            extra += f", {_row_hash([c for c in cols if c not in FINGERPRINT_IGNORED])} as row_hash_now"
+        rows = f"select {anchored[1]} as anchor_at{extra} from {table[0]}.{table[1]} where {' or '.join(cond)}"
+        sql = f"select count(*), min(coalesce(c.anchor_at, cast('1900-01-01' as timestamp))) from ({rows}) as c"
+        if compared:
+            join = " and ".join(f's."{k}" = c."{k}"' for k in keys)
+            sql += (f" left join {STATE_SCHEMA}.{_seen_table(table)} as s on {join} "
+                    f"where s.row_hash is null or s.row_hash <> c.row_hash_now")
+        n, lo = con.execute(sql, params).fetchone()
         if n:
             plan.changed[f"{table[0]}.{table[1]}"] = int(n)
             lo = _naive(lo)
@@ -294,13 +293,6 @@ def plan_build(con, manifest: dict, project_dir: Path, dbt_vars: dict[str, Any],
 
 def _seen_table(table: tuple[str, str]) -> str:
     return f"dbt_builds_seen__{table[0]}__{table[1]}"
-
-
-def _qualified(anchor_sql: str, alias: str) -> str:
-    """An anchor's columns prefixed with the table's alias (anchors name plain columns)."""
-    import re
-    return re.sub(r"\b([a-z_]+)\b(?!\s*\()", lambda m: m.group(1) if m.group(1) in ("as", "timestamp")
-                  else f"{alias}.{m.group(1)}", anchor_sql)
 
 
 def record_build(con, plan: BuildPlan, manifest: dict, project_dir: Path, dbt_vars: dict[str, Any],
