@@ -2,6 +2,8 @@
 
     python -m benchmarks.bench_webhooks receiver [--requests 6000] [--concurrency 16]
     python -m benchmarks.bench_webhooks freshness [--size small] [--events 60] [--warehouse DIR]
+    python -m benchmarks.bench_webhooks freshness --size large --seed 1 --warehouse NEW_DIR \
+        --from-refresh KEPT_DIR --refresh-hours H     (a warehouse bench_refresh --keep left)
     python -m benchmarks.run webhooks [--webhook-sizes small,medium]
 
 **Receiver.** `sei webhooks serve` runs as its own process pinned to one core (CPU 0); the
@@ -286,6 +288,22 @@ def _load(folder: Path, size: str, seed: int, sim_url: str) -> dict:
     return {"load_s": round(time.perf_counter() - t0, 1)}
 
 
+def adopt_refresh(kept: Path, hours: float, folder: Path, size: str, seed: int) -> None:
+    """Start `folder` from a warehouse `benchmarks.bench_refresh --keep` left at `hours` after
+    the simulator's start (the large org's load takes the better part of an hour): its
+    warehouse copied, its org, events and sources files taken over."""
+    if (folder / "bench_webhooks.json").exists():
+        raise SystemExit(f"{folder} already holds a warehouse of this benchmark; --from-refresh needs a new folder")
+    db = kept / "warehouse" / "sei.duckdb"
+    if not db.exists():
+        raise SystemExit(f"--from-refresh {kept}: no warehouse/sei.duckdb there (a folder `bench_refresh --keep` wrote)")
+    shutil.copy(db, folder / "sei.duckdb")
+    for part in ("org", "events"):
+        shutil.copytree(kept / part, folder / part, dirs_exist_ok=True)
+    (folder / "sources.yml").write_text((kept / "sources.yml").read_text().replace(str(kept.resolve()), str(folder)))
+    (folder / "bench_webhooks.json").write_text(json.dumps({"size": size, "seed": seed, "hours": hours}))
+
+
 def freshness(size: str = "small", events: int = 60, folder: Path | None = None, seed: int = 42,
               step_hours: float = 1.0, period_s: float = 5.0, sensor_interval_s: float = 10.0,
               timeout_s: float = 1800.0, quiet: bool = False) -> dict:
@@ -446,7 +464,18 @@ def main() -> None:
     fr.add_argument("--step-hours", type=float, default=1.0)
     fr.add_argument("--period", type=float, default=5.0, help="real seconds between clock steps")
     fr.add_argument("--sensor-interval", type=float, default=10.0)
+    fr.add_argument("--from-refresh", type=Path, metavar="DIR",
+                    help="start --warehouse (a new folder) from the warehouse `bench_refresh --keep DIR` left, "
+                         "with --refresh-hours")
+    fr.add_argument("--refresh-hours", type=float, default=0.0,
+                    help="hours after the simulator's start at which that warehouse stands (its full run is at "
+                         "0; each --continue-after H run ends at H plus --hours times --repeat)")
     args = ap.parse_args()
+    if args.what == "freshness" and args.from_refresh:
+        if not args.warehouse:
+            raise SystemExit("--from-refresh needs --warehouse naming a new folder")
+        args.warehouse.mkdir(parents=True, exist_ok=True)
+        adopt_refresh(args.from_refresh.resolve(), args.refresh_hours, args.warehouse.resolve(), args.size, args.seed)
     if args.what == "freshness":
         res = freshness(args.size, args.events, args.warehouse, args.seed, args.step_hours, args.period,
                         args.sensor_interval)

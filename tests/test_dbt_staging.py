@@ -252,12 +252,12 @@ def test_durations_equal_python(built):
 
 
 def test_workflow_runs_link_to_the_pull_requests_github_lists(built):
-    """Runs are read with `exclude_pull_requests=true`; staging links them to PRs by head
-    branch and commit. The result equals GitHub's own `pull_requests` arrays, read from
+    """Runs are read with `exclude_pull_requests=true`; int_github__workflow_runs links them
+    to PRs by head branch and commit. The result equals GitHub's own `pull_requests` arrays, read from
     the listing without the parameter."""
     want = built["truth"]["run_pull_requests"]
     stg = query(built["db"], "select workflow_run_id, trigger_event, pull_request_numbers "
-                             "from staging.stg_github__workflow_runs")
+                             "from intermediate.int_github__workflow_runs")
     assert query(built["db"], "select count(*) n from raw_github.workflow_runs").n[0] == len(stg) > 1000
     have = {int(i): (None if pd.isna(n) else n) for i, n in zip(stg.workflow_run_id, stg.pull_request_numbers)}
     # the listing also has runs created before the sources file's start_date, which are not loaded

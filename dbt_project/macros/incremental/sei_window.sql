@@ -17,7 +17,8 @@
     sei_window        SQL over the model's output columns: the time a row belongs to. A row
                       with a null window is recomputed on every run.
     sei_window_grain  week | month: the window start is truncated to the period (period
-                      marts: a period is recomputed whole).
+                      marts: a period is recomputed whole); period: to the earlier of the
+                      two (a model holding both grains, keyed by its `period_start`).
     unique_key        rows whose key the new batch holds are replaced wherever they were
                       (a row whose window moved forward); period marts need none.
 -#}
@@ -38,6 +39,8 @@
         {%- set day = day - modules.datetime.timedelta(days=day.weekday()) -%}
     {%- elif grain == 'month' -%}
         {%- set day = day.replace(day=1) -%}
+    {%- elif grain == 'period' -%}
+        {%- set day = [day - modules.datetime.timedelta(days=day.weekday()), day.replace(day=1)] | min -%}
     {%- endif -%}
     {%- set lit = (ts.strftime('%Y-%m-%d %H:%M:%S') if grain is none else day.strftime('%Y-%m-%d 00:00:00')) -%}
     {{- return("cast('" ~ lit ~ "' as " ~ dbt.type_timestamp() ~ ")") -}}

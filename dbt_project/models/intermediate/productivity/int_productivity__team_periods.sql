@@ -4,6 +4,11 @@
 -- at authoring, issue assignee at resolution). With sub-teams, facts fan out to every
 -- ancestor through dim_team_closure and are de-duplicated per ancestor, so medians are exact
 -- over the subtree's distinct PRs (the fan-out is bounded by the tree's depth).
+-- Incremental by period (macros/incremental/sei_window.sql): a row depends only on the
+-- facts of its own period, so an hourly run reads the facts from the window's first week
+-- or month on and recomputes those periods.
+{{ config(materialized=sei_incremental(), incremental_strategy='sei_window', sei_window='period_start',
+          sei_window_grain='period') }}
 with grains as (
 
     select 'week' as period_grain
@@ -21,6 +26,7 @@ merged as (
     inner join {{ ref('bridge_pull_request_team') }} as b
         on b.pull_request_id = p.pull_request_id
     where p.is_merged and not p.is_bot_author
+      and {{ sei_window_since('p.merged_at', 'period') }}
 
 ),
 
@@ -28,10 +34,13 @@ activity as (
 
     -- who was active when: PRs opened, reviews submitted, commits authored
     select tree, team_id, developer_id, created_at as event_at, 'pr' as kind from {{ ref('bridge_pull_request_team') }}
+    where {{ sei_window_since('created_at', 'period') }}
     union all
     select tree, team_id, developer_id, submitted_at, 'review' from {{ ref('bridge_review_team') }}
+    where {{ sei_window_since('submitted_at', 'period') }}
     union all
     select tree, team_id, developer_id, authored_at, 'commit' from {{ ref('bridge_commit_team') }}
+    where {{ sei_window_since('authored_at', 'period') }}
 
 ),
 
@@ -44,6 +53,7 @@ completed as (
         on b.issue_id = i.issue_id
     where i.is_completed and i.completed_at is not null
       and lower(coalesce(i.issue_type, '')) <> 'epic'
+      and {{ sei_window_since('i.completed_at', 'period') }}
 
 ),
 
@@ -181,41 +191,47 @@ spine as (
     cross join (select false as includes_subteams union all select true) as s
     cross join {{ ref('int_calendar__periods') }} as p
 
+),
+
+final as (
+
+    select
+        s.tree,
+        s.team_id,
+        s.includes_subteams,
+        s.period_grain,
+        s.period_start,
+        s.period_end,
+        coalesce(ps.active_developers, 0) as active_developers,
+        coalesce(pr.merged_prs, 0) as merged_prs,
+        pr.pr_cycle_time_p50_hours,
+        pr.pr_cycle_time_p90_hours,
+        pr.coding_time_p50_hours,
+        pr.coding_time_p90_hours,
+        pr.pickup_time_p50_hours,
+        pr.pickup_time_p90_hours,
+        pr.review_time_p50_hours,
+        pr.review_time_p90_hours,
+        pr.time_to_first_review_p50_hours,
+        pr.pr_size_p50_lines,
+        coalesce(pr.reviewed_prs, 0) as reviewed_prs,
+        coalesce(pr.review_comments, 0) as review_comments,
+        coalesce(pr.prs_with_first_review, 0) as prs_with_first_review,
+        coalesce(pr.reworked_prs, 0) as reworked_prs,
+        coalesce(ps.coding_days, 0) as coding_days,
+        coalesce(iss.completed_issues, 0) as completed_issues,
+        coalesce(iss.completed_story_points, 0) as completed_story_points
+    from spine as s
+    left join pr_stats as pr
+        on pr.tree = s.tree and pr.team_id = s.team_id and pr.includes_subteams = s.includes_subteams
+       and pr.period_grain = s.period_grain and pr.period_start = s.period_start
+    left join people_stats as ps
+        on ps.tree = s.tree and ps.team_id = s.team_id and ps.includes_subteams = s.includes_subteams
+       and ps.period_grain = s.period_grain and ps.period_start = s.period_start
+    left join issue_stats as iss
+        on iss.tree = s.tree and iss.team_id = s.team_id and iss.includes_subteams = s.includes_subteams
+       and iss.period_grain = s.period_grain and iss.period_start = s.period_start
+
 )
 
-select
-    s.tree,
-    s.team_id,
-    s.includes_subteams,
-    s.period_grain,
-    s.period_start,
-    s.period_end,
-    coalesce(ps.active_developers, 0) as active_developers,
-    coalesce(pr.merged_prs, 0) as merged_prs,
-    pr.pr_cycle_time_p50_hours,
-    pr.pr_cycle_time_p90_hours,
-    pr.coding_time_p50_hours,
-    pr.coding_time_p90_hours,
-    pr.pickup_time_p50_hours,
-    pr.pickup_time_p90_hours,
-    pr.review_time_p50_hours,
-    pr.review_time_p90_hours,
-    pr.time_to_first_review_p50_hours,
-    pr.pr_size_p50_lines,
-    coalesce(pr.reviewed_prs, 0) as reviewed_prs,
-    coalesce(pr.review_comments, 0) as review_comments,
-    coalesce(pr.prs_with_first_review, 0) as prs_with_first_review,
-    coalesce(pr.reworked_prs, 0) as reworked_prs,
-    coalesce(ps.coding_days, 0) as coding_days,
-    coalesce(iss.completed_issues, 0) as completed_issues,
-    coalesce(iss.completed_story_points, 0) as completed_story_points
-from spine as s
-left join pr_stats as pr
-    on pr.tree = s.tree and pr.team_id = s.team_id and pr.includes_subteams = s.includes_subteams
-   and pr.period_grain = s.period_grain and pr.period_start = s.period_start
-left join people_stats as ps
-    on ps.tree = s.tree and ps.team_id = s.team_id and ps.includes_subteams = s.includes_subteams
-   and ps.period_grain = s.period_grain and ps.period_start = s.period_start
-left join issue_stats as iss
-    on iss.tree = s.tree and iss.team_id = s.team_id and iss.includes_subteams = s.includes_subteams
-   and iss.period_grain = s.period_grain and iss.period_start = s.period_start
+select * from final {{ sei_window_filter() }}

@@ -2,6 +2,9 @@
 -- of the productivity profile: the size distribution behind pr_size_p50_lines. Same
 -- attribution as productivity_team_weekly/monthly (author's teams at creation, bots
 -- excluded, with sub-teams each PR once). Every team has a row per period and bucket.
+-- Incremental by period like int_productivity__team_periods.
+{{ config(materialized=sei_incremental(), incremental_strategy='sei_window', sei_window='period_start',
+          sei_window_grain='period') }}
 with grains as (
 
     select 'week' as period_grain
@@ -20,6 +23,7 @@ merged as (
         on b.pull_request_id = p.pull_request_id
     cross join grains as g
     where p.is_merged and not p.is_bot_author and p.size_bucket is not null
+      and {{ sei_window_since('p.merged_at', 'period') }}
 
 ),
 
@@ -61,18 +65,24 @@ spine as (
     cross join {{ ref('int_calendar__periods') }} as p
     cross join buckets as b
 
+),
+
+final as (
+
+    select
+        s.tree,
+        s.team_id,
+        s.includes_subteams,
+        s.period_grain,
+        s.period_start,
+        s.bucket_name as size_bucket,
+        cast(s.bucket_order as bigint) as size_bucket_order,
+        cast(coalesce(c.merged_prs, 0) as bigint) as merged_prs
+    from spine as s
+    left join counts as c
+        on c.tree = s.tree and c.team_id = s.team_id and c.includes_subteams = s.includes_subteams
+       and c.period_grain = s.period_grain and c.period_start = s.period_start and c.size_bucket = s.bucket_name
+
 )
 
-select
-    s.tree,
-    s.team_id,
-    s.includes_subteams,
-    s.period_grain,
-    s.period_start,
-    s.bucket_name as size_bucket,
-    cast(s.bucket_order as bigint) as size_bucket_order,
-    cast(coalesce(c.merged_prs, 0) as bigint) as merged_prs
-from spine as s
-left join counts as c
-    on c.tree = s.tree and c.team_id = s.team_id and c.includes_subteams = s.includes_subteams
-   and c.period_grain = s.period_grain and c.period_start = s.period_start and c.size_bucket = s.bucket_name
+select * from final {{ sei_window_filter() }}
