@@ -34,7 +34,11 @@ repository is read per repository once, and from then on it is *covered* by its 
 searches: one GraphQL `search` finds the changed pull requests of several owners at once,
 one listing of every owner's repositories by `pushedAt` finds the default branches that
 moved. An hourly run with nothing changed costs 2 points whatever the number of
-repositories. How, and the watermarks they keep: github_changes.py.
+repositories. How, and the watermarks they keep: github_changes.py. The REST listings
+(deployments, releases, workflow runs) ask only the repositories new or failed last time,
+pushed since their last listing (from that same listing by push), with a deployment or
+workflow run still open, or due in a rolling sweep that lists every repository at least
+once per `integrations.github.rest_sweep_hours` (default 24): github_listings.py.
 
 Default-branch history: `history()` lists every commit reachable from the head (merged
 branches' commits too), newest first; it is not the first-parent chain. Each commit keeps

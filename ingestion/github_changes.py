@@ -15,7 +15,8 @@ file, one whose last read failed); from then on it is *covered* by its owner's s
   The first time, a 1-point search for the owner's newest update sets the watermark, before
   the repositories are read one by one (so nothing updated during that read is missed);
 - history: one query lists every owner's repositories by `pushedAt` (any branch), newest
-  first, down to PUSHED_LAG before the newest push the previous run saw; only covered
+  first, down to PUSHED_LAG before the newest push the previous run saw (the oldest such
+  watermark of the resources that read the listing); only covered
   repositories whose default-branch head is not the one read last are read, their first
   HISTORY_BATCH_FIRST (github.py) commits seven repositories a 1-point query, then on per
   repository;
@@ -26,8 +27,9 @@ So an hourly run with nothing changed costs 2 points whatever the number of repo
 (one search, one listing of repositories by push; a few more for many owners), and one with
 activity about 1 point per 49 changed pull requests plus a point per 7 repositories whose
 default branch moved. The REST listings (deployments, releases, workflow runs) cost no
-points and still ask each repository once a run. Deployment statuses are asked only for
-deployments that changed.
+points; they ask only the repositories where something can have changed, read from the same
+listing by push (github_listings.py). Deployment statuses are asked only for deployments
+that changed.
 
 State, per owner (lower case): the pull_requests resource's `search` {owner: {"since": the
 newest update a search saw, "repos": the covered repositories, "owner_type": "org"|"user"}},
