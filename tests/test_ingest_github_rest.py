@@ -181,3 +181,60 @@ def test_incremental_rest_listings_ask_only_where_something_can_have_changed(tmp
         assert got["deployments"] == repos
         assert rows(db) == rows(full / "sei.duckdb")
     print("\n" + "\n".join(f"{st} {ln}" for st, _, ln in seen_reasons))
+
+
+def reasons(lines: list[str], resource: str) -> str:
+    hit = [ln.strip() for ln in lines if f"github.{resource}: " in ln and "repositories listed" in ln]
+    assert len(hit) == 1, (resource, lines)
+    return hit[0]
+
+
+@pytest.mark.slow
+def test_new_failed_and_every_run_listings(tmp_path):
+    """A repository whose listing failed is listed again the next run (retry), one new in the
+    sources file is listed (new) while the others are not asked again, and
+    `rest_sweep_hours: 0` lists every repository every run."""
+    from simulator import generate
+    from simulator.server import SimServer
+    w = generate("tiny", seed=7)
+    a, b, missing = "acme-payments/beacon-api", "acme-payments/delta-api", "acme-payments/no-such-repo"
+    with SimServer(w, time_scale=1.0) as s:
+        def run(repos, sweep_hours=SWEEP_HOURS):
+            from ingestion import pipeline
+            src = write_sources(tmp_path / "sources.yml", s.url, list(repos))
+            src.write_text(src.read_text().replace("    page_size: 50\n",
+                                                   f"    page_size: 50\n    rest_sweep_hours: {sweep_hours}\n"))
+            lines: list[str] = []
+            with environ(SEI_WAREHOUSE=str(tmp_path / "sei.duckdb"), SEI_SOURCES=str(src),
+                         SOURCES__GITHUB__ACCESS_TOKEN=GITHUB_TOKEN, SEI_WAIT_SCALE="0.001",
+                         SOURCES__GITHUB__BASE_URL=None, SOURCES__GITHUB__GRAPHQL_URL=None):
+                r = pipeline.run(["github"], progress=True, echo=lines.append)
+            return r, lines, listed(s)
+        r, lines, got = run((a, missing))
+        assert r.status == "partial" and got["deployments"] == {a, missing}
+        r, lines, got = run((a, missing))  # the clock has not moved: only the failed one again
+        assert r.status == "partial" and "no-such-repo" in r.source("github").error_message
+        for res in LISTINGS:
+            assert missing in got[res] and "retry 1" in reasons(lines, res), (res, got[res], lines)
+        r, lines, got = run((a, missing, b))
+        for res in LISTINGS:
+            assert b in got[res] and "new 1" in reasons(lines, res)
+        r, lines, got = run((a, missing, b), sweep_hours=0)
+        for res in LISTINGS:
+            assert got[res] == {a, missing, b} and "3 of 3 repositories listed" in reasons(lines, res)
+        db = tmp_path / "sei.duckdb"
+        runs = query(db, f"SELECT count(*) n FROM raw_github.workflow_runs WHERE repository = '{b}'").n.iloc[0]
+        assert runs > 0
+
+
+def test_rest_sweep_hours_setting_is_checked(tmp_path):
+    from ingestion.config import ConfigError, load
+    f = tmp_path / "s.yml"
+    f.write_text("integrations:\n  github:\n    base_url: https://api.github.com\n    rest_sweep_hours: 12\n")
+    assert load(f).github().options["rest_sweep_hours"] == 12
+    f.write_text(f.read_text().replace("12", "-1"))
+    with pytest.raises(ConfigError, match=r"s\.yml:4: integrations\.github\.rest_sweep_hours -1 .*Fix: "):
+        load(f)
+    f.write_text(f.read_text().replace("-1", "daily"))
+    with pytest.raises(ConfigError, match="rest_sweep_hours 'daily'"):
+        load(f)
