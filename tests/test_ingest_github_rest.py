@@ -115,13 +115,11 @@ def test_incremental_rest_listings_ask_only_where_something_can_have_changed(tmp
         first = listed(s)
         assert all(v == repos for v in first.values()), first  # a first sync lists every repository
         n = len(repos)
-        # the test's own record of each repository's last listing (per listing): when, and
+        # the test's own record of each repository's last listing (per listing): the step,
         # its pushedAt and the newest push of all then
-        last = {res: {r: (0, None, None) for r in repos} for res in LISTINGS}
         pushes = pushed_at(s)
         newest = max(pushes.values())
-        for res in LISTINGS:
-            last[res] = {r: (0, pushes[r], newest) for r in repos}
+        last = {res: {r: (0, pushes[r], newest) for r in repos} for res in LISTINGS}
         credit = {res: 0.0 for res in LISTINGS}
         seen_reasons = []
         for step, hours in enumerate((0.25, 0.25, 1.75), start=1):
