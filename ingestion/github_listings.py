@@ -9,13 +9,16 @@ A repository is listed when
 - pushed: its `pushedAt` (any branch) moved since its last listing, read from the one listing
   of repositories by push that the history needs anyway (github_changes.pushed_listing, no
   request of its own); or its last listing came less than PUSH_SETTLE after its last push
-  (the workflow runs a push starts are created a little after it, a CD deployment after its
-  build): then it is listed once more;
+  (the workflow runs a push starts are created a little after it): then it is listed once
+  more. "After" is measured by the newest push seen anywhere in the sources' owners, so in an
+  org where nothing else is pushed the last-pushed repositories are listed each run until
+  something else is (a few repositories; an active org's newest push is minutes old);
 - open: something in it can still change: a deployment not finished (the deployments
   resource's watch) or a workflow run not completed (`open_since`);
 - sweep: what a push does not announce (a deployment or release created through the API on
-  an old commit, a scheduled or manually dispatched workflow run) is found by a rolling
-  sweep: each run also lists the repositories whose last listing is oldest, n x (time since
+  an old commit or more than PUSH_SETTLE after the push, a scheduled or manually dispatched
+  workflow run) is found by a rolling sweep: each run also lists the repositories whose last
+  listing is oldest, n x (time since
   the last run) / `rest_sweep_hours` of them (the fraction carried over to the next run), and
   every repository not listed for `rest_sweep_hours`, so each repository is listed at least
   once in that time (`integrations.github.rest_sweep_hours`, default 24; 0 lists every
