@@ -92,7 +92,7 @@ def epoch(iso: str) -> float:
 
 
 @pytest.mark.slow
-def test_incremental_rest_listings_ask_only_where_something_can_have_changed(tmp_path, monkeypatch):
+def test_incremental_rest_listings_ask_only_where_something_can_have_changed(tmp_path):
     """The tiny world on a Monday afternoon (only atlas-api deploys through GitHub): a full
     sync at 14:45, then runs at 15:00, 15:15 and 17:00 with `rest_sweep_hours: 2`. At 15:00
     the staging deployment atlas-api started at 14:59:37 exists but nothing was pushed to
