@@ -2,10 +2,10 @@
 repositories where something can have changed are asked (pushed, something still open, the
 rolling sweep; new and failed ones as always), and the loaded rows equal a fresh full sync's.
 
-The simulator runs at time_scale 1 here: the sweep measures the time between runs by the API's
-clock (its Date header), and a simulator whose clock ran 1,000x fast would move hours between
-two runs while its data stand still. Its clock only moves by `/_sim/advance` and the seconds
-the test takes, which are far from every boundary the assertions depend on.
+The sweep measures the time between runs by the API's clock (its Date header). The simulator
+runs with a time scale so large that its clock stands still between `/_sim/advance` calls
+(real seconds pass at a millionth of a simulated second each), so what a run sweeps does
+not depend on how long the test takes on a loaded machine.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ REPO_TABLES = ("deployments", "deployment_statuses", "releases", "workflow_runs"
 LISTINGS = {"deployments": "/deployments", "releases": "/releases", "workflow_runs": "/actions/runs"}
 SWEEP_HOURS = 2
 SETTLE = 600
+FROZEN = 1e6   # the simulator's clock moves only when the test advances it
 
 
 def run_sync(tmp: Path, url: str, lines: list[str] | None = None, sweep_hours: float = SWEEP_HOURS):
@@ -107,7 +108,7 @@ def test_incremental_rest_listings_ask_only_where_something_can_have_changed(tmp
     w = generate("tiny", seed=7)
     w.now, _ = w.now + int(14.75 * 3600), w._cache.clear()  # Monday 2026-11-02 14:45
     atlas, dep_id = "acme-payments/atlas-api", 1900000518     # its staging deployment of 14:59:37
-    with SimServer(w, time_scale=1.0) as s:
+    with SimServer(w, time_scale=FROZEN) as s:
         inc = tmp_path / "inc"
         run_sync(inc, s.url)
         db = inc / "sei.duckdb"
@@ -196,7 +197,7 @@ def test_new_failed_and_every_run_listings(tmp_path):
     from simulator.server import SimServer
     w = generate("tiny", seed=7)
     a, b, missing = "acme-payments/beacon-api", "acme-payments/delta-api", "acme-payments/no-such-repo"
-    with SimServer(w, time_scale=1.0) as s:
+    with SimServer(w, time_scale=FROZEN) as s:
         def run(repos, sweep_hours=SWEEP_HOURS):
             from ingestion import pipeline
             src = write_sources(tmp_path / "sources.yml", s.url, list(repos))
