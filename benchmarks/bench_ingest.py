@@ -279,11 +279,15 @@ def _credentials(source: str) -> dict:
 def full_sync(size: str = "medium", seed: int = 1, page_size: int | None = None, concurrency: int | None = None,
               extra_env: dict | None = None, keep: Path | None = None, quiet: bool = False,
               source: str = "github", options: dict | None = None, server_kwargs: dict | None = None,
-              sim_attrs: dict | None = None, incremental: bool = False) -> dict:
+              sim_attrs: dict | None = None, incremental: bool = False, time_scale: float = 0.001,
+              start_hours: float = 0.0) -> dict:
     """One full sync of one source (github, jira or harness) of a freshly generated
     organisation; returns the figures. `options` are written under the source's
     `integrations:` entry (`flavor: data_center`, ...); `server_kwargs` / `sim_attrs` shape
-    the simulator (see `simulator`); `incremental` (GitHub) adds two incremental runs."""
+    the simulator (see `simulator`); `incremental` (GitHub) adds two incremental runs.
+    `time_scale`: the simulator's clock speed (the client's waits scale the same way);
+    `start_hours`: the simulator's clock moved this far before the full sync (the generated
+    world stands at midnight: 9 makes the incremental runs' hour a working one)."""
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}: one of {', '.join(SOURCES)}")
     work = Path(keep) if keep else Path(tempfile.mkdtemp(prefix=f"bench_ingest_{source}_{size}_"))
@@ -292,7 +296,10 @@ def full_sync(size: str = "medium", seed: int = 1, page_size: int | None = None,
     wh = work / "sei.duckdb"
     for p in work.glob("sei.duckdb*"):
         p.unlink()
-    with simulator(size, seed, sources, server_kwargs=server_kwargs, sim_attrs=sim_attrs) as sim:
+    with simulator(size, seed, sources, time_scale=time_scale, server_kwargs=server_kwargs,
+                   sim_attrs=sim_attrs) as sim:
+        if start_hours:
+            requests.post(f"{sim['url']}/_sim/advance", params={"hours": start_hours}, timeout=600).raise_for_status()
         text = sources.read_text()
         opts = ""
         for k, v in (options or {}).items():
@@ -306,10 +313,10 @@ def full_sync(size: str = "medium", seed: int = 1, page_size: int | None = None,
             opts += f"\n    concurrency: {concurrency}"
         if opts:
             text = text.replace(f"\n  {source}:\n", f"\n  {source}:" + opts + "\n", 1)
-        text += "\nruntime:\n  wait_scale: 0.001\n"
+        text += f"\nruntime:\n  wait_scale: {time_scale}\n"
         sources.write_text(text)
         env = {"SEI_WAREHOUSE": str(wh), "SEI_SOURCES": str(sources), **_credentials(source),
-               "SEI_WAIT_SCALE": "0.001", "RUNTIME__DLTHUB_TELEMETRY": "false", **(extra_env or {})}
+               "SEI_WAIT_SCALE": str(time_scale), "RUNTIME__DLTHUB_TELEMETRY": "false", **(extra_env or {})}
         from ingestion import pipeline
         before = _sim_stats(sim["url"])
         sim_cpu0, cpu0 = _proc_cpu(sim["pid"]), _self_cpu()
@@ -498,6 +505,11 @@ def main(argv=None) -> None:
                     help="Jira: histories the simulator embeds in a search page (Cloud: 40), lower to make "
                          "changelog follow-ups happen on a small org")
     ap.add_argument("--page-costs", action="store_true", help="only measure the simulator's CPU per kind of page")
+    ap.add_argument("--time-scale", type=float, default=0.001,
+                    help="the simulator's clock speed (1: real time, as GitHub's; the REST sweep of incremental "
+                         "runs measures the time between runs by the API's clock, which runs 1,000x fast by default)")
+    ap.add_argument("--start-hours", type=float, default=0.0,
+                    help="move the simulator's clock this many hours before the full sync (9: a working hour)")
     ap.add_argument("--incremental", action="store_true",
                     help="then two incremental runs: nothing changed, and after the clock moved 1 h")
     args = ap.parse_args(argv)
@@ -514,7 +526,8 @@ def main(argv=None) -> None:
         sim_attrs["jira_changelog_embed_limit"] = args.changelog_embed_limit
     r = full_sync(args.size, args.seed, args.page_size, args.concurrency, extra_env=env, keep=args.keep,
                   quiet=args.quiet, source=args.source, options=options, server_kwargs=server_kwargs,
-                  sim_attrs=sim_attrs, incremental=args.incremental)
+                  sim_attrs=sim_attrs, incremental=args.incremental, time_scale=args.time_scale,
+                  start_hours=args.start_hours)
     print(format_result(r), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(r, indent=1, default=str))

@@ -276,6 +276,13 @@ def _integrations(data: dict, path) -> dict[str, IntegrationSettings]:
     if not 1 <= page <= 100:
         raise _err(path, _line(raw.get("github"), "page_size"), f"integrations.github.page_size {page} is out of range",
                    "use 1..100 (GitHub's limit per page)")
+    if "rest_sweep_hours" in gh:
+        sweep = gh["rest_sweep_hours"]
+        if isinstance(sweep, bool) or not isinstance(sweep, (int, float)) or sweep < 0:
+            raise _err(path, _line(raw.get("github"), "rest_sweep_hours"),
+                       f"integrations.github.rest_sweep_hours {sweep!r} is not a number of hours >= 0",
+                       "use e.g. 24 (every repository's deployments, releases and workflow runs listed at least "
+                       "once a day), or 0 to list every repository every run")
     out = {"github": IntegrationSettings(base.rstrip("/"), gql, page, gh)}
     jira = dict(raw.get("jira") or {})
     out["jira"] = IntegrationSettings((os.environ.get("SOURCES__JIRA__BASE_URL") or jira.pop("base_url", "") or "").rstrip("/"),

@@ -34,7 +34,11 @@ repository is read per repository once, and from then on it is *covered* by its 
 searches: one GraphQL `search` finds the changed pull requests of several owners at once,
 one listing of every owner's repositories by `pushedAt` finds the default branches that
 moved. An hourly run with nothing changed costs 2 points whatever the number of
-repositories. How, and the watermarks they keep: github_changes.py.
+repositories. How, and the watermarks they keep: github_changes.py. The REST listings
+(deployments, releases, workflow runs) ask only the repositories new or failed last time,
+pushed since their last listing (from that same listing by push), with a deployment or
+workflow run still open, or due in a rolling sweep that lists every repository at least
+once per `integrations.github.rest_sweep_hours` (default 24): github_listings.py.
 
 Default-branch history: `history()` lists every commit reachable from the head (merged
 branches' commits too), newest first; it is not the first-parent chain. Each commit keeps
@@ -81,8 +85,8 @@ import dlt
 
 from ingestion.config import GITHUB_COM_API, Runtime, default_graphql_url
 from ingestion.github_api import INTEGRATION, graphql, make_api
-from ingestion.github_changes import (owner_groups, pushed_first_pages, pushed_repos, search_batch,
-                                      search_batches)
+from ingestion.github_changes import moved_heads, owner_groups, search_batch, search_batches
+from ingestion.github_listings import REST_RESOURCES, REST_SWEEP_HOURS, PushListings, RestListings, rest_floors
 from ingestion.github_plan import resolve_repos
 from ingestion.github_queries import (DEPLOYMENT_STATUSES_PAGE_QUERY, DEPLOYMENT_STATUSES_QUERY,
                                       HISTORY_NESTED_CONNECTIONS, HISTORY_QUERY, PRS_QUERY, PR_FIRST_COMMIT_QUERY,
@@ -119,7 +123,8 @@ def github_source(repos: list[str] = dlt.config.value,
                   review_comment_counts: bool = False,
                   runtime: Runtime | None = None,
                   stats: HttpStats | None = None,
-                  concurrency: int = CONCURRENCY):
+                  concurrency: int = CONCURRENCY,
+                  rest_sweep_hours: float = REST_SWEEP_HOURS):
     """GitHub repositories (`owner/name`, or `owner/*` for all of an owner's repositories).
 
     `access_token` comes from `SOURCES__GITHUB__ACCESS_TOKEN` / `.dlt/secrets.toml` when not
@@ -129,6 +134,9 @@ def github_source(repos: list[str] = dlt.config.value,
     `runtime` (waits, attempts) and `stats` (counters for ops) are shared with the pipeline.
     `concurrency`: repositories each resource reads at once, and requests in flight for the
     token across all resources (1: one request at a time, in the extract thread).
+    `rest_sweep_hours`: an incremental run lists deployments, releases and workflow runs only
+    where something can have changed, and every repository at least once in this many hours
+    (0: every repository every run); see github_listings.py.
     """
     runtime = runtime or Runtime()
     stats = stats or HttpStats()
@@ -151,10 +159,26 @@ def github_source(repos: list[str] = dlt.config.value,
             resolved.extend(resolve_repos(api, repos, stats))
         return resolved
 
-    def each_repo(resource: str, fetch: Callable[[str], Iterator[list[dict]]]) -> Iterator[list[dict]]:
-        """Row batches of every repository, `concurrency` repositories at a time."""
-        return fan_out([r for r, _ in repo_list()],
-                       lambda repo: _guard(stats, resource, repo, lambda: fetch(repo)), concurrency)
+    pushes = PushListings(api, gql_url, stats, fan_out, concurrency)
+
+    def pushes_now(groups: dict) -> dict:
+        """This run's listing of repositories by push (read once, by whichever resource asks
+        first), reaching back to the oldest watermark of the resources that use it."""
+        states = {name: dlt.current.resource_state(name) for name in REST_RESOURCES}
+        commits_pushed = dlt.current.resource_state("commits").get("pushed") or {}
+        return pushes.get(groups, rest_floors(states, commits_pushed, groups))
+
+    def each_repo(resource: str, fetch: Callable[[str], Iterator[list[dict]]],
+                  open_repos: Callable[[], set[str]] = set) -> Iterator[list[dict]]:
+        """Row batches of the repositories this run lists (github_listings.RestListings: new,
+        failed last time, pushed, something open, the sweep), `concurrency` at a time."""
+        repos = [r for r, _ in repo_list()]
+        listings = RestListings(resource, dlt.current.resource_state(resource), rest_sweep_hours)
+        todo = listings.choose(repos, pushes_now(owner_groups(repo_list())), open_repos())
+        listings.forget(repos)
+        stats.say(listings.summary(len(repos)))
+        yield from fan_out(todo, lambda repo: _guard(stats, resource, repo,
+                                                     lambda: listings.wrap(repo, lambda: fetch(repo))), concurrency)
 
     # ---------------------------------------------------------------- repositories
     @dlt.resource(name="repositories", write_disposition="merge", primary_key="repository", columns=REPO_COLUMNS)
@@ -293,12 +317,11 @@ def github_source(repos: list[str] = dlt.config.value,
         moved: list[str] = []
         # 1. per owner, its repositories by last push, newest first, down to the newest push
         #    the previous run saw: the covered ones whose default branch head changed. The
-        #    first page of every owner comes in one query (1 point).
-        firsts = pushed_first_pages(api, gql_url, stats, groups)
-        yield from fan_out(list(groups), lambda o: _guard(
-            stats, "commits", f"repositories of {groups[o]['login']}",
-            lambda: pushed_repos(api, gql_url, groups[o], pushed.setdefault(o, {}), covered[o], heads, moved, start,
-                                 firsts.get(o, False))), concurrency)
+        #    first page of every owner comes in one query (1 point); the REST listings read
+        #    the same answer. An owner whose listing failed (recorded) is tried next run.
+        for o, listing in pushes_now(groups)["owners"].items():
+            if listing is not None:
+                moved += moved_heads(listing, groups[o], pushed.setdefault(o, {}), covered[o], heads, start)
         # 2. history only there (their new commits, several repositories a query), and in full
         #    for repositories not covered yet
         for r in moved:
@@ -393,7 +416,10 @@ def github_source(repos: list[str] = dlt.config.value,
     def deployments():
         cursors = RepoCursors("deployments", start)
         watch = dlt.current.source_state().setdefault("deployment_watch", {})
-        yield from each_repo("deployments", lambda repo: _repo_deployments(repo, cursors, watch))
+        # only a deployment not finished yet can change without a new one being created (the
+        # latest successful one turns inactive when a later one succeeds: a new deployment)
+        yield from each_repo("deployments", lambda repo: _repo_deployments(repo, cursors, watch),
+                             lambda: {r for r, w in watch.items() if w.get("pending")})
         dlt.current.resource_state("deployments")["summary"] = cursors.summary()
 
     def _deployment_watch(repo: str, w: dict | None = None) -> dict:
@@ -543,7 +569,8 @@ def github_source(repos: list[str] = dlt.config.value,
     def workflow_runs():
         cursors = RepoCursors("workflow_runs", start)
         open_since = dlt.current.resource_state("workflow_runs").setdefault("open_since", {})
-        yield from each_repo("workflow_runs", lambda repo: _repo_runs(repo, cursors, open_since))
+        yield from each_repo("workflow_runs", lambda repo: _repo_runs(repo, cursors, open_since),
+                             lambda: set(open_since))
         dlt.current.resource_state("workflow_runs")["summary"] = cursors.summary()
 
     def _repo_runs(repo: str, cursors: RepoCursors, open_since: dict) -> Iterator[list[dict]]:
@@ -639,4 +666,5 @@ def build_source(cfg, stats):
                          projects=projects, jira_projects=cfg.jira_project_keys(),
                          review_comment_counts=bool(gh.options.get("review_comment_counts", False)),
                          concurrency=int(gh.options.get("concurrency", CONCURRENCY)),
+                         rest_sweep_hours=float(gh.options.get("rest_sweep_hours", REST_SWEEP_HOURS)),
                          runtime=cfg.runtime, stats=stats)

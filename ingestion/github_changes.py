@@ -15,7 +15,8 @@ file, one whose last read failed); from then on it is *covered* by its owner's s
   The first time, a 1-point search for the owner's newest update sets the watermark, before
   the repositories are read one by one (so nothing updated during that read is missed);
 - history: one query lists every owner's repositories by `pushedAt` (any branch), newest
-  first, down to PUSHED_LAG before the newest push the previous run saw; only covered
+  first, down to PUSHED_LAG before the newest push the previous run saw (the oldest such
+  watermark of the resources that read the listing); only covered
   repositories whose default-branch head is not the one read last are read, their first
   HISTORY_BATCH_FIRST (github.py) commits seven repositories a 1-point query, then on per
   repository;
@@ -26,8 +27,9 @@ So an hourly run with nothing changed costs 2 points whatever the number of repo
 (one search, one listing of repositories by push; a few more for many owners), and one with
 activity about 1 point per 49 changed pull requests plus a point per 7 repositories whose
 default branch moved. The REST listings (deployments, releases, workflow runs) cost no
-points and still ask each repository once a run. Deployment statuses are asked only for
-deployments that changed.
+points; they ask only the repositories where something can have changed, read from the same
+listing by push (github_listings.py). Deployment statuses are asked only for deployments
+that changed.
 
 State, per owner (lower case): the pull_requests resource's `search` {owner: {"since": the
 newest update a search saw, "repos": the covered repositories, "owner_type": "org"|"user"}},
@@ -235,18 +237,17 @@ def pushed_first_pages(api: Api, gql_url: str, stats: HttpStats, groups: dict) -
     return firsts
 
 
-def pushed_repos(api: Api, gql_url: str, group: dict, st: dict, covered: set, heads: dict, moved: list,
-                 start: dt.datetime, first: dict | None | bool = False) -> Iterator[list[dict]]:
-    """Lists the owner's repositories by `pushedAt` (any branch), newest first, 100 a page
-    (1 point), down to PUSHED_LAG before the newest push seen last run; a covered
-    repository listed there whose default-branch head is not the one read last goes to
-    `moved`. The first time, one page sets that watermark and every repository is read.
-    `first`: the first page when `pushed_first_pages` read it (False: ask for it)."""
-    mine = {r.lower(): r for r in group["repos"]}
-    since = st.get("since")
-    if not since:
-        covered.clear()
-    floor = _iso(dt.datetime.fromtimestamp(_epoch(since) - PUSHED_LAG, dt.timezone.utc)) if since else None
+def pushed_listing(api: Api, gql_url: str, group: dict, floor: str | None,
+                   first: dict | None | bool = False) -> dict:
+    """The owner's repositories by `pushedAt` (any branch), newest first, 100 a page (1
+    point), down to `floor` (None: the first page only, which sets the watermarks the first
+    time): {"pushed": {repo (lower case): {"pushedAt", "defaultBranchRef"}} of the sources
+    file's repositories listed, "newest": the newest push listed (of any repository) or None}.
+    One listing a run serves the history (github.py's commits) and the REST listings
+    (github_listings.py). `first`: the first page when `pushed_first_pages` read it (False:
+    ask for it)."""
+    mine = {r.lower() for r in group["repos"]}
+    out: dict[str, dict] = {}
     after, newest = None, None
     while True:
         if after is None and first is not False:  # the first page came with the other owners'
@@ -267,19 +268,39 @@ def pushed_repos(api: Api, gql_url: str, group: dict, st: dict, covered: set, he
             if floor and (at is None or at < floor):
                 stop = True
                 break
-            r = n["nameWithOwner"].lower()
-            if r in covered and r in mine:
-                ref = n.get("defaultBranchRef") or {}
-                oid = (ref.get("target") or {}).get("oid")
-                head = heads.get(r) or {}
-                if oid != head.get("oid") or (oid and ref.get("name") != head.get("branch")):
-                    moved.append(mine[r])
+            if n["nameWithOwner"].lower() in mine:
+                out[n["nameWithOwner"].lower()] = n
         if stop or not floor or not conn["pageInfo"]["hasNextPage"]:
             break
         after = conn["pageInfo"]["endCursor"]
+    return {"pushed": out, "newest": newest}
+
+
+def push_floor(since: str | None) -> str | None:
+    """Where a listing by push stops for a watermark (the newest push seen last time)."""
+    return _iso(dt.datetime.fromtimestamp(_epoch(since) - PUSHED_LAG, dt.timezone.utc)) if since else None
+
+
+def moved_heads(listing: dict, group: dict, st: dict, covered: set, heads: dict, start: dt.datetime) -> list[str]:
+    """The commits resource's reading of a `pushed_listing`: the covered repositories whose
+    default-branch head is not the one read last (their new history is read); the owner's
+    watermark `st["since"]` moves to the newest push listed. With no watermark yet, every
+    repository is read in full (`covered` is emptied)."""
+    mine = {r.lower(): r for r in group["repos"]}
+    since = st.get("since")
+    if not since:
+        covered.clear()
+    moved = []
+    for r, n in listing["pushed"].items():
+        if r in covered:
+            ref = n.get("defaultBranchRef") or {}
+            oid = (ref.get("target") or {}).get("oid")
+            head = heads.get(r) or {}
+            if oid != head.get("oid") or (oid and ref.get("name") != head.get("branch")):
+                moved.append(mine[r])
+    newest = listing["newest"]
     if newest:
         st["since"] = max(since or newest, newest)
     elif not since:
         st["since"] = _iso(start)
-    return
-    yield  # a generator, for _guard and fan_out
+    return moved

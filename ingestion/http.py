@@ -535,6 +535,9 @@ class Api:
         self._clients: dict[str, RateLimitedClient] = {}
         self._rest: dict[tuple, RESTClient] = {}
         self._lock = threading.Lock()
+        # the API's clock (the Date of its latest answer, epoch s; 0 before any): what the
+        # GitHub source measures the time between runs by, in the API's own time
+        self.server_now = 0.0
 
     def client(self, resource: str) -> RateLimitedClient:
         with self._lock:
@@ -558,7 +561,10 @@ class Api:
     def request(self, resource: str, method: str, url: str, **kw) -> requests.Response:
         if not url.startswith(("http://", "https://")):
             url = self.base_url + "/" + url.lstrip("/")
-        return self.client(resource).session.request(method, url, auth=self.auth, **kw)
+        resp = self.client(resource).session.request(method, url, auth=self.auth, **kw)
+        if resp.headers.get("Date"):
+            self.server_now = max(self.server_now, _server_now(resp))
+        return resp
 
     def paginate(self, resource: str, path: str, params: dict | None = None,
                  data_selector: str | None = None) -> Iterator[list[Any]]:

@@ -10,6 +10,7 @@ def register(r: Router) -> None:
     r.add("GET", r"/_sim/health", "sim.health", health)
     r.add("GET", r"/_sim/stats", "sim.stats", stats)
     r.add("POST", r"/_sim/stats/reset", "sim.stats_reset", stats_reset)
+    r.add("GET", r"/_sim/requests", "sim.requests", requests_by_path)
     r.add("POST", r"/_sim/advance", "sim.advance", advance)
     r.add("POST", r"/_sim/faults", "sim.faults", set_faults)
     r.add("POST", r"/_sim/delete", "sim.delete", delete)
@@ -31,6 +32,15 @@ def stats(req: Request, sim) -> Response:
         cpu = {k: round(v, 4) for k, v in sorted(sim.handler_cpu.items()) if not k.startswith("sim.")}
         return Response.json(200, {"requests": total, "by_endpoint": by, "faults": dict(sim.fault_counts),
                                    "graphql_points": sim.graphql_points, "handler_cpu_s": cpu})
+
+
+def requests_by_path(req: Request, sim) -> Response:
+    """Requests answered per method and path (query left out), e.g. which repositories'
+    deployments were listed; `?prefix=/repos/` keeps the paths that start so."""
+    prefix = req.arg("prefix", "") or ""
+    with sim.lock:
+        paths = {k: v for k, v in sorted(sim.paths.items()) if k.split(" ", 1)[1].startswith(prefix)}
+    return Response.json(200, {"by_path": paths})
 
 
 def stats_reset(req: Request, sim) -> Response:

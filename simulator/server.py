@@ -71,6 +71,7 @@ class SimServer:
         self.stats: dict[str, Counter] = defaultdict(Counter)
         self.handler_cpu: Counter = Counter()  # endpoint -> CPU seconds in its handler (this thread's)
         self.fault_counts: Counter = Counter()
+        self.paths: Counter = Counter()  # "GET /repos/o/r/deployments" -> requests answered (`/_sim/requests`)
         self.graphql_points = 0
         self.lock = threading.Lock()
         self.started = time.monotonic()
@@ -132,6 +133,7 @@ class SimServer:
             self.stats.clear()
             self.handler_cpu.clear()
             self.fault_counts.clear()
+            self.paths.clear()
             self.graphql_points = 0
             self.attempts.clear()
             self.blocked_until.clear()
@@ -165,6 +167,9 @@ class SimServer:
         with self.lock:
             self.handler_cpu[name] += cpu
         self._count(name, resp.status)
+        if req.api != "sim":
+            with self.lock:
+                self.paths[f"{req.method} {req.path}"] += 1
         return resp
 
     def _count(self, name: str, status) -> None:

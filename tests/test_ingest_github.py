@@ -256,7 +256,9 @@ def test_second_sync_adds_nothing_and_costs_a_few_points_whatever_the_repositori
     # GraphQL: no request per repository, a fixed few for the organisation
     points = sim_stats(sim)["graphql_points"] - before["graphql_points"]
     assert d.get("github.graphql", 0) <= NO_CHANGE_POINTS and points <= NO_CHANGE_POINTS
-    # REST listings (free of points) still ask each repository once
+    # REST listings (free of points) ask each repository at most once; which ones is
+    # tests/test_ingest_github_rest.py (this simulator's clock runs 1,000x fast, so the
+    # sweep sees hours pass between two runs)
     for ep in ("github.rest.deployments", "github.rest.releases", "github.rest.workflow_runs"):
         assert d.get(ep, 0) <= repos, (ep, d)
     assert d.get("github.rest.deployment_statuses", 0) == 0
