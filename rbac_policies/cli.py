@@ -71,6 +71,9 @@ def publish(
     views: bool = typer.Option(False, "--views", help="Also write policy.<mart> views into the warehouse, filtered "
                                                       "on the sei_principal variable (a filter for trusted analysts, "
                                                       "not a boundary)."),
+    full: bool = typer.Option(False, "--full", help="Write the serving file in full instead of only the tables "
+                                                    "whose content changed since the last publish (also "
+                                                    "SEI_PUBLISH_FULL=1)."),
     wait: bool = wait_option(),
 ) -> None:
     """Publish the marts: the serving file, per-principal scope files, or PostgreSQL with RLS."""
@@ -109,8 +112,8 @@ def publish(
         return
     try:
         from core.publish import publish_serving
-        r = publish_serving(wh)
-        typer.echo(f"published {len(r.tables)} tables ({r.rows:,} rows) to {r.path} in {r.duration_s:.1f}s")
+        r = publish_serving(wh, full=full or None)
+        typer.echo(r.summary())
     except (FileNotFoundError, ValueError) as e:
         _fail(e)
     if views:
