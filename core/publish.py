@@ -44,6 +44,9 @@ META_SCHEMA = "serving_meta"
 FULL_ENV = "SEI_PUBLISH_FULL"
 GROWTH_ENV = "SEI_PUBLISH_MAX_GROWTH"
 DEFAULT_MAX_GROWTH = 1.5
+# free space below this is left alone whatever the ratio: the meta tables and a few small marts
+# rewritten each run would otherwise push a small file past the ratio every other publish
+MIN_FREE_BYTES = 16 * 2**20
 # serving_meta tables: published_tables is what readers use ("data as of"); the other two are
 # the publisher's own memory of what the file holds
 FINGERPRINTS, PUBLISH_KEY = "table_fingerprints", "publish_key"
@@ -154,6 +157,7 @@ class _Previous:
     key: dict[str, str]
     fingerprints: dict[str, Fingerprint]
     growth: float       # file size / its live blocks
+    free: int           # bytes of the file not in live blocks
 
 
 def _previous(con, target: Path, schemas: Iterable[str]) -> tuple[_Previous | None, str]:
@@ -176,10 +180,10 @@ def _previous(con, target: Path, schemas: Iterable[str]) -> tuple[_Previous | No
             return None, "the previous serving file's tables differ from its fingerprints"
         block, used = con.execute("select block_size, used_blocks from pragma_database_size() "
                                   "where database_name = 'old'").fetchone()
-        growth = target.stat().st_size / max(block * used, 1)
+        size = target.stat().st_size
     finally:
         con.execute("detach old")
-    return _Previous(key, fps, growth), ""
+    return _Previous(key, fps, size / max(block * used, 1), size - block * used), ""
 
 
 def _why_full(prev: _Previous | None, why: str, key: dict[str, str], fps: dict[str, Fingerprint],
@@ -199,8 +203,9 @@ def _why_full(prev: _Previous | None, why: str, key: dict[str, str], fps: dict[s
     reshaped = sorted(t for t in fps if fps[t].columns != prev.fingerprints[t].columns)
     if reshaped:
         return f"the columns of {', '.join(reshaped)} changed"
-    if prev.growth > limit:
-        return f"the serving file is {prev.growth:.2f} times its live data (limit {limit}, {GROWTH_ENV})"
+    if prev.growth > limit and prev.free > MIN_FREE_BYTES:
+        return (f"the serving file is {prev.growth:.2f} times its live data (limit {limit}, {GROWTH_ENV}), "
+                f"{prev.free / 2**20:.0f} MiB free")
     return ""
 
 
