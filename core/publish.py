@@ -71,6 +71,7 @@ class PublishResult:
     rewritten: list[str] = dataclasses.field(default_factory=list)   # tables written from the warehouse
     kept: list[str] = dataclasses.field(default_factory=list)        # tables carried over from the previous file
     size_bytes: int = 0
+    fingerprint_s: float = 0.0      # of duration_s: the fingerprints of the warehouse's tables
 
     @property
     def rows(self) -> int:
@@ -80,7 +81,8 @@ class PublishResult:
         how = f"in full ({self.reason})" if self.full else "incrementally"
         return (f"published {self.path} {how}: {len(self.rewritten)} tables rewritten"
                 f"{' (' + ', '.join(self.rewritten) + ')' if self.rewritten and not self.full else ''}, "
-                f"{len(self.kept)} kept, {self.rows:,} rows, {self.size_bytes / 1e6:.1f} MB, {self.duration_s:.2f} s")
+                f"{len(self.kept)} kept, {self.rows:,} rows, {self.size_bytes / 1e6:.1f} MB, {self.duration_s:.2f} s "
+                f"(fingerprints {self.fingerprint_s:.2f} s)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,6 +205,8 @@ def _why_full(prev: _Previous | None, why: str, key: dict[str, str], fps: dict[s
     reshaped = sorted(t for t in fps if fps[t].columns != prev.fingerprints[t].columns)
     if reshaped:
         return f"the columns of {', '.join(reshaped)} changed"
+    if all(fps[t].content != prev.fingerprints[t].content for t in fps):
+        return "every table changed"     # nothing to carry over; a fresh file leaves no free space behind
     if prev.growth > limit and prev.free > MIN_FREE_BYTES:
         return (f"the serving file is {prev.growth:.2f} times its live data (limit {limit}, {GROWTH_ENV}), "
                 f"{prev.free / 2**20:.0f} MiB free")
@@ -266,6 +270,7 @@ def publish_serving(warehouse: str | os.PathLike | None = None, serving: str | o
                 raise ValueError(f"{wh}: none of the schemas {', '.join(schemas)} exists in the warehouse. "
                                  f"Fix: run `dbt build` (the main job) before publishing.")
             fps = _fingerprints(con, src, relations)
+            result.fingerprint_s = (dt.datetime.now(dt.timezone.utc) - t0).total_seconds()
             key = publish_key(version, schemas)
             prev, why = _previous(con, target, schemas)
             result.reason = _why_full(prev, why, key, fps, _full_requested() if full is None else full, limit)

@@ -36,6 +36,7 @@ def _build(path, version: int, rows: int) -> None:
     con.execute(f"create or replace table marts.fact as select range as id, {version} as v from range({rows})")
     con.execute("create or replace view marts.fact_count as select count(*) as n from marts.fact")
     con.execute("create or replace table staging.private as select 1 as x")
+    con.execute("create or replace table marts.dim as select 1 as team")
     con.close()
 
 
@@ -43,7 +44,7 @@ def test_reader_keeps_answering_during_publish_and_sees_new_data_after_reconnect
     wh, serving, stop = tmp_path / "work.duckdb", tmp_path / "serve" / "serving.duckdb", tmp_path / "stop"
     _build(wh, 1, 200_000)
     first = publish_serving(wh, serving)
-    assert first.tables == {"marts.fact": 200_000, "marts.fact_count": 1}
+    assert first.tables == {"marts.dim": 1, "marts.fact": 200_000, "marts.fact_count": 1}
     assert not (serving.parent / f"{serving.name}.wal").exists()
 
     reader = subprocess.Popen([sys.executable, "-c", READER, str(serving), str(stop)],
@@ -74,7 +75,7 @@ def test_reader_keeps_answering_during_publish_and_sees_new_data_after_reconnect
         schemas = {r[0] for r in con.execute("select distinct table_schema from information_schema.tables").fetchall()}
         assert schemas == {"marts", "serving_meta"}  # staging is not published
         assert con.execute("select table_name, row_count from serving_meta.published_tables order by 1").fetchall() == \
-            [("marts.fact", 300_000), ("marts.fact_count", 1)]
+            [("marts.dim", 1), ("marts.fact", 300_000), ("marts.fact_count", 1)]
     finally:
         con.close()
     assert sorted(p.name for p in serving.parent.iterdir()) == ["serving.duckdb"]  # no temp file left
@@ -227,6 +228,11 @@ def test_a_new_shape_policy_or_request_rewrites_in_full(tmp_path, monkeypatch):
     r = publish_serving(wh, serving, full=False)
     assert r.full and "has no fingerprints" in r.reason
     assert _content(serving)["tables"]["marts.dim"][0][-1] == ("region", "VARCHAR")
+
+    _sql(wh, "update marts.dim set name = name || '!'")
+    _sql(wh, "insert into marts.fact values (-1, 0, 'one more')")
+    r = publish_serving(wh, serving, full=False)
+    assert r.full and r.reason == "every table changed"
 
 
 def test_a_file_grown_past_its_live_data_is_rewritten_in_full(tmp_path, monkeypatch):
