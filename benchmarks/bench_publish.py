@@ -42,7 +42,7 @@ def _sql(path: Path, *statements: str) -> None:
 
 def _tables(path: Path) -> dict[str, tuple[str, str]]:
     """Every table's columns and content fingerprint; the publish times left out."""
-    from core.publish import _fingerprints, _relations
+    from core.publish import _relations, fingerprints
     con = duckdb.connect()
     try:
         con.execute(f"attach '{path}' as f (read_only)")
@@ -51,7 +51,7 @@ def _tables(path: Path) -> dict[str, tuple[str, str]]:
                 "and table_name = 'published_tables'").fetchall()}:
             con.execute("create temp table published as select table_name, row_count from f.serving_meta.published_tables")
         rels = _relations(con, "f", ["marts", "serving_meta"])
-        fps = {k: (v.columns, v.content) for k, v in _fingerprints(con, "f", rels).items()
+        fps = {k: (v.columns, v.content) for k, v in fingerprints(con, "f", rels).items()
                if k != "serving_meta.published_tables"}
         fps["published"] = con.execute("select count(*), sum(hash(table_name, row_count)::hugeint) "
                                        "from published").fetchone()

@@ -108,7 +108,7 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _fingerprints(con, catalog: str, relations: list[tuple[str, str]]) -> dict[str, Fingerprint]:
+def fingerprints(con, catalog: str, relations: list[tuple[str, str]]) -> dict[str, Fingerprint]:
     """"schema.table" -> its fingerprint, read from `catalog` (the working warehouse)."""
     cols: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for s, n, c, t in con.execute("select table_schema, table_name, column_name, data_type from information_schema.columns "
@@ -150,7 +150,19 @@ def max_growth() -> float:
     return value
 
 
-def _full_requested() -> bool:
+def file_growth(con, catalog: str, path: Path) -> tuple[float, int]:
+    """(file size / its live blocks, bytes not in live blocks) of the DuckDB file attached as `catalog`."""
+    block, used = con.execute("select block_size, used_blocks from pragma_database_size() where database_name = ?",
+                              [catalog]).fetchone()
+    size = path.stat().st_size
+    return size / max(block * used, 1), size - block * used
+
+
+def grown(growth: float, free: int, limit: float) -> bool:
+    return growth > limit and free > MIN_FREE_BYTES
+
+
+def full_requested() -> bool:
     return os.environ.get(FULL_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
@@ -180,12 +192,10 @@ def _previous(con, target: Path, schemas: Iterable[str]) -> tuple[_Previous | No
         held = {f"{s}.{n}" for s, n in _relations(con, "old", schemas)}
         if held != set(fps):
             return None, "the previous serving file's tables differ from its fingerprints"
-        block, used = con.execute("select block_size, used_blocks from pragma_database_size() "
-                                  "where database_name = 'old'").fetchone()
-        size = target.stat().st_size
+        growth, free = file_growth(con, "old", target)
     finally:
         con.execute("detach old")
-    return _Previous(key, fps, size / max(block * used, 1), size - block * used), ""
+    return _Previous(key, fps, growth, free), ""
 
 
 def _why_full(prev: _Previous | None, why: str, key: dict[str, str], fps: dict[str, Fingerprint],
@@ -207,7 +217,7 @@ def _why_full(prev: _Previous | None, why: str, key: dict[str, str], fps: dict[s
         return f"the columns of {', '.join(reshaped)} changed"
     if all(fps[t].content != prev.fingerprints[t].content for t in fps):
         return "every table changed"     # nothing to carry over; a fresh file leaves no free space behind
-    if prev.growth > limit and prev.free > MIN_FREE_BYTES:
+    if grown(prev.growth, prev.free, limit):
         return (f"the serving file is {prev.growth:.2f} times its live data (limit {limit}, {GROWTH_ENV}), "
                 f"{prev.free / 2**20:.0f} MiB free")
     return ""
@@ -269,11 +279,11 @@ def publish_serving(warehouse: str | os.PathLike | None = None, serving: str | o
             if not relations:
                 raise ValueError(f"{wh}: none of the schemas {', '.join(schemas)} exists in the warehouse. "
                                  f"Fix: run `dbt build` (the main job) before publishing.")
-            fps = _fingerprints(con, src, relations)
+            fps = fingerprints(con, src, relations)
             result.fingerprint_s = (dt.datetime.now(dt.timezone.utc) - t0).total_seconds()
             key = publish_key(version, schemas)
             prev, why = _previous(con, target, schemas)
-            result.reason = _why_full(prev, why, key, fps, _full_requested() if full is None else full, limit)
+            result.reason = _why_full(prev, why, key, fps, full_requested() if full is None else full, limit)
             result.full = bool(result.reason)
             if result.full:
                 con.execute(f"attach {_literal(tmp)} as pub (storage_version {_literal(version)})")
