@@ -71,9 +71,9 @@ def publish(
     views: bool = typer.Option(False, "--views", help="Also write policy.<mart> views into the warehouse, filtered "
                                                       "on the sei_principal variable (a filter for trusted analysts, "
                                                       "not a boundary)."),
-    full: bool = typer.Option(False, "--full", help="Write the serving file in full instead of only the tables "
-                                                    "whose content changed since the last publish (also "
-                                                    "SEI_PUBLISH_FULL=1)."),
+    full: bool = typer.Option(False, "--full", help="Write the serving file (and with --scopes, the scope files) in "
+                                                    "full instead of only the tables whose content changed since "
+                                                    "the last publish (also SEI_PUBLISH_FULL=1)."),
     wait: bool = wait_option(),
 ) -> None:
     """Publish the marts: the serving file, per-principal scope files, or PostgreSQL with RLS."""
@@ -128,10 +128,12 @@ def publish(
         from rbac_policies.duck import publish_scopes
         out = out_dir or Path(os.environ.get("SEI_SCOPES_DIR") or Path(wh).parent / "scopes")
         try:
-            s = publish_scopes(_policy(policy), out, wh, sources, formats=tuple(ScopeFormat(f).value for f in fmt))
+            s = publish_scopes(_policy(policy), out, wh, sources, formats=tuple(ScopeFormat(f).value for f in fmt),
+                               full=full or None)
         except errors as e:
             _fail(e)
-        typer.echo(f"scopes: {len(s.files)} principals published to {out} in {s.seconds:.1f}s"
+        typer.echo(f"scopes: {len(s.files)} principals published to {out} in {s.seconds:.1f}s "
+                   f"({len(s.full_files)} files in full, {s.rewritten} marts rewritten, {s.kept} kept)"
                    f"{'; removed ' + str(len(s.removed)) + ' revoked' if s.removed else ''} (names in manifest.json)")
 
 

@@ -28,7 +28,8 @@ def publish_policies(warehouse: str | Path | None = None, sources=None) -> dict:
         from rbac_policies.duck import publish_scopes
         formats = tuple(f.strip() for f in os.environ.get("SEI_SCOPES_FORMATS", "duckdb").split(",") if f.strip())
         r = publish_scopes(policy, scopes_dir, warehouse, sources, formats=formats)
-        out["scopes"] = {"principals": len(r.files), "removed": len(r.removed), "seconds": round(r.seconds, 2)}
+        out["scopes"] = {"principals": len(r.files), "removed": len(r.removed), "seconds": round(r.seconds, 2),
+                         "files_in_full": len(r.full_files), "marts_rewritten": r.rewritten, "marts_kept": r.kept}
     mode = os.environ.get("SEI_RBAC_POSTGRES", "").strip().lower()
     if mode:
         if mode not in ("serving", "in_place"):

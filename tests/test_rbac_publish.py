@@ -162,6 +162,60 @@ def test_policy_views_filter_on_the_variable(world, tmp_path):
     con.close()
 
 
+def _exact(path) -> dict[str, list]:
+    """Every mart of a scope file (DuckDB file or Parquet folder): its columns and rows, duplicates kept."""
+    con = duckdb.connect()
+    try:
+        if path.is_dir():
+            return {f.stem: (con.execute(f"describe select * from read_parquet('{f}')").fetchall(),
+                             con.execute(f"select * from read_parquet('{f}') order by all").fetchall())
+                    for f in sorted(path.glob("*.parquet"))}
+        con.execute(f"attach '{path}' as s (read_only)")
+        return {n: (con.execute(f'describe s.marts."{n}"').fetchall(),
+                    con.execute(f'select * from s.marts."{n}" order by all').fetchall())
+                for (n,) in con.execute("select table_name from information_schema.tables where table_catalog = 's' "
+                                        "order by 1").fetchall()}
+    finally:
+        con.close()
+
+
+def test_scope_files_rewrite_only_what_changed_and_equal_a_full_publish(world, tmp_path, monkeypatch):
+    from rbac_policies.duck import STATE_FILE, publish_scopes
+    monkeypatch.delenv("SEI_PUBLISH_FULL", raising=False)
+    db, out, ref, fmt = tmp_path / "wh.duckdb", tmp_path / "scopes", tmp_path / "reference", ("duckdb", "parquet")
+    shutil.copy(world["db"], db)
+    first = publish_scopes(world["policy"], out, db, world["sources"], formats=fmt)
+    marts = len(next(iter(first.files.values()))["rows"])
+    written = len(first.full_files)     # files cut from the warehouse; the others copy an identical one
+    assert written and first.kept == 0 and first.rewritten == written * marts
+    # the fingerprints of the full marts stay beside the files, private, never in a principal's file
+    assert stat.S_IMODE(os.stat(out / STATE_FILE).st_mode) == 0o600
+    assert all(set(_exact(out / e["file"])) == set(_exact(out / e["parquet"])) == set(e["rows"])
+               for e in first.files.values())
+
+    again = publish_scopes(world["policy"], out, db, world["sources"], formats=fmt)
+    assert (again.full_files, again.rewritten, again.kept) == ({}, 0, written * marts)
+    con = duckdb.connect(str(db))
+    con.execute("update marts.t_team_weekly set n = n + 1 where team_id = 'T002'")
+    con.execute("delete from marts.t_pr_team where pr_id = 'pr6'")      # the bridge t_prs is cut through
+    con.close()
+    third = publish_scopes(world["policy"], out, db, world["sources"], formats=fmt)
+    assert third.full_files == {} and third.rewritten == written * 3, third.summary()
+    full = publish_scopes(world["policy"], ref, db, world["sources"], formats=fmt, full=True)
+    assert set(third.files) == set(full.files)
+    for principal, e in third.files.items():
+        f = full.files[principal]
+        assert e["rows"] == f["rows"], principal
+        assert _exact(out / e["file"]) == _exact(ref / f["file"]), principal
+        assert _exact(out / e["parquet"]) == _exact(ref / f["parquet"]), principal
+
+    pol = tmp_path / "policy.yml"        # any change of the policy file: every file in full
+    pol.write_text(world["policy"].read_text() + "\n# reviewed\n")
+    fourth = publish_scopes(pol, out, db, world["sources"], formats=fmt)
+    assert set(fourth.full_files) == set(first.full_files) and fourth.kept == 0
+    assert all("policy" in why for why in fourth.full_files.values())
+
+
 # --------------------------------------------------------------------------- managed teams, cycles
 def _moved_copy(world, tmp_path):
     """The warehouse after Elena (D00003) left Team Atlas (T002) to manage Beacon (T003)."""
