@@ -97,13 +97,15 @@ def publish(
             _fail(RuntimeError(f"cannot connect to PostgreSQL: {e}".strip()))
         try:
             r = (postgres.apply_in_place(p, con, sources=sources) if in_place
-                 else postgres.publish_postgres(p, con, wh, sources=sources))
+                 else postgres.publish_postgres(p, con, wh, sources=sources, full=full or None))
         except errors as e:
             _fail(e)
         finally:
             con.close()
-        typer.echo(f"postgres: {len(r.tables)} marts protected by row-level security, {len(r.roles)} principal roles"
-                   f"{', dropped ' + ', '.join(r.dropped_roles) if r.dropped_roles else ''} in {r.seconds:.1f}s; "
+        copied = "" if in_place else (f" ({len(r.copied)} copied, {len(r.kept)} unchanged"
+                                      f"{'; in full: ' + r.full_reason if r.full_reason else ''})")
+        typer.echo(f"postgres: {len(r.tables)} marts{copied} protected by row-level security, {len(r.roles)} principal "
+                   f"roles{', dropped ' + ', '.join(r.dropped_roles) if r.dropped_roles else ''} in {r.seconds:.1f}s; "
                    f"each reader queries its own schema (its search_path):")
         for principal, schema in sorted(r.schemas.items()):
             typer.echo(f"  {principal}: {schema}")

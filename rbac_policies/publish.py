@@ -43,4 +43,7 @@ def publish_policies(warehouse: str | Path | None = None, sources=None) -> dict:
             con.close()
         out["postgres"] = {"mode": mode, "marts": len(r.tables), "roles": len(r.roles),
                            "dropped_roles": r.dropped_roles, "seconds": round(r.seconds, 2)}
+        if mode == "serving":
+            out["postgres"].update(marts_copied=len(r.copied), marts_kept=len(r.kept), full_reason=r.full_reason,
+                                   scope_tables_cut=r.scope_tables_cut)
     return out

@@ -389,6 +389,38 @@ def test_postgres_manager_moved_and_cycle(world, pg, tmp_path):
         expected(world, "team", {"tree": "reporting", "team": "T002"})["t_team_weekly"]
 
 
+def test_postgres_copies_only_what_changed(world, pg, tmp_path, monkeypatch):
+    """A publish after one mart's rows changed copies that mart and cuts again only the
+    principals' tables that depend on it, in the one transaction; readers then see exactly
+    what a full publish gives them."""
+    from rbac_policies.postgres import publish_postgres
+    monkeypatch.delenv("SEI_PUBLISH_FULL", raising=False)
+    srv, admin = pg
+    db = tmp_path / "wh.duckdb"
+    shutil.copy(world["db"], db)
+    readers = ["viewer-team", "manager-organisation", "admin-account", "mover"]
+    try:
+        publish_postgres(world["policy"], admin, db, world["sources"])
+        same = publish_postgres(world["policy"], admin, db, world["sources"])
+        assert (same.full_reason, same.copied, same.scope_tables_cut) == ("", [], 0)
+        con = duckdb.connect(str(db))
+        con.execute("delete from marts.t_pr_team where pr_id = 'pr6'")     # the bridge t_prs is cut through
+        con.close()
+        r = publish_postgres(world["policy"], admin, db, world["sources"])
+        assert r.full_reason == "" and r.copied == ["t_pr_team"] and r.scopes_in_full == 0
+        assert r.scope_tables_cut == 2 * len(r.schemas)                     # t_pr_team and t_prs
+        got = {u: _pg_rows(srv, u) for u in readers}
+        full = publish_postgres(world["policy"], admin, db, world["sources"], full=True)
+        assert full.full_reason.startswith("a full publish") and len(full.copied) == len(full.tables)
+        assert {u: _pg_rows(srv, u) for u in readers} == got
+        assert all(("pr6",) not in {r[:1] for r in got[u]["t_pr_team"]} for u in readers)
+        pol = tmp_path / "policy.yml"
+        pol.write_text(world["policy"].read_text() + "\n# reviewed\n")
+        assert publish_postgres(pol, admin, db, world["sources"]).full_reason == "the policy or the publish code changed"
+    finally:
+        publish_postgres(world["policy"], admin, world["db"], world["sources"])
+
+
 def test_postgres_policies_after_a_rebuild_in_place(world, pg):
     """PostgreSQL as the warehouse: dbt rebuilds marts.* (new table, swap, drop the old one
     with its dependants). Until the policy is re-applied readers keep their last published
