@@ -1,6 +1,6 @@
 """Serving publish benchmark: a full publish against publishes that write only what changed.
 
-    python -m benchmarks.bench_publish --warehouse FILE [--change MART] [--runs 3]
+    python -m benchmarks.bench_publish --warehouse FILE [--change MART] [--runs 3] [--policy P --sources S]
 
 `--warehouse`: a working warehouse with its marts built (what `make run`, `sei demo` or
 `python -m benchmarks.bench_refresh --keep DIR` leaves); it is copied first and never written.
@@ -15,8 +15,9 @@ On the copy, each of `--runs` rounds times:
                 attached and every unchanged table copied from it with CREATE TABLE AS), for
                 the record: the file copy is what publish_serving does.
 After each incremental publish the file is checked against a full publish of the same
-warehouse, table by table (the fingerprints of every table, metadata included). Prints a
-table, then the figures as JSON.
+warehouse, table by table (the fingerprints of every table, metadata included). With
+`--policy` and `--sources`, the per-principal scope files (DuckDB) are timed the same way:
+in full, unchanged, and after the one mart changed. Prints a table, then the figures as JSON.
 """
 from __future__ import annotations
 
@@ -87,7 +88,21 @@ def _attach_ctas(wh: Path, previous: Path, out: Path, changed: str) -> float:
     return time.perf_counter() - t0
 
 
-def run(warehouse: Path, change: str | None = None, runs: int = 3) -> dict:
+def _scopes(wh: Path, work: Path, policy: Path, sources: Path | None, change: str, runs: int) -> dict[str, list]:
+    from rbac_policies.duck import publish_scopes
+    out: dict[str, list] = {"scopes full": [], "scopes unchanged": [], "scopes one changed": []}
+    for _ in range(runs):
+        for label, full in (("scopes full", True), ("scopes unchanged", None)):
+            r = publish_scopes(policy, work / "scopes", wh, sources, full=full)
+            out[label].append({"s": r.seconds, "rewritten": r.rewritten, "kept": r.kept, "files": len(r.files)})
+        _sql(wh, f'delete from marts."{change}" where rowid = (select min(rowid) from marts."{change}")')
+        r = publish_scopes(policy, work / "scopes", wh, sources)
+        out["scopes one changed"].append({"s": r.seconds, "rewritten": r.rewritten, "kept": r.kept, "files": len(r.files)})
+    return out
+
+
+def run(warehouse: Path, change: str | None = None, runs: int = 3, policy: Path | None = None,
+        sources: Path | None = None) -> dict:
     from core.publish import publish_serving
     work = Path(tempfile.mkdtemp(prefix="sei-bench-publish-"))
     try:
@@ -117,6 +132,8 @@ def run(warehouse: Path, change: str | None = None, runs: int = 3) -> dict:
             (work / "ctas.duckdb").unlink()
             _sql(wh, *[f'delete from marts."{n}" where rowid = (select min(rowid) from marts."{n}")' for n in marts])
             incremental("all changed")
+        if policy:
+            rounds.update(_scopes(wh, work, policy, sources, change, runs))
         rows = sum(_marts(wh).values())
         return {"warehouse": str(warehouse), "marts": len(marts), "rows": rows, "changed_mart": change,
                 "changed_mart_rows": marts[change], "runs": rounds,
@@ -142,8 +159,10 @@ def main(argv=None) -> None:
     ap.add_argument("--warehouse", type=Path, required=True, help="a warehouse with its marts built (copied, not written)")
     ap.add_argument("--change", default=None, help="the mart changed in the 'one changed' round (default: the largest)")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--policy", type=Path, default=None, help="also time the scope files of this policy")
+    ap.add_argument("--sources", type=Path, default=None, help="the sources file the policy's projects are in")
     args = ap.parse_args(argv)
-    r = run(args.warehouse, args.change, args.runs)
+    r = run(args.warehouse, args.change, args.runs, args.policy, args.sources)
     print(format_result(r))
     print(json.dumps(r, indent=1, default=str))
 
