@@ -7,6 +7,7 @@ known way around it is tried and must fail."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 
@@ -503,6 +504,13 @@ def test_sei_publish_command(world, tmp_path, monkeypatch):
     assert (tmp_path / "serving.duckdb").exists()
     got = _extract_rows(scope_file(tmp_path / "scopes", "manager-team"))
     assert got["t_team_weekly"] == expected(world, "team", W.SCOPES["team"])["t_team_weekly"]
+    monkeypatch.delenv("SEI_PUBLISH_FULL", raising=False)
+    r = CliRunner().invoke(app, ["publish", "--scopes"])     # nothing changed: nothing written again
+    assert r.exit_code == 0 and "incrementally: 0 tables rewritten" in r.output, r.output
+    assert re.search(r"\(0 files in full, 0 marts rewritten, \d+ kept\)", r.output), r.output
+    r = CliRunner().invoke(app, ["publish", "--scopes", "--full"])
+    assert r.exit_code == 0 and "in full (a full publish was asked for" in r.output, r.output
+    assert re.search(r"\((\d+) files in full, \d+ marts rewritten, 0 kept\)", r.output), r.output
     r = CliRunner().invoke(app, ["rbac", "validate"])
     assert r.exit_code == 0 and "valid:" in r.output, r.output
     r = CliRunner().invoke(app, ["rbac", "show", "--principal", "viewer-team"])
