@@ -16,8 +16,8 @@ starts as a byte copy of the previous one (a file copy is a fraction of the cost
 compressed tables again) and only the tables whose fingerprint moved are dropped and
 written again; the copy is then swapped in exactly like a full publish. It is written in full
 when there is no usable previous file, the set of tables or a table's columns changed, the
-publish code, DuckDB, the storage version or the access policy changed, the previous file has
-grown past `SEI_PUBLISH_MAX_GROWTH` times its live data (dropped tables leave free blocks
+publish code, DuckDB, the storage version or the access policy changed, every table changed
+(nothing to carry over), the previous file has grown past `SEI_PUBLISH_MAX_GROWTH` times its live data (dropped tables leave free blocks
 behind), or `SEI_PUBLISH_FULL=1` / `sei publish --full` asks for it (docs/orchestration.md).
 """
 from __future__ import annotations
@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import json
 import logging
 import os
 import shutil
