@@ -10,7 +10,8 @@ def build_serving_publish(dbt_assets_def: dg.AssetsDefinition) -> dg.AssetsDefin
               retry_policy=WAREHOUSE_RETRY,
               description="Every table of schema marts, copied from the working warehouse (SEI_WAREHOUSE) to a new "
                           "DuckDB file swapped in as SEI_SERVING with os.replace: BI readers never wait for a "
-                          "refresh nor see half of one (core/publish.py).")
+                          "refresh nor see half of one. Only tables whose content changed are written again; "
+                          "the rest come from the previous file (core/publish.py).")
     def serving_publish(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         from ingestion.destination import kind
         from rbac_policies.publish import publish_policies
@@ -23,12 +24,15 @@ def build_serving_publish(dbt_assets_def: dg.AssetsDefinition) -> dg.AssetsDefin
             return dg.MaterializeResult(metadata={"served_from": "postgresql",
                                                   "access_control": dg.MetadataValue.json(access)})
         res = publish_serving()
+        context.log.info(res.summary())
         # per-scope files / PostgreSQL row-level security re-applied after every build
         # (docs/access-control.md); a no-op without SEI_RBAC_POLICY
         access = publish_policies()
         return dg.MaterializeResult(metadata={
             "path": dg.MetadataValue.path(str(res.path)), "tables": len(res.tables),
             "rows": res.rows, "duration_s": round(res.duration_s, 2),
+            "publish": "full" if res.full else "incremental", "full_reason": res.reason,
+            "tables_rewritten": len(res.rewritten), "tables_kept": len(res.kept), "size_bytes": res.size_bytes,
             "access_control": dg.MetadataValue.json(access)})
 
     return serving_publish

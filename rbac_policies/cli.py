@@ -71,6 +71,9 @@ def publish(
     views: bool = typer.Option(False, "--views", help="Also write policy.<mart> views into the warehouse, filtered "
                                                       "on the sei_principal variable (a filter for trusted analysts, "
                                                       "not a boundary)."),
+    full: bool = typer.Option(False, "--full", help="Write the serving file (and with --scopes, the scope files) in "
+                                                    "full instead of only the tables whose content changed since "
+                                                    "the last publish (also SEI_PUBLISH_FULL=1)."),
     wait: bool = wait_option(),
 ) -> None:
     """Publish the marts: the serving file, per-principal scope files, or PostgreSQL with RLS."""
@@ -94,13 +97,15 @@ def publish(
             _fail(RuntimeError(f"cannot connect to PostgreSQL: {e}".strip()))
         try:
             r = (postgres.apply_in_place(p, con, sources=sources) if in_place
-                 else postgres.publish_postgres(p, con, wh, sources=sources))
+                 else postgres.publish_postgres(p, con, wh, sources=sources, full=full or None))
         except errors as e:
             _fail(e)
         finally:
             con.close()
-        typer.echo(f"postgres: {len(r.tables)} marts protected by row-level security, {len(r.roles)} principal roles"
-                   f"{', dropped ' + ', '.join(r.dropped_roles) if r.dropped_roles else ''} in {r.seconds:.1f}s; "
+        copied = "" if in_place else (f" ({len(r.copied)} copied, {len(r.kept)} unchanged"
+                                      f"{'; in full: ' + r.full_reason if r.full_reason else ''})")
+        typer.echo(f"postgres: {len(r.tables)} marts{copied} protected by row-level security, {len(r.roles)} principal "
+                   f"roles{', dropped ' + ', '.join(r.dropped_roles) if r.dropped_roles else ''} in {r.seconds:.1f}s; "
                    f"each reader queries its own schema (its search_path):")
         for principal, schema in sorted(r.schemas.items()):
             typer.echo(f"  {principal}: {schema}")
@@ -109,8 +114,8 @@ def publish(
         return
     try:
         from core.publish import publish_serving
-        r = publish_serving(wh)
-        typer.echo(f"published {len(r.tables)} tables ({r.rows:,} rows) to {r.path} in {r.duration_s:.1f}s")
+        r = publish_serving(wh, full=full or None)
+        typer.echo(r.summary())
     except (FileNotFoundError, ValueError) as e:
         _fail(e)
     if views:
@@ -125,10 +130,12 @@ def publish(
         from rbac_policies.duck import publish_scopes
         out = out_dir or Path(os.environ.get("SEI_SCOPES_DIR") or Path(wh).parent / "scopes")
         try:
-            s = publish_scopes(_policy(policy), out, wh, sources, formats=tuple(ScopeFormat(f).value for f in fmt))
+            s = publish_scopes(_policy(policy), out, wh, sources, formats=tuple(ScopeFormat(f).value for f in fmt),
+                               full=full or None)
         except errors as e:
             _fail(e)
-        typer.echo(f"scopes: {len(s.files)} principals published to {out} in {s.seconds:.1f}s"
+        typer.echo(f"scopes: {len(s.files)} principals published to {out} in {s.seconds:.1f}s "
+                   f"({len(s.full_files)} files in full, {s.rewritten} marts rewritten, {s.kept} kept)"
                    f"{'; removed ' + str(len(s.removed)) + ' revoked' if s.removed else ''} (names in manifest.json)")
 
 

@@ -98,6 +98,13 @@ class ScopesResult:
     files: dict[str, dict] = field(default_factory=dict)    # principal -> {"file", "kind", "rows": {mart: n}}
     removed: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    rewritten: int = 0         # marts written from the warehouse, over all files written this run
+    kept: int = 0              # marts carried over from a principal's previous file
+    full_files: dict[str, str] = field(default_factory=dict)   # principal -> why its file was written in full
+
+    def summary(self) -> str:
+        return (f"scope files: {len(self.files)} principals, {len(self.full_files)} written in full, "
+                f"{self.rewritten} marts rewritten, {self.kept} kept, {len(self.removed)} removed, {self.seconds:.2f} s")
 
 
 def _secret(out_dir: Path) -> bytes:
@@ -122,10 +129,20 @@ def _private_dir(path: Path) -> None:
 
 def publish_scopes(policy_path: str | Path, out_dir: str | Path, warehouse: str | Path | None = None,
                    sources=None, formats: tuple[str, ...] = ("duckdb",), storage_version: str | None = None,
-                   today: dt.date | None = None) -> ScopesResult:
+                   today: dt.date | None = None, full: bool | None = None) -> ScopesResult:
     """Write one file (or Parquet folder) per principal holding only its rows, under opaque
     names with owner-only permissions, and remove the files of principals that lost access.
-    A policy, org or mart problem raises before any file changes."""
+    A policy, org or mart problem raises before any file changes.
+
+    Like the serving file (core/publish.py), a principal's file is built on a copy of its
+    previous one and only the marts whose rows it may see could have changed are written
+    again: those whose content, or whose bridge's, moved since the last publish (fingerprints
+    kept in STATE_FILE beside the files, never in a principal's file: a content hash of the
+    full mart would tell its reader when rows it cannot see changed). It is written in full
+    when what it may see, the policy, the set of marts or their columns, the code, DuckDB or
+    the storage version changed, when it grew past SEI_PUBLISH_MAX_GROWTH, or when `full` /
+    SEI_PUBLISH_FULL=1 asks."""
+    from core.publish import fingerprints, full_requested, max_growth
     from core.settings import warehouse_path
     t0 = dt.datetime.now(dt.timezone.utc)
     wh = Path(warehouse) if warehouse else warehouse_path()
@@ -136,6 +153,8 @@ def publish_scopes(policy_path: str | Path, out_dir: str | Path, warehouse: str 
     if bad:
         raise ValueError(f"unknown format(s) {', '.join(sorted(bad))}. Fix: use duckdb and/or parquet")
     version = storage_version or os.environ.get("SEI_SERVING_STORAGE_VERSION", DEFAULT_STORAGE_VERSION)
+    limit = max_growth()
+    full = full_requested() if full is None else full
     con = duckdb.connect()
     try:
         con.execute(f"attach {_lit(wh)} as wh (read_only)")
@@ -144,6 +163,13 @@ def publish_scopes(policy_path: str | Path, out_dir: str | Path, warehouse: str 
         _private_dir(out)
         key = _secret(out)
         result = ScopesResult(out)
+        fps = fingerprints(con, "wh", [(MARTS_SCHEMA, m.name) for m in prep.shapes])
+        state = {"key": _state_key(policy_path, version, formats), "files": {},
+                 "inputs": {m.name: _inputs(m, fps) for m in prep.shapes}}
+        previous = _read_state(out)
+        # gone before the first file changes: a run that fails half-way leaves files the
+        # state does not describe, and the next run must not build on them
+        (out / STATE_FILE).unlink(missing_ok=True)
         granted = set(prep.compiled.tables["visible_projects"].principal) | \
             set(prep.compiled.tables["visible_teams"].principal)
         written: dict[str, tuple[str, dict]] = {}    # visibility signature -> (first principal's name, rows)
@@ -156,12 +182,18 @@ def publish_scopes(policy_path: str | Path, out_dir: str | Path, warehouse: str 
                 _copy_scope(out, written[sig][0], name, formats)
                 rows = written[sig][1]
             else:
+                changed, why = _changed_marts(previous, state, name, sig, full, out, formats, con, limit)
+                if changed is None:
+                    result.full_files[principal] = why
+                result.rewritten += len(prep.shapes) if changed is None else len(changed)
+                result.kept += 0 if changed is None else len(prep.shapes) - len(changed)
                 rows = {}
                 if "duckdb" in formats:
-                    rows = _write_duckdb(con, prep, principal, out / f"{name}.duckdb", version)
+                    rows = _write_duckdb(con, prep, principal, out / f"{name}.duckdb", version, changed)
                 if "parquet" in formats:
-                    rows = _write_parquet(con, prep, principal, out / name)
+                    rows = _write_parquet(con, prep, principal, out / name, changed)
                 written[sig] = (name, rows)
+            state["files"][name] = sig
             result.files[principal] = {"file": name + (".duckdb" if "duckdb" in formats else ""),
                                        "parquet": name if "parquet" in formats else None, "kind": kind, "rows": rows}
     finally:
@@ -182,11 +214,82 @@ def publish_scopes(policy_path: str | Path, out_dir: str | Path, warehouse: str 
     with os.fdopen(fd, "w") as f:
         json.dump(manifest, f, indent=1, sort_keys=True)
     os.replace(tmp, out / MANIFEST)
+    _write_state(out, state)
     result.seconds = (dt.datetime.now(dt.timezone.utc) - t0).total_seconds()
+    import logging
+    logging.getLogger("sei.publish").info(result.summary())
     from rbac_policies.control import audit_publish
     audit_publish(f"scope files in {out}", {"principals": sorted(result.files), "removed_files": result.removed,
                                             "formats": list(formats)}, warehouse=wh, policy=prep.policy)
     return result
+
+
+STATE_FILE = ".publish-state.json"
+
+
+def _state_key(policy_path, version: str, formats) -> dict[str, str]:
+    """What every scope file's content depends on beyond its marts' rows and its principal's
+    visibility: a change rewrites every file in full."""
+    code = hashlib.sha256()
+    for module in ("duck.py", "marts.py", "compile.py", "context.py"):
+        code.update((Path(__file__).parent / module).read_bytes())
+    return {"code": code.hexdigest()[:16], "duckdb": duckdb.__version__, "storage version": version,
+            "formats": ",".join(sorted(formats)), "policy": hashlib.sha256(Path(policy_path).read_bytes()).hexdigest()}
+
+
+def _inputs(m: MartShape, fps: dict) -> str:
+    """A digest of what mart `m`'s extract is cut from: its shape, its own rows and those of
+    the bridges its filter reads."""
+    h = hashlib.sha256(repr(m).encode())
+    for mart in sorted({m.name, m.bridge, m.people[0] if m.people else None} - {None}):
+        fp = fps[f"{MARTS_SCHEMA}.{mart}"]
+        h.update(f"{mart}|{fp.columns}|{fp.content}".encode())
+    return h.hexdigest()
+
+
+def _read_state(out: Path) -> dict | None:
+    try:
+        return json.loads((out / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_state(out: Path, state: dict) -> None:
+    tmp = out / f".{STATE_FILE}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(state, f, indent=1, sort_keys=True)
+    os.replace(tmp, out / STATE_FILE)
+
+
+def _changed_marts(previous: dict | None, state: dict, name: str, sig: str, full: bool, out: Path, formats,
+                   con, limit: float) -> tuple[set[str] | None, str]:
+    """The marts of file `name` to write again on a copy of its previous file, or None (and
+    why) when it is written in full."""
+    from core.publish import FULL_ENV, file_growth, grown
+    if full:
+        return None, f"a full publish was asked for ({FULL_ENV}=1 or --full)"
+    if previous is None:
+        return None, "no state of an earlier publish"
+    if previous.get("key") != state["key"]:
+        return None, "the policy, the publish code, DuckDB, the storage version or the formats changed"
+    if previous.get("files", {}).get(name) != sig:
+        return None, "what the principal may see changed"
+    old = previous.get("inputs", {})
+    if set(old) != set(state["inputs"]):
+        return None, "the set of marts changed"
+    if any(not (out / p).exists() for p in ([f"{name}.duckdb"] if "duckdb" in formats else []) +
+           ([name] if "parquet" in formats else [])):
+        return None, "no previous file"
+    if "duckdb" in formats:
+        path = out / f"{name}.duckdb"
+        con.execute(f"attach {_lit(path)} as old_scope (read_only)")
+        try:
+            if grown(*file_growth(con, "old_scope", path), limit):
+                return None, "the file grew past its live data"
+        finally:
+            con.execute("detach old_scope")
+    return {m for m, digest in state["inputs"].items() if old[m] != digest}, ""
 
 
 def _signature(compiled: Compiled, principal: str) -> str:
@@ -225,18 +328,28 @@ def _select(prep: Prepared, m: MartShape, principal: str) -> str:
     return prep.select(m, f"wh.{MARTS_SCHEMA}", _lit(principal), RBAC_SCHEMA, f"wh.{MARTS_SCHEMA}")
 
 
-def _write_duckdb(con, prep: Prepared, principal: str, target: Path, version: str) -> dict[str, int]:
+def _write_duckdb(con, prep: Prepared, principal: str, target: Path, version: str,
+                  changed: set[str] | None = None) -> dict[str, int]:
+    """The principal's file, in full (`changed` None) or as a copy of its previous file with
+    only the `changed` marts written again."""
+    import shutil
     tmp = target.with_name(f".{target.name}.tmp")
     for stale in (tmp, Path(f"{tmp}.wal")):
         stale.unlink(missing_ok=True)
     old = os.umask(0o077)   # DuckDB creates the file (and its WAL) owner-only from the first byte
     rows = {}
     try:
-        con.execute(f"attach {_lit(tmp)} as pub (storage_version {_lit(version)})")
+        if changed is None:
+            con.execute(f"attach {_lit(tmp)} as pub (storage_version {_lit(version)})")
+        else:
+            shutil.copyfile(target, tmp)
+            con.execute(f"attach {_lit(tmp)} as pub")
         try:
-            con.execute(f"create schema pub.{MARTS_SCHEMA}")
+            con.execute(f"create schema if not exists pub.{MARTS_SCHEMA}")
             for m in prep.shapes:
-                con.execute(f"create table pub.{MARTS_SCHEMA}.{_q(m.name)} as {_select(prep, m, principal)}")
+                if changed is None or m.name in changed:
+                    con.execute(f"drop table if exists pub.{MARTS_SCHEMA}.{_q(m.name)}")
+                    con.execute(f"create table pub.{MARTS_SCHEMA}.{_q(m.name)} as {_select(prep, m, principal)}")
                 rows[m.name] = con.execute(f"select count(*) from pub.{MARTS_SCHEMA}.{_q(m.name)}").fetchone()[0]
         finally:
             con.execute("detach pub")
@@ -247,7 +360,7 @@ def _write_duckdb(con, prep: Prepared, principal: str, target: Path, version: st
     return rows
 
 
-def _write_parquet(con, prep: Prepared, principal: str, folder: Path) -> dict[str, int]:
+def _write_parquet(con, prep: Prepared, principal: str, folder: Path, changed: set[str] | None = None) -> dict[str, int]:
     tmp = folder.with_name(f".{folder.name}.tmp")
     if tmp.exists():
         for c in tmp.iterdir():
@@ -259,7 +372,11 @@ def _write_parquet(con, prep: Prepared, principal: str, folder: Path) -> dict[st
         _private_dir(tmp)
         for m in prep.shapes:
             f = tmp / f"{m.name}.parquet"
-            con.execute(f"copy ({_select(prep, m, principal)}) to {_lit(f)} (format parquet)")
+            if changed is None or m.name in changed:
+                con.execute(f"copy ({_select(prep, m, principal)}) to {_lit(f)} (format parquet)")
+            else:
+                import shutil
+                shutil.copyfile(folder / f.name, f)
             os.chmod(f, 0o600)
             rows[m.name] = con.execute(f"select count(*) from read_parquet({_lit(f)})").fetchone()[0]
     finally:

@@ -26,7 +26,13 @@ Layout in the serving database (created and kept by `sei publish --target postgr
   warning says they stay readable (docs/access-control.md).
 
 Everything is done in one transaction, so a reader sees the previous publish or the new
-one, never half of it; it is safe (and required) to run after every rebuild.
+one, never half of it; it is safe (and required) to run after every rebuild. In serving
+mode only what changed is copied: a mart of `sei_marts` whose fingerprint (core/publish.py)
+is the last publish's is left as it is, and a principal's table is cut again only when its
+mart or the bridge it is cut through changed; the fingerprints, the principals' visibility
+digests and the publish's key (code, policy) are kept in `sei_rbac`, which no reader may
+read. A new policy or code, a principal whose visibility changed, or `full` /
+SEI_PUBLISH_FULL=1 rewrites in full.
 """
 from __future__ import annotations
 
@@ -84,6 +90,11 @@ class PgResult:
     schemas: dict[str, str] = field(default_factory=dict)       # principal -> its schema
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    copied: list[str] = field(default_factory=list)      # marts copied from the warehouse (serving mode)
+    kept: list[str] = field(default_factory=list)        # marts left as the last publish wrote them
+    scopes_in_full: int = 0            # principals' schemas cut again whole
+    scope_tables_cut: int = 0          # principals' tables cut again, in all
+    full_reason: str = ""
 
 
 def _ident(name: str):
@@ -109,43 +120,74 @@ def _transaction(pg):
 
 
 def publish_postgres(policy_path: str | Path, pg, warehouse: str | Path | None = None, sources=None,
-                     today: dt.date | None = None) -> PgResult:
-    """Serving mode: copy the DuckDB warehouse's marts into `sei_marts` and apply the policy.
+                     today: dt.date | None = None, full: bool | None = None) -> PgResult:
+    """Serving mode: copy the DuckDB warehouse's marts into `sei_marts` and apply the policy;
+    only the marts (and principals' tables) whose content changed are copied again, unless
+    `full` (or SEI_PUBLISH_FULL=1) asks for everything.
     `pg` is an open psycopg2 connection of an administrator (CREATEROLE, owner of the schemas)."""
     from core.settings import warehouse_path
     t0 = dt.datetime.now(dt.timezone.utc)
     wh = Path(warehouse) if warehouse else warehouse_path()
     if not wh.exists():
         raise FileNotFoundError(f"{wh}: no warehouse to publish from. Fix: run the main job first, or set SEI_WAREHOUSE")
+    from core.publish import fingerprints, full_requested
+    from rbac_policies.duck import _inputs, _signature
+    full = full_requested() if full is None else full
+    result = PgResult()
     con = duckdb.connect()
     try:
         con.execute(f"attach {_lit(wh)} as wh (read_only)")
         prep = prepare(con, policy_path, "wh", sources, today)
         load_compiled(con, prep.compiled)
+        fps = fingerprints(con, "wh", [(MARTS_SCHEMA, m.name) for m in prep.shapes])
+        state = {"key": _state_key(policy_path),
+                 "marts": {m.name: (f"{fps[f'{MARTS_SCHEMA}.{m.name}'].columns}|"
+                                    f"{fps[f'{MARTS_SCHEMA}.{m.name}'].content}", _inputs(m, fps)) for m in prep.shapes},
+                 "scopes": {p: _signature(prep.compiled, p) for p in prep.compiled.principals.principal}}
+        previous = None if full else _read_state(pg)
+        result.full_reason = _why_full(previous, state, full)
+        copy = [m.name for m in prep.shapes
+                if result.full_reason or previous["marts"].get(m.name, ("", ""))[0] != state["marts"][m.name][0]]
         data = {}
-        for m in prep.shapes:
+        for name in copy:   # exported before the transaction: readers wait for its locks as briefly as possible
             cols = con.execute("select column_name, data_type from information_schema.columns where table_catalog = 'wh' "
                                "and table_schema = ? and table_name = ? order by ordinal_position",
-                               [MARTS_SCHEMA, m.name]).fetchall()
-            data[m.name] = (cols, _csv(con, f"select * from wh.{MARTS_SCHEMA}.\"{m.name}\""))
+                               [MARTS_SCHEMA, name]).fetchall()
+            data[name] = (cols, _csv(con, f"select * from wh.{MARTS_SCHEMA}.\"{name}\""))
         mapping = {t: _csv(con, f"select * from rbac.{t}") for t in TABLES}
     finally:
         con.close()
-    result = PgResult()
     with _transaction(pg) as cur:
+        if not full and _read_state(pg, cur) != previous:
+            raise RuntimeError("another publish changed the PostgreSQL serving database while this one prepared. "
+                               "Fix: run `sei publish --target postgres` again")
         _roles(cur, prep, result)
         _schemas(cur)
         _mapping(cur, mapping)
         _stale_relations(cur, {m.name for m in prep.shapes})
-        for m in prep.shapes:
-            _copy_mart(cur, m.name, *data[m.name])
-        _scopes(cur, prep, MART_SCHEMA, result)
+        cur.execute("select table_name from information_schema.tables where table_schema = %s", [MART_SCHEMA])
+        held = {r[0] for r in cur.fetchall()}
+        copy += [m.name for m in prep.shapes if m.name not in held and m.name not in copy]
+        for name in copy:
+            if name not in data:
+                raise RuntimeError(f"{MART_SCHEMA}.{name} is missing from the PostgreSQL serving database. "
+                                   f"Fix: run `sei publish --target postgres --full`")
+            _copy_mart(cur, name, *data[name])
+        result.copied, result.kept = copy, [m.name for m in prep.shapes if m.name not in copy]
+        plan = {}
+        for p, sig in state["scopes"].items():
+            if result.full_reason or previous["scopes"].get(p) != sig:
+                plan[p] = None
+            else:
+                plan[p] = {m for m, (_, inputs) in state["marts"].items() if previous["marts"][m][1] != inputs}
+        _scopes(cur, prep, MART_SCHEMA, result, plan, analyze=set(copy))
         for m in prep.shapes:   # after every copy: a bridged mart's policy reads its bridge
             _protect(cur, MART_SCHEMA, m)
             cur.execute(f'select count(*) from {MART_SCHEMA}."{m.name}"')
             result.tables[m.name] = cur.fetchone()[0]
         _lock_down(cur, keep={MART_SCHEMA})
         _hide_statistics(cur, result)
+        _write_state(cur, state)
     result.seconds = (dt.datetime.now(dt.timezone.utc) - t0).total_seconds()
     _audit(pg, "postgres serving publish", result, warehouse=wh, policy=prep.policy)
     return result
@@ -181,6 +223,67 @@ def apply_in_place(policy_path: str | Path, pg, schema: str = "marts", sources=N
     result.seconds = (dt.datetime.now(dt.timezone.utc) - t0).total_seconds()
     _audit(pg, f"postgres in-place policy on schema {schema}", result, policy=prep.policy)
     return result
+
+
+STATE_TABLE = "publish_state"    # in sei_rbac: (kind, name, value) rows of the last serving publish
+
+
+def _state_key(policy_path) -> str:
+    import hashlib
+    h = hashlib.sha256(Path(policy_path).read_bytes())
+    for module in ("postgres.py", "duck.py", "marts.py", "compile.py", "context.py"):
+        h.update((Path(__file__).parent / module).read_bytes())
+    return h.hexdigest()
+
+
+def _read_state(pg, cur=None) -> dict | None:
+    """The last serving publish's key, marts (fingerprint, inputs) and principals' signatures;
+    None when there is none (a first publish, or one by an older version)."""
+    def read(c):
+        c.execute("select 1 from information_schema.tables where table_schema = %s and table_name = %s",
+                  [RBAC_SCHEMA, STATE_TABLE])
+        if not c.fetchone():
+            return None
+        c.execute(f'select kind, name, value, value2 from {RBAC_SCHEMA}."{STATE_TABLE}"')
+        out: dict = {"key": None, "marts": {}, "scopes": {}}
+        for kind, name, value, value2 in c.fetchall():
+            if kind == "key":
+                out["key"] = value
+            elif kind == "mart":
+                out["marts"][name] = (value, value2)
+            else:
+                out["scopes"][name] = value
+        return out
+    if cur is not None:
+        return read(cur)
+    with pg.cursor() as c:
+        got = read(c)
+    if not pg.autocommit:
+        pg.rollback()
+    return got
+
+
+def _write_state(cur, state: dict) -> None:
+    cur.execute(f'create table if not exists {RBAC_SCHEMA}."{STATE_TABLE}" '
+                f'(kind text not null, name text, value text, value2 text)')
+    cur.execute(f'delete from {RBAC_SCHEMA}."{STATE_TABLE}"')
+    rows = [("key", None, state["key"], None)] + [("mart", m, f, i) for m, (f, i) in state["marts"].items()] + \
+        [("scope", p, sig, None) for p, sig in state["scopes"].items()]
+    from psycopg2.extras import execute_values
+    execute_values(cur, f'insert into {RBAC_SCHEMA}."{STATE_TABLE}" values %s', rows)
+
+
+def _why_full(previous: dict | None, state: dict, full: bool) -> str:
+    from core.publish import FULL_ENV
+    if full:
+        return f"a full publish was asked for ({FULL_ENV}=1 or --full)"
+    if previous is None:
+        return "no earlier publish recorded"
+    if previous["key"] != state["key"]:
+        return "the policy or the publish code changed"
+    if set(previous["marts"]) != set(state["marts"]):
+        return "the set of marts changed"
+    return ""
 
 
 def _audit(pg, what: str, result: PgResult, **kw) -> None:
@@ -315,10 +418,14 @@ def scope_schema(key: bytes, principal: str) -> str:
     return SCOPE_PREFIX + hmac.new(key, principal.encode(), hashlib.sha256).hexdigest()[:24]
 
 
-def _scopes(cur, prep: Prepared, source: str, result: PgResult) -> None:
+def _scopes(cur, prep: Prepared, source: str, result: PgResult, plan: dict[str, set[str] | None] | None = None,
+            analyze: set[str] | None = None) -> None:
     """One schema per principal with data access, holding only its rows (cut from the full
     marts in `source` by the same select as its DuckDB scope file), readable by its role
-    alone; schemas of principals that lost access are dropped."""
+    alone; schemas of principals that lost access are dropped. `plan`: principal -> the
+    marts to cut again in its existing schema, or None to cut the schema whole (no plan:
+    everything whole); `analyze`: the marts whose statistics are stale (None: all)."""
+    plan = plan or {}
     from psycopg2 import sql
     # JIT compiles each cut's many subplans for seconds to run them for milliseconds
     cur.execute("set local jit = off")
@@ -336,15 +443,27 @@ def _scopes(cur, prep: Prepared, source: str, result: PgResult) -> None:
                 cur.execute(sql.SQL("create index if not exists {} on {}.{} ({})").format(
                     _ident(f"{bridge}__{bkey}"[:63]), _ident(source), _ident(bridge), _ident(bkey)))
     for m in prep.shapes:
-        cur.execute(sql.SQL("analyze {}.{}").format(_ident(source), _ident(m.name)))
+        if analyze is None or m.name in analyze:
+            cur.execute(sql.SQL("analyze {}.{}").format(_ident(source), _ident(m.name)))
     for t in TABLES:
         cur.execute(sql.SQL("analyze {}.{}").format(_ident(RBAC_SCHEMA), _ident(t)))
     for principal in sorted(granted):
         schema = scope_schema(key, principal)
-        cur.execute(sql.SQL("drop schema if exists {} cascade").format(_ident(schema)))
-        cur.execute(sql.SQL("create schema {}").format(_ident(schema)))
+        todo = plan.get(principal)
+        if todo is not None:
+            cur.execute("select table_name from information_schema.tables where table_schema = %s", [schema])
+            if {r[0] for r in cur.fetchall()} != {m.name for m in prep.shapes}:
+                todo = None          # dropped or changed by hand: cut it whole
+        if todo is None:
+            result.scopes_in_full += 1
+            cur.execute(sql.SQL("drop schema if exists {} cascade").format(_ident(schema)))
+            cur.execute(sql.SQL("create schema {}").format(_ident(schema)))
         for m in prep.shapes:
+            if todo is not None and m.name not in todo:
+                continue
+            result.scope_tables_cut += 1
             table = sql.SQL("{}.{}").format(_ident(schema), _ident(m.name))
+            cur.execute(sql.SQL("drop table if exists {}").format(table))
             select = prep.select(m, marts, sql.Literal(principal).as_string(cur), RBAC_SCHEMA, marts)
             cur.execute(sql.SQL("create table {} as " + select).format(table))
             cur.execute(sql.SQL("alter table {} enable row level security").format(table))

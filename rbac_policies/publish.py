@@ -28,7 +28,8 @@ def publish_policies(warehouse: str | Path | None = None, sources=None) -> dict:
         from rbac_policies.duck import publish_scopes
         formats = tuple(f.strip() for f in os.environ.get("SEI_SCOPES_FORMATS", "duckdb").split(",") if f.strip())
         r = publish_scopes(policy, scopes_dir, warehouse, sources, formats=formats)
-        out["scopes"] = {"principals": len(r.files), "removed": len(r.removed), "seconds": round(r.seconds, 2)}
+        out["scopes"] = {"principals": len(r.files), "removed": len(r.removed), "seconds": round(r.seconds, 2),
+                         "files_in_full": len(r.full_files), "marts_rewritten": r.rewritten, "marts_kept": r.kept}
     mode = os.environ.get("SEI_RBAC_POSTGRES", "").strip().lower()
     if mode:
         if mode not in ("serving", "in_place"):
@@ -42,4 +43,7 @@ def publish_policies(warehouse: str | Path | None = None, sources=None) -> dict:
             con.close()
         out["postgres"] = {"mode": mode, "marts": len(r.tables), "roles": len(r.roles),
                            "dropped_roles": r.dropped_roles, "seconds": round(r.seconds, 2)}
+        if mode == "serving":
+            out["postgres"].update(marts_copied=len(r.copied), marts_kept=len(r.kept), full_reason=r.full_reason,
+                                   scope_tables_cut=r.scope_tables_cut)
     return out

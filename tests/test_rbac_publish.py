@@ -7,6 +7,7 @@ known way around it is tried and must fail."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 
@@ -160,6 +161,60 @@ def test_policy_views_filter_on_the_variable(world, tmp_path):
     got = W.row_set(con.execute("select * from policy.t_team_weekly").fetchall())
     assert got == expected(world, "team", W.SCOPES["team"])["t_team_weekly"]
     con.close()
+
+
+def _exact(path) -> dict[str, list]:
+    """Every mart of a scope file (DuckDB file or Parquet folder): its columns and rows, duplicates kept."""
+    con = duckdb.connect()
+    try:
+        if path.is_dir():
+            return {f.stem: (con.execute(f"describe select * from read_parquet('{f}')").fetchall(),
+                             con.execute(f"select * from read_parquet('{f}') order by all").fetchall())
+                    for f in sorted(path.glob("*.parquet"))}
+        con.execute(f"attach '{path}' as s (read_only)")
+        return {n: (con.execute(f'describe s.marts."{n}"').fetchall(),
+                    con.execute(f'select * from s.marts."{n}" order by all').fetchall())
+                for (n,) in con.execute("select table_name from information_schema.tables where table_catalog = 's' "
+                                        "order by 1").fetchall()}
+    finally:
+        con.close()
+
+
+def test_scope_files_rewrite_only_what_changed_and_equal_a_full_publish(world, tmp_path, monkeypatch):
+    from rbac_policies.duck import STATE_FILE, publish_scopes
+    monkeypatch.delenv("SEI_PUBLISH_FULL", raising=False)
+    db, out, ref, fmt = tmp_path / "wh.duckdb", tmp_path / "scopes", tmp_path / "reference", ("duckdb", "parquet")
+    shutil.copy(world["db"], db)
+    first = publish_scopes(world["policy"], out, db, world["sources"], formats=fmt)
+    marts = len(next(iter(first.files.values()))["rows"])
+    written = len(first.full_files)     # files cut from the warehouse; the others copy an identical one
+    assert written and first.kept == 0 and first.rewritten == written * marts
+    # the fingerprints of the full marts stay beside the files, private, never in a principal's file
+    assert stat.S_IMODE(os.stat(out / STATE_FILE).st_mode) == 0o600
+    assert all(set(_exact(out / e["file"])) == set(_exact(out / e["parquet"])) == set(e["rows"])
+               for e in first.files.values())
+
+    again = publish_scopes(world["policy"], out, db, world["sources"], formats=fmt)
+    assert (again.full_files, again.rewritten, again.kept) == ({}, 0, written * marts)
+    con = duckdb.connect(str(db))
+    con.execute("update marts.t_team_weekly set n = n + 1 where team_id = 'T002'")
+    con.execute("delete from marts.t_pr_team where pr_id = 'pr6'")      # the bridge t_prs is cut through
+    con.close()
+    third = publish_scopes(world["policy"], out, db, world["sources"], formats=fmt)
+    assert third.full_files == {} and third.rewritten == written * 3, third.summary()
+    full = publish_scopes(world["policy"], ref, db, world["sources"], formats=fmt, full=True)
+    assert set(third.files) == set(full.files)
+    for principal, e in third.files.items():
+        f = full.files[principal]
+        assert e["rows"] == f["rows"], principal
+        assert _exact(out / e["file"]) == _exact(ref / f["file"]), principal
+        assert _exact(out / e["parquet"]) == _exact(ref / f["parquet"]), principal
+
+    pol = tmp_path / "policy.yml"        # any change of the policy file: every file in full
+    pol.write_text(world["policy"].read_text() + "\n# reviewed\n")
+    fourth = publish_scopes(pol, out, db, world["sources"], formats=fmt)
+    assert set(fourth.full_files) == set(first.full_files) and fourth.kept == 0
+    assert all("policy" in why for why in fourth.full_files.values())
 
 
 # --------------------------------------------------------------------------- managed teams, cycles
@@ -335,6 +390,38 @@ def test_postgres_manager_moved_and_cycle(world, pg, tmp_path):
         expected(world, "team", {"tree": "reporting", "team": "T002"})["t_team_weekly"]
 
 
+def test_postgres_copies_only_what_changed(world, pg, tmp_path, monkeypatch):
+    """A publish after one mart's rows changed copies that mart and cuts again only the
+    principals' tables that depend on it, in the one transaction; readers then see exactly
+    what a full publish gives them."""
+    from rbac_policies.postgres import publish_postgres
+    monkeypatch.delenv("SEI_PUBLISH_FULL", raising=False)
+    srv, admin = pg
+    db = tmp_path / "wh.duckdb"
+    shutil.copy(world["db"], db)
+    readers = ["viewer-team", "manager-organisation", "admin-account", "mover"]
+    try:
+        publish_postgres(world["policy"], admin, db, world["sources"])
+        same = publish_postgres(world["policy"], admin, db, world["sources"])
+        assert (same.full_reason, same.copied, same.scope_tables_cut) == ("", [], 0)
+        con = duckdb.connect(str(db))
+        con.execute("delete from marts.t_pr_team where pr_id = 'pr6'")     # the bridge t_prs is cut through
+        con.close()
+        r = publish_postgres(world["policy"], admin, db, world["sources"])
+        assert r.full_reason == "" and r.copied == ["t_pr_team"] and r.scopes_in_full == 0
+        assert r.scope_tables_cut == 2 * len(r.schemas)                     # t_pr_team and t_prs
+        got = {u: _pg_rows(srv, u) for u in readers}
+        full = publish_postgres(world["policy"], admin, db, world["sources"], full=True)
+        assert full.full_reason.startswith("a full publish") and len(full.copied) == len(full.tables)
+        assert {u: _pg_rows(srv, u) for u in readers} == got
+        assert all(("pr6",) not in {r[:1] for r in got[u]["t_pr_team"]} for u in readers)
+        pol = tmp_path / "policy.yml"
+        pol.write_text(world["policy"].read_text() + "\n# reviewed\n")
+        assert publish_postgres(pol, admin, db, world["sources"]).full_reason == "the policy or the publish code changed"
+    finally:
+        publish_postgres(world["policy"], admin, world["db"], world["sources"])
+
+
 def test_postgres_policies_after_a_rebuild_in_place(world, pg):
     """PostgreSQL as the warehouse: dbt rebuilds marts.* (new table, swap, drop the old one
     with its dependants). Until the policy is re-applied readers keep their last published
@@ -417,6 +504,13 @@ def test_sei_publish_command(world, tmp_path, monkeypatch):
     assert (tmp_path / "serving.duckdb").exists()
     got = _extract_rows(scope_file(tmp_path / "scopes", "manager-team"))
     assert got["t_team_weekly"] == expected(world, "team", W.SCOPES["team"])["t_team_weekly"]
+    monkeypatch.delenv("SEI_PUBLISH_FULL", raising=False)
+    r = CliRunner().invoke(app, ["publish", "--scopes"])     # nothing changed: nothing written again
+    assert r.exit_code == 0 and "incrementally: 0 tables rewritten" in r.output, r.output
+    assert re.search(r"\(0 files in full, 0 marts rewritten, \d+ kept\)", r.output), r.output
+    r = CliRunner().invoke(app, ["publish", "--scopes", "--full"])
+    assert r.exit_code == 0 and "in full (a full publish was asked for" in r.output, r.output
+    assert re.search(r"\((\d+) files in full, \d+ marts rewritten, 0 kept\)", r.output), r.output
     r = CliRunner().invoke(app, ["rbac", "validate"])
     assert r.exit_code == 0 and "valid:" in r.output, r.output
     r = CliRunner().invoke(app, ["rbac", "show", "--principal", "viewer-team"])

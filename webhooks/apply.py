@@ -368,7 +368,7 @@ def apply_pending(through: int | None = None, run_id: str | None = None, config_
                 if publish:
                     t0 = time.monotonic()
                     from core.publish import publish_serving
-                    publish_serving()
+                    say(publish_serving().summary())
                     from rbac_policies.publish import publish_policies
                     publish_policies()  # scoped files re-cut (a no-op without SEI_RBAC_POLICY)
                     result.published = True
