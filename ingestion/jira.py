@@ -18,8 +18,8 @@ Resources (dagster-dlt names them `dlt_jira_<resource>`), all `merge`:
 | issues (+ nested `__sprints`, `__labels`, `__components`) | JQL search | id | `updated` cursor per scope |
 | issue_changelogs | the changelog of each loaded issue (one row per history item) | history_id, item_index | (its parent's) |
 | users | assignees, reporters and changelog authors of the loaded issues; `scope_rank`: see Throughput | jira_account_id | (its parent's) |
-| boards | `GET /rest/agile/1.0/board?projectKeyOrId=KEY` | id | full listing per project (one page) |
-| sprints | `GET /rest/agile/1.0/board/{id}/sprint` for each listed board (paged on `isLast`: Jira Cloud leaves `total` out) | id | full listing per board |
+| boards | `GET /rest/agile/1.0/board?projectKeyOrId=KEY` | id | listing per project, where due (below) |
+| sprints | `GET /rest/agile/1.0/board/{id}/sprint` (paged on `isLast`: Jira Cloud leaves `total` out) | id | listing per board, where due (below) |
 
 No `sprint_issues` resource (`/rest/agile/1.0/sprint/{id}/issue`): it would cost a listing
 per sprint on every run and only says which issues are in a sprint *now*. The issues carry
@@ -27,6 +27,17 @@ the Sprint field (every sprint the issue has been in, `issues__sprints`) and the
 carries every Sprint change with sprint ids (`from_value` / `to_value`, "11, 12"), which is
 what committed / added / removed scope needs (replay the Sprint items against the sprint's
 start and complete dates from `sprints`).
+
+Boards and sprints (jira_sprints.py). Jira has no "changed since" filter for them, so the
+first sync lists them all and a later run lists a board's sprints only where something can
+have changed: a changed issue's Sprint field names a sprint the warehouse does not hold as
+it is now (new, or another name, state or dates), a stored sprint is due to change state
+by the server's clock (an active sprint past its end, a future one whose start is due), the
+board is new or its last listing failed, or the rolling sweep reaches it
+(`integrations.jira.sprint_sweep_hours`, default 24: every board at least once in that
+time, oldest listing first, spread over the runs); projects' board listings the same way
+(`board_sweep_hours`, default the same), and at once for a board an issue names that no
+listing has shown. Each run prints how many it listed and why.
 
 Incremental cursors. One cursor per scope (a project key, or a JQL from the sources file)
 in dlt resource state, so a project added to the sources file later is read from
@@ -69,7 +80,7 @@ listed them) and `scope` (the project key or `jql:...`).
 
 Throughput. A full sync costs its search pages (Cloud answers at most 100 issues a page when
 fields are asked for, whatever `maxResults` says; Data Center 1,000), the agile listings (a
-board page per project, a sprint page per board), two setup requests, and changelog
+board page per project, a sprint page per board; an hourly run only those due), two setup requests, and changelog
 follow-ups only for issues whose embedded changelog is truncated: pages holding such issues
 wait, as rows (up to `HELD_ISSUES` issues; only the truncated issues are kept whole), so one
 bulk request completes up to 1,000 issues of many pages instead of one request per page.
@@ -82,7 +93,7 @@ threads met them in and whichever issues a run read. `page_size` (default: the
 largest the flavour allows) caps `maxResults`. Figures: docs/benchmarks.md, Ingestion.
 
 This module is the source and its JQL; the client is jira_api.py, fields, timestamps and rows
-jira_rows.py, per-scope cursors jira_state.py.
+jira_rows.py, per-scope cursors jira_state.py, boards and sprints jira_sprints.py.
 """
 from __future__ import annotations
 

@@ -18,7 +18,10 @@ progress line of each run (`jira.sprints: listed 3 of 63 boards (1 issue, 2 swee
 - clock: a stored sprint due to change state by the clock: an active sprint whose end date
   has passed (it stays active until the team completes it: listed every run until then), a
   future sprint whose start date has passed or falls within the run interval (the time
-  since the previous run: a team may start a sprint a little before its planned date);
+  since the previous run: a team may start a sprint a little before its planned date); and
+  a board between sprints (none active, a sprint completed less than a sweep period ago, a
+  future one planned without dates, as Jira leaves them until they start): starting a
+  sprint touches no issue, and the next one usually starts within hours;
 - sweep: a change no issue shows (a sprint renamed, created or re-dated with no issue
   touched; a board created or renamed) is seen within `integrations.jira.sprint_sweep_hours`
   (default 24; projects' board listings: `board_sweep_hours`, default the same). Each run
@@ -37,7 +40,7 @@ only when its content changed (jira_state.Signatures).
 
 State, in dlt resource state (committed with the load, so a failed load plans again):
 boards: `projects` {scope key: {at, boards: [[id, type]], failed}}, `foreign` {board id:
-at}, `last_run`, `sweep_credit`; sprints: `boards` {board id: {at, sprints: [ids], failed}},
+at}, `last_run`, `sweep_credit`; sprints: `boards` {board id: {at, sprints: [ids], closed: latest completion, failed}},
 `known` {sprint id: view key, or [view key, state, start, end] for a sprint not closed},
 `sweep_credit`.
 """
@@ -300,6 +303,14 @@ class Agile:
             if (state == "active" and end and jira_ts(end) <= now) or \
                     (state == "future" and start and jira_ts(start) <= now + interval):
                 why[board] = "clock"
+        for x in scrum:  # between sprints: the next one, planned without dates, is about to start
+            bs = boards_st.get(str(x)) or {}
+            closed = jira_ts(bs.get("closed"))
+            if x in why or not closed or now - closed >= self.sprint_period:
+                continue
+            held = [k for k in (known.get(str(sid)) for sid in bs.get("sprints", [])) if isinstance(k, list)]
+            if any(k[1] == "future" and not k[2] for k in held) and not any(k[1] == "active" for k in held):
+                why[x] = "clock"
         last = {x: boards_st[str(x)].get("at") for x in scrum if x not in why}
         picked, st["sweep_credit"] = sweep_pick(last, now, self.sprint_period, interval, len(scrum),
                                                 st.get("sweep_credit", 0.0))
@@ -322,7 +333,9 @@ class Agile:
         listings = dict(fan_out(todo, one_board, self.concurrency))
         for x in todo:
             if x in listings:
-                boards_st[str(x)] = {"at": canon(now), "sprints": [int(s["id"]) for s in listings[x]]}
+                done = [d for d in (jira_ts(s.get("completeDate")) for s in listings[x]) if d]
+                boards_st[str(x)] = {"at": canon(now), "sprints": [int(s["id"]) for s in listings[x]],
+                                     "closed": canon(max(done)) if done else None}
             else:
                 boards_st[str(x)] = {**(boards_st.get(str(x)) or {"at": None, "sprints": []}), "failed": True}
         owner: dict[int, int] = {}  # sprint -> the first board whose last listing holds it

@@ -238,8 +238,8 @@ def boards_named_by_changed_issues(world, db, cursors: dict) -> set[int]:
 def test_hourly_runs_list_the_boards_that_issues_or_the_clock_name(fresh_sim, tmp_path):
     """With the sweep out of the way (10,000 hours), an hourly run lists a board's sprints
     only where a changed issue names a sprint the warehouse does not hold as it is now, or a
-    stored sprint is due to change state by the clock; and across a sprint boundary the
-    warehouse ends as a fresh full sync's. The simulator's clock (its Date header) decides:
+    stored sprint is due to change state by the clock (a sprint past its end, a board between
+    sprints); and across a sprint boundary the warehouse ends as a fresh full sync's. The simulator's clock (its Date header) decides:
     time_scale 1, so the server's time moves with the simulated clock only."""
     from tests.test_ingest_jira import advance
     s = fresh_sim("small", seed=1, time_scale=1.0)
@@ -261,20 +261,21 @@ def test_hourly_runs_list_the_boards_that_issues_or_the_clock_name(fresh_sim, tm
     expected = boards_named_by_changed_issues(w, db, cursors)  # from the world, before the run
     got, projects = run_at(s, inc, src, "2026-11-07 17:00")
     assert got == sorted(expected) and 0 < len(got) < len(all_boards) and projects == []
-    # Sunday 18:00: the active sprints end: every board by the clock; 19:00: nothing due
+    # Sunday 18:00: the active sprints end (completing them moves their incomplete issues to
+    # the next sprint): every board, by the clock and by those issues
+    cursors = views.issues(w).groupby("project_id").updated_at.max().to_dict()
+    advance(s, 25)
+    assert boards_named_by_changed_issues(w, db, cursors)  # the issues carried over
     assert run_at(s, inc, src, "2026-11-08 18:00")[0] == all_boards
     assert set(stored_sprints(db).query("state == 'active'").index) == set()
-    assert run_at(s, inc, src, "2026-11-08 19:00") == ([], [])
-    # Monday 08:00 (13 h later): nothing due (the simulator gives future sprints no planned
-    # dates, so no start is due by the clock); 09:00: the sprints start, and the issues
-    # carried over at 08:50 name them as active: those boards
-    assert run_at(s, inc, src, "2026-11-09 08:00") == ([], [])
-    cursors = views.issues(w).groupby("project_id").updated_at.max().to_dict()
-    advance(s, 1)
-    expected = boards_named_by_changed_issues(w, db, cursors)
-    assert run_at(s, inc, src, "2026-11-09 09:00")[0] == sorted(expected)
-    print(expected)
-    assert run_at(s, inc, src, "2026-11-09 10:00")[0] == []
+    # until the next sprints start (Monday 09:00; planned without dates, so no start is due
+    # by the clock, and starting them touches no issue) every board between sprints is listed
+    assert run_at(s, inc, src, "2026-11-08 19:00") == (all_boards, [])
+    assert run_at(s, inc, src, "2026-11-09 08:00") == (all_boards, [])
+    assert run_at(s, inc, src, "2026-11-09 09:00")[0] == all_boards
+    assert len(stored_sprints(db).query("state == 'active'")) == len(all_boards)
+    # and then only where issues say a sprint changed: none
+    assert run_at(s, inc, src, "2026-11-09 10:00") == ([], [])
     full = sync(tmp_path / "full", sources_for(w, tmp_path / "full", s.url))
     assert full.status == "success"
     assert_same(snapshot(db), snapshot(tmp_path / "full" / "sei.duckdb"))
