@@ -284,7 +284,7 @@ def full_sync(size: str = "medium", seed: int = 1, page_size: int | None = None,
               extra_env: dict | None = None, keep: Path | None = None, quiet: bool = False,
               source: str = "github", options: dict | None = None, server_kwargs: dict | None = None,
               sim_attrs: dict | None = None, incremental: bool = False, runs: int = 1, hours: float = 1.0,
-              start_hours: float = 0.0) -> dict:
+              start_hours: float = 0.0, time_scale: float = 0.001) -> dict:
     """One full sync of one source (github, jira or harness) of a freshly generated
     organisation; returns the figures. `options` are written under the source's
     `integrations:` entry (`flavor: data_center`, ...); `server_kwargs` / `sim_attrs` shape
@@ -299,7 +299,7 @@ def full_sync(size: str = "medium", seed: int = 1, page_size: int | None = None,
     wh = work / "sei.duckdb"
     for p in work.glob("sei.duckdb*"):
         p.unlink()
-    with simulator(size, seed, sources, server_kwargs=server_kwargs, sim_attrs=sim_attrs) as sim:
+    with simulator(size, seed, sources, time_scale=time_scale, server_kwargs=server_kwargs, sim_attrs=sim_attrs) as sim:
         text = sources.read_text()
         opts = ""
         for k, v in (options or {}).items():
@@ -313,10 +313,10 @@ def full_sync(size: str = "medium", seed: int = 1, page_size: int | None = None,
             opts += f"\n    concurrency: {concurrency}"
         if opts:
             text = text.replace(f"\n  {source}:\n", f"\n  {source}:" + opts + "\n", 1)
-        text += "\nruntime:\n  wait_scale: 0.001\n"
+        text += f"\nruntime:\n  wait_scale: {time_scale}\n"
         sources.write_text(text)
         env = {"SEI_WAREHOUSE": str(wh), "SEI_SOURCES": str(sources), **_credentials(source),
-               "SEI_WAIT_SCALE": "0.001", "RUNTIME__DLTHUB_TELEMETRY": "false", **(extra_env or {})}
+               "SEI_WAIT_SCALE": str(time_scale), "RUNTIME__DLTHUB_TELEMETRY": "false", **(extra_env or {})}
         from ingestion import pipeline
         before = _sim_stats(sim["url"])
         sim_cpu0, cpu0 = _proc_cpu(sim["pid"]), _self_cpu()
@@ -521,6 +521,9 @@ def main(argv=None) -> None:
                     help="then incremental runs: nothing changed, and after the clock moved --hours (--runs times)")
     ap.add_argument("--runs", type=int, default=1, help="--incremental: runs after activity (default 1)")
     ap.add_argument("--hours", type=float, default=1.0, help="--incremental: clock move before each run (default 1)")
+    ap.add_argument("--time-scale", type=float, default=0.001,
+                    help="the simulator's time scale (0.001: its server clock and rate-limit windows run 1,000x "
+                         "fast); 1 for Jira's hourly runs, whose sprint listings follow the server's clock")
     ap.add_argument("--start-hours", type=float, default=0.0,
                     help="--incremental: move the clock this far first (one untimed run), e.g. to a working hour")
     args = ap.parse_args(argv)
@@ -538,7 +541,7 @@ def main(argv=None) -> None:
     r = full_sync(args.size, args.seed, args.page_size, args.concurrency, extra_env=env, keep=args.keep,
                   quiet=args.quiet, source=args.source, options=options, server_kwargs=server_kwargs,
                   sim_attrs=sim_attrs, incremental=args.incremental, runs=args.runs, hours=args.hours,
-                  start_hours=args.start_hours)
+                  start_hours=args.start_hours, time_scale=args.time_scale)
     print(format_result(r), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(r, indent=1, default=str))

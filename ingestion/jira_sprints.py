@@ -21,7 +21,10 @@ progress line of each run (`jira.sprints: listed 3 of 63 boards (1 issue, 2 swee
   since the previous run: a team may start a sprint a little before its planned date); and
   a board between sprints (none active, a sprint completed less than a sweep period ago, a
   future one planned without dates, as Jira leaves them until they start): starting a
-  sprint touches no issue, and the next one usually starts within hours;
+  sprint touches no issue, and the next one usually starts within hours, so such a board is
+  listed again once half the time since the completion has passed since its last listing
+  (1, 2, 4, 8, 16 hours after the completion), unless an issue of the started sprint shows
+  it first;
 - sweep: a change no issue shows (a sprint renamed, created or re-dated with no issue
   touched; a board created or renamed) is seen within `integrations.jira.sprint_sweep_hours`
   (default 24; projects' board listings: `board_sweep_hours`, default the same). Each run
@@ -63,6 +66,7 @@ from ingestion.jira_state import Signatures, scope_key
 AGILE_PAGE = 50
 SWEEP_HOURS = 24.0
 REASONS = ("first", "failed", "issue", "clock", "sweep")
+BETWEEN_SLACK = dt.timedelta(minutes=5)
 
 _DC_SPRINT = re.compile(r"\[(.*)\]\s*$", re.S)
 _DC_PAIR = re.compile(r",(?=\w+=)")
@@ -305,8 +309,12 @@ class Agile:
                 why[board] = "clock"
         for x in scrum:  # between sprints: the next one, planned without dates, is about to start
             bs = boards_st.get(str(x)) or {}
-            closed = jira_ts(bs.get("closed"))
-            if x in why or not closed or now - closed >= self.sprint_period:
+            closed, at = jira_ts(bs.get("closed")), jira_ts(bs.get("at"))
+            # listed again once half the time since the completion has passed since the last
+            # listing (hourly runs: 1, 2, 4, 8, 16 hours after it; the slack keeps a run that
+            # starts a little early on that plan): a start is seen at most that late
+            if x in why or not closed or not at or now - closed >= self.sprint_period or \
+                    now - at + BETWEEN_SLACK < (now - closed) / 2:
                 continue
             held = [k for k in (known.get(str(sid)) for sid in bs.get("sprints", [])) if isinstance(k, list)]
             if any(k[1] == "future" and not k[2] for k in held) and not any(k[1] == "active" for k in held):

@@ -576,14 +576,15 @@ def _sprints(rng, leaf, issues, start, end):
             t_add = max(t_add, log[-1][1] + 60)
         log.append((ix, t_add, [], [sid[(team, f)]]))
         cur = [sid[(team, f)]]
-        # Completing a sprint moves its incomplete issues, then and there, to the next sprint
-        # (or the backlog), which updates them; its completed issues are not touched.
+        # Completing a sprint moves its incomplete issues, a moment after its completion date,
+        # to the next sprint (or the backlog), which updates them; its completed issues are
+        # not touched.
         for s in range(f + 1, min(last, n_s - 1) + 1):
             nxt = cur + [sid[(team, s)]]
-            log.append((ix, max(s0 + s * period - SPRINT_GAP, log[-1][1] + 60), cur, nxt))
+            log.append((ix, max(s0 + s * period - SPRINT_GAP + 1, log[-1][1] + 60), cur, nxt))
             cur = nxt
         if dn < 0 and last + 1 < n_s:  # never finished: back to the backlog after two sprints
-            log.append((ix, max(s0 + (last + 1) * period - SPRINT_GAP, log[-1][1] + 60), cur, []))
+            log.append((ix, max(s0 + (last + 1) * period - SPRINT_GAP + 1, log[-1][1] + 60), cur, []))
     slog = pd.DataFrame(log, columns=["issue_ix", "ts", "from_ids", "to_ids"])
     return boards, sprints, slog
 

@@ -261,21 +261,29 @@ def test_hourly_runs_list_the_boards_that_issues_or_the_clock_name(fresh_sim, tm
     expected = boards_named_by_changed_issues(w, db, cursors)  # from the world, before the run
     got, projects = run_at(s, inc, src, "2026-11-07 17:00")
     assert got == sorted(expected) and 0 < len(got) < len(all_boards) and projects == []
-    # Sunday 18:00: the active sprints end (completing them moves their incomplete issues to
-    # the next sprint): every board, by the clock and by those issues
-    cursors = views.issues(w).groupby("project_id").updated_at.max().to_dict()
-    advance(s, 25)
-    assert boards_named_by_changed_issues(w, db, cursors)  # the issues carried over
+    # Sunday 18:00: the active sprints end: every board, by the clock
     assert run_at(s, inc, src, "2026-11-08 18:00")[0] == all_boards
     assert set(stored_sprints(db).query("state == 'active'").index) == set()
     # until the next sprints start (Monday 09:00; planned without dates, so no start is due
-    # by the clock, and starting them touches no issue) every board between sprints is listed
+    # by the clock, and starting them touches no issue) a board between sprints is listed
+    # once half the time since the completion has passed since its last listing: 19:00 and
+    # 20:00, not 21:00 (1, 2, 4, 8, 16 hours after the completion)
     assert run_at(s, inc, src, "2026-11-08 19:00") == (all_boards, [])
-    assert run_at(s, inc, src, "2026-11-09 08:00") == (all_boards, [])
-    assert run_at(s, inc, src, "2026-11-09 09:00")[0] == all_boards
+    # completing the sprints updated the issues it moved to the next sprint (a second after
+    # the completion date), not the completed ones
+    done_at = int(pd.Timestamp("2026-11-08 18:00", tz="UTC").timestamp())
+    moved = views.issues(w).query("updated_at == @done_at + 1")
+    assert len(moved) > 0 and not moved.status.isin(["Done", "Won't Do"]).any()
+    assert set(query(db, "SELECT epoch(updated_at)::BIGINT AS u FROM raw_jira.issues WHERE "
+                         "epoch(updated_at)::BIGINT = %d" % (done_at + 1)).u) == {done_at + 1}
+    assert run_at(s, inc, src, "2026-11-08 20:00") == (all_boards, [])
+    assert run_at(s, inc, src, "2026-11-08 21:00") == ([], [])
+    # Monday 10:00, 16 hours after the completion: listed, and the sprints started at 09:00
+    # are active
+    assert run_at(s, inc, src, "2026-11-09 10:00")[0] == all_boards
     assert len(stored_sprints(db).query("state == 'active'")) == len(all_boards)
     # and then only where issues say a sprint changed: none
-    assert run_at(s, inc, src, "2026-11-09 10:00") == ([], [])
+    assert run_at(s, inc, src, "2026-11-09 11:00") == ([], [])
     full = sync(tmp_path / "full", sources_for(w, tmp_path / "full", s.url))
     assert full.status == "success"
     assert_same(snapshot(db), snapshot(tmp_path / "full" / "sei.duckdb"))
