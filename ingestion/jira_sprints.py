@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import math
 import re
 import threading
 from typing import Callable, Iterator
@@ -147,7 +146,8 @@ def sweep_pick(last: dict, now: dt.datetime, period: dt.timedelta, interval: dt.
     credit = min(credit + n_all * min(interval / period, 1.0), float(n_all))
     due = {k for k in last if not last[k] or now + interval - jira_ts(last[k]) >= period}
     pick = [k for i, k in enumerate(oldest) if i < int(credit + 1e-9) or k in due]
-    return pick, max(0.0, credit - len(pick))
+    # the keys listed for another reason this run were refreshed too: they pay the credit
+    return pick, max(0.0, credit - len(pick) - (n_all - len(last)))
 
 
 def _reasons(why: dict) -> str:

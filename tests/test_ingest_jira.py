@@ -543,6 +543,10 @@ def test_sprint_field_views_and_the_sweep_share():
     assert picks == [] and abs(credit - 2 / 24) < 1e-9  # two projects: one every 12 hourly runs
     picks, _ = sweep_pick(at, t0 + 23 * hour, day, hour, 48)
     assert len(picks) == 48  # 24 h old by the next run: all due
+    # boards listed for other reasons (here 46 of 48, after a day without a run) pay the
+    # credit: it does not pile up into a sweep of everything later
+    picks, credit = sweep_pick({1: at[1], 2: at[2]}, t0 + hour, day, 30 * hour, 48)
+    assert picks == [1, 2] and credit == 0.0
     assert sweep_pick(at, t0 + hour, dt.timedelta(0), hour, 48)[0] == sorted(at, key=str)
 
 

@@ -239,8 +239,9 @@ def test_hourly_runs_list_the_boards_that_issues_or_the_clock_name(fresh_sim, tm
     """With the sweep out of the way (10,000 hours), an hourly run lists a board's sprints
     only where a changed issue names a sprint the warehouse does not hold as it is now, or a
     stored sprint is due to change state by the clock (a sprint past its end, a board between
-    sprints); and across a sprint boundary the warehouse ends as a fresh full sync's. The simulator's clock (its Date header) decides:
-    time_scale 1, so the server's time moves with the simulated clock only."""
+    sprints); and across a sprint boundary the warehouse ends as a fresh full sync's. The
+    server's clock (the simulator's Date header) decides: time_scale 1, so it moves with the
+    simulated clock (plus the seconds the test takes)."""
     from tests.test_ingest_jira import advance
     s = fresh_sim("small", seed=1, time_scale=1.0)
     w = s.world
