@@ -2,6 +2,8 @@
 
     python -m benchmarks.bench_ingest --size medium [--page-size 100] [--concurrency 4] [--incremental]
     python -m benchmarks.bench_ingest --source jira --size small   (or --source harness)
+    python -m benchmarks.bench_ingest --source jira --size medium --incremental --time-scale 1 \
+        --start-hours 9 --runs 3   (hourly runs from 10:00 on a working Monday)
 
 The simulator runs in its own process (generated there, sources file written there), so
 this process holds only the client: its peak RSS (`resource.getrusage`) is the connector's
@@ -24,9 +26,14 @@ the connector's and the API's throughput. On github.com a first sync of this siz
 bounded by the rate limits instead (5,000 points an hour per token): `rate_limit_hours`
 says how long by points and by REST requests.
 
-`--incremental` then runs the hourly sync twice on the same warehouse: once with nothing
-changed upstream, once after the simulator's clock moved an hour (`/_sim/advance`), and
-reports each run's GraphQL points, requests and changed pull requests.
+`--incremental` then runs the hourly sync on the same warehouse: once with nothing changed
+upstream, then `--runs` times (default 1) after the simulator's clock moved `--hours`
+(default 1, `/_sim/advance`), and reports each run's GraphQL points, requests by endpoint,
+seconds and changed rows (pull requests, issues, executions). `--start-hours` first moves
+the clock that far after the full sync, with one untimed run, so that the hourly runs
+measured start from another time of day. `--time-scale 1` runs the simulator's server
+clock (its `Date` header) at the simulated clock's pace: Jira's board and sprint listings
+follow the server's clock, which at the default 0.001 races 1,000 times ahead of the data.
 """
 from __future__ import annotations
 
@@ -244,14 +251,14 @@ def _sim_stats(url: str) -> dict:
     return requests.get(f"{url}/_sim/stats", timeout=30).json()
 
 
-def _incremental_run(url: str, label: str, quiet: bool) -> dict:
-    """One more `pipeline.run(["github"])` on the same warehouse: its points and requests."""
+def _incremental_run(url: str, label: str, quiet: bool, source: str = "github") -> dict:
+    """One more `pipeline.run([source])` on the same warehouse: its points and requests."""
     from ingestion import pipeline
     before = _sim_stats(url)
     t0 = time.perf_counter()
-    result = pipeline.run(["github"], progress=not quiet, echo=(lambda line: None) if quiet else None)
+    result = pipeline.run([source], progress=not quiet, echo=(lambda line: None) if quiet else None)
     after = _sim_stats(url)
-    src = result.source("github")
+    src = result.source(source)
     by_ep = {ep: sum(c.values()) - sum(before["by_endpoint"].get(ep, {}).values())
              for ep, c in after["by_endpoint"].items()}
     rows = {r.resource: r.rows for r in src.resources}
@@ -260,6 +267,7 @@ def _incremental_run(url: str, label: str, quiet: bool) -> dict:
     return {"run": label, "status": src.status, "seconds": round(time.perf_counter() - t0, 1),
             "graphql_points": points, "requests": sum(by_ep.values()),
             "requests_by_endpoint": {k: v for k, v in sorted(by_ep.items()) if v}, "rows": rows,
+            "changed": rows.get(MAIN_RESOURCE[source], 0), "unit": UNIT[source],
             "changed_prs": prs, "points_per_changed_pr": round(points / prs, 2) if prs else None}
 
 
@@ -279,15 +287,14 @@ def _credentials(source: str) -> dict:
 def full_sync(size: str = "medium", seed: int = 1, page_size: int | None = None, concurrency: int | None = None,
               extra_env: dict | None = None, keep: Path | None = None, quiet: bool = False,
               source: str = "github", options: dict | None = None, server_kwargs: dict | None = None,
-              sim_attrs: dict | None = None, incremental: bool = False, time_scale: float = 0.001,
-              start_hours: float = 0.0) -> dict:
+              sim_attrs: dict | None = None, incremental: bool = False, runs: int = 1, hours: float = 1.0,
+              start_hours: float = 0.0, time_scale: float = 0.001) -> dict:
     """One full sync of one source (github, jira or harness) of a freshly generated
     organisation; returns the figures. `options` are written under the source's
     `integrations:` entry (`flavor: data_center`, ...); `server_kwargs` / `sim_attrs` shape
-    the simulator (see `simulator`); `incremental` (GitHub) adds two incremental runs.
-    `time_scale`: the simulator's clock speed (the client's waits scale the same way);
-    `start_hours`: the simulator's clock moved this far before the full sync (the generated
-    world stands at midnight: 9 makes the incremental runs' hour a working one)."""
+    the simulator (see `simulator`); `incremental` adds incremental runs: one with nothing
+    changed, then `runs` after the clock moved `hours` each (after `start_hours` and one
+    untimed run, when given)."""
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}: one of {', '.join(SOURCES)}")
     work = Path(keep) if keep else Path(tempfile.mkdtemp(prefix=f"bench_ingest_{source}_{size}_"))
@@ -296,10 +303,7 @@ def full_sync(size: str = "medium", seed: int = 1, page_size: int | None = None,
     wh = work / "sei.duckdb"
     for p in work.glob("sei.duckdb*"):
         p.unlink()
-    with simulator(size, seed, sources, time_scale=time_scale, server_kwargs=server_kwargs,
-                   sim_attrs=sim_attrs) as sim:
-        if start_hours:
-            requests.post(f"{sim['url']}/_sim/advance", params={"hours": start_hours}, timeout=600).raise_for_status()
+    with simulator(size, seed, sources, time_scale=time_scale, server_kwargs=server_kwargs, sim_attrs=sim_attrs) as sim:
         text = sources.read_text()
         opts = ""
         for k, v in (options or {}).items():
@@ -331,11 +335,20 @@ def full_sync(size: str = "medium", seed: int = 1, page_size: int | None = None,
         sim_peak = _proc_rss_mb(sim["pid"])
         after = _sim_stats(sim["url"])
         increments = []
-        if incremental and source == "github" and result.source("github").status != "failed":
+        if incremental and result.source(source).status != "failed":
+            def advance(h: float) -> str:
+                r = requests.post(f"{sim['url']}/_sim/advance", params={"hours": h}, timeout=600)
+                r.raise_for_status()
+                return str(r.json().get("now_iso") or r.json().get("now") or "")
             with environ(env):
-                increments.append(_incremental_run(sim["url"], "no change", quiet))
-                requests.post(f"{sim['url']}/_sim/advance", params={"hours": 1}, timeout=600).raise_for_status()
-                increments.append(_incremental_run(sim["url"], "after 1 h of activity", quiet))
+                increments.append(_incremental_run(sim["url"], "no change", quiet, source))
+                if start_hours:
+                    advance(start_hours)
+                    _incremental_run(sim["url"], "untimed", quiet, source)
+                for i in range(max(1, int(runs))):
+                    now = advance(hours)
+                    increments.append(_incremental_run(sim["url"], f"run {i + 1} after {hours:g} h of activity"
+                                                       + (f" (clock {now})" if now else ""), quiet, source))
     src = result.source(source)
     by_ep = {ep: sum(c.values()) - sum(before["by_endpoint"].get(ep, {}).values())
              for ep, c in after["by_endpoint"].items()}
@@ -484,6 +497,9 @@ def _format_other(r: dict) -> str:
     lines.append(f"  load average after the run: {r['loadavg_after']}")
     if r.get("error"):
         lines.append(f"  error: {r['error']}")
+    for inc in r.get("incremental") or []:
+        lines.append(f"  incremental run, {inc['run']}: {inc['status']} in {inc['seconds']} s, {inc['requests']} "
+                     f"requests, {inc['changed']} changed {inc['unit']}; {inc['requests_by_endpoint']}")
     return "\n".join(lines)
 
 
@@ -505,13 +521,15 @@ def main(argv=None) -> None:
                     help="Jira: histories the simulator embeds in a search page (Cloud: 40), lower to make "
                          "changelog follow-ups happen on a small org")
     ap.add_argument("--page-costs", action="store_true", help="only measure the simulator's CPU per kind of page")
-    ap.add_argument("--time-scale", type=float, default=0.001,
-                    help="the simulator's clock speed (1: real time, as GitHub's; the REST sweep of incremental "
-                         "runs measures the time between runs by the API's clock, which runs 1,000x fast by default)")
-    ap.add_argument("--start-hours", type=float, default=0.0,
-                    help="move the simulator's clock this many hours before the full sync (9: a working hour)")
     ap.add_argument("--incremental", action="store_true",
-                    help="then two incremental runs: nothing changed, and after the clock moved 1 h")
+                    help="then incremental runs: nothing changed, and after the clock moved --hours (--runs times)")
+    ap.add_argument("--runs", type=int, default=1, help="--incremental: runs after activity (default 1)")
+    ap.add_argument("--hours", type=float, default=1.0, help="--incremental: clock move before each run (default 1)")
+    ap.add_argument("--time-scale", type=float, default=0.001,
+                    help="the simulator's time scale (0.001: its server clock and rate-limit windows run 1,000x "
+                         "fast); 1 for Jira's hourly runs, whose sprint listings follow the server's clock")
+    ap.add_argument("--start-hours", type=float, default=0.0,
+                    help="--incremental: move the clock this far first (one untimed run), e.g. to a working hour")
     args = ap.parse_args(argv)
     if args.page_costs:
         page_costs(args.size, args.seed)
@@ -526,8 +544,8 @@ def main(argv=None) -> None:
         sim_attrs["jira_changelog_embed_limit"] = args.changelog_embed_limit
     r = full_sync(args.size, args.seed, args.page_size, args.concurrency, extra_env=env, keep=args.keep,
                   quiet=args.quiet, source=args.source, options=options, server_kwargs=server_kwargs,
-                  sim_attrs=sim_attrs, incremental=args.incremental, time_scale=args.time_scale,
-                  start_hours=args.start_hours)
+                  sim_attrs=sim_attrs, incremental=args.incremental, runs=args.runs, hours=args.hours,
+                  start_hours=args.start_hours, time_scale=args.time_scale)
     print(format_result(r), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(r, indent=1, default=str))

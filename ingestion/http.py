@@ -37,6 +37,7 @@ the endpoint and what to do. 401 / 403 (not a rate limit) / 404 raise `AuthError
 """
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
 import random
 import threading
@@ -192,6 +193,11 @@ def _server_now(resp: requests.Response) -> float:
         except (TypeError, ValueError):
             pass
     return time.time()
+
+
+def server_time(resp: requests.Response) -> dt.datetime:
+    """The server's clock when it answered (its `Date` header; the local clock without one)."""
+    return dt.datetime.fromtimestamp(_server_now(resp), dt.timezone.utc)
 
 
 def _retry_after(resp: requests.Response) -> float | None:

@@ -18,8 +18,8 @@ Resources (dagster-dlt names them `dlt_jira_<resource>`), all `merge`:
 | issues (+ nested `__sprints`, `__labels`, `__components`) | JQL search | id | `updated` cursor per scope |
 | issue_changelogs | the changelog of each loaded issue (one row per history item) | history_id, item_index | (its parent's) |
 | users | assignees, reporters and changelog authors of the loaded issues; `scope_rank`: see Throughput | jira_account_id | (its parent's) |
-| boards | `GET /rest/agile/1.0/board?projectKeyOrId=KEY` | id | full listing per project (one page) |
-| sprints | `GET /rest/agile/1.0/board/{id}/sprint` for each listed board (paged on `isLast`: Jira Cloud leaves `total` out) | id | full listing per board |
+| boards | `GET /rest/agile/1.0/board?projectKeyOrId=KEY` | id | listing per project, where due (below) |
+| sprints | `GET /rest/agile/1.0/board/{id}/sprint` (paged on `isLast`: Jira Cloud leaves `total` out) | id | listing per board, where due (below) |
 
 No `sprint_issues` resource (`/rest/agile/1.0/sprint/{id}/issue`): it would cost a listing
 per sprint on every run and only says which issues are in a sprint *now*. The issues carry
@@ -27,6 +27,17 @@ the Sprint field (every sprint the issue has been in, `issues__sprints`) and the
 carries every Sprint change with sprint ids (`from_value` / `to_value`, "11, 12"), which is
 what committed / added / removed scope needs (replay the Sprint items against the sprint's
 start and complete dates from `sprints`).
+
+Boards and sprints (jira_sprints.py). Jira has no "changed since" filter for them, so the
+first sync lists them all and a later run lists a board's sprints only where something can
+have changed: a changed issue's Sprint field names a sprint the warehouse does not hold as
+it is now (new, or another name, state or dates), a stored sprint is due to change state
+by the server's clock (an active sprint past its end, a future one whose start is due), the
+board is new or its last listing failed, or the rolling sweep reaches it
+(`integrations.jira.sprint_sweep_hours`, default 24: every board at least once in that
+time, oldest listing first, spread over the runs); projects' board listings the same way
+(`board_sweep_hours`, default the same), and at once for a board an issue names that no
+listing has shown. Each run prints how many it listed and why.
 
 Incremental cursors. One cursor per scope (a project key, or a JQL from the sources file)
 in dlt resource state, so a project added to the sources file later is read from
@@ -69,7 +80,7 @@ listed them) and `scope` (the project key or `jql:...`).
 
 Throughput. A full sync costs its search pages (Cloud answers at most 100 issues a page when
 fields are asked for, whatever `maxResults` says; Data Center 1,000), the agile listings (a
-board page per project, a sprint page per board), two setup requests, and changelog
+board page per project, a sprint page per board; an hourly run only those due), two setup requests, and changelog
 follow-ups only for issues whose embedded changelog is truncated: pages holding such issues
 wait, as rows (up to `HELD_ISSUES` issues; only the truncated issues are kept whole), so one
 bulk request completes up to 1,000 issues of many pages instead of one request per page.
@@ -82,7 +93,7 @@ threads met them in and whichever issues a run read. `page_size` (default: the
 largest the flavour allows) caps `maxResults`. Figures: docs/benchmarks.md, Ingestion.
 
 This module is the source and its JQL; the client is jira_api.py, fields, timestamps and rows
-jira_rows.py, per-scope cursors jira_state.py.
+jira_rows.py, per-scope cursors jira_state.py, boards and sprints jira_sprints.py.
 """
 from __future__ import annotations
 
@@ -98,12 +109,12 @@ import dlt
 
 from ingestion.config import Runtime
 from ingestion.github_state import fan_out
-from ingestion.http import ApiError, AuthError, HttpStats, NotFound, response_json
+from ingestion.http import ApiError, AuthError, HttpStats, NotFound, response_json, server_time
 from ingestion.jira_api import CLOUD, INTEGRATION, error_messages, make_api, normalise_flavor
 from ingestion.jira_rows import (BOARD_COLUMNS, CHANGELOG_COLUMNS, FieldMap, ISSUE_COLUMNS, SPRINT_COLUMNS,
-                                 USER_COLUMNS, board_row, canon, changelog_rows, issue_row, jira_ts, sprint_row,
-                                 user_id, user_row)
-from ingestion.jira_state import ScopeCursors, Signatures, _Stash
+                                 USER_COLUMNS, canon, changelog_rows, issue_row, jira_ts, user_id, user_row)
+from ingestion.jira_sprints import SWEEP_HOURS, Agile, Mentions
+from ingestion.jira_state import ScopeCursors, _Stash
 
 SCOPE_KEYS = ("project_id", "organisation_id", "account_id", "scope", "scope_rank")
 
@@ -111,7 +122,6 @@ SCOPE_KEYS = ("project_id", "organisation_id", "account_id", "scope", "scope_ran
 DEFAULT_OVERLAP_MINUTES = 5
 UNKNOWN_TZ_OVERLAP_MINUTES = 26 * 60  # no user time zone known: cover every UTC offset
 DC_PAGE_OVERLAP = 5
-AGILE_PAGE = 50
 CHANGELOG_PAGE = 100
 BULK_CHANGELOG_ISSUES = 1000  # issues per changelog/bulkfetch request (Jira's maximum)
 HELD_ISSUES = 5000            # issues held back at most while their truncated changelogs wait for one bulk fetch
@@ -188,6 +198,8 @@ def jira_source(projects: list[str] = dlt.config.value,
                 cursor_overlap_minutes: int = DEFAULT_OVERLAP_MINUTES,
                 field_overrides: dict | None = None,
                 changelog_bulkfetch: bool = True,
+                sprint_sweep_hours: float = SWEEP_HOURS,
+                board_sweep_hours: float | None = None,
                 scopes: dict[str, dict] | None = None,
                 runtime: Runtime | None = None,
                 stats: HttpStats | None = None,
@@ -221,6 +233,8 @@ def jira_source(projects: list[str] = dlt.config.value,
     scopes = scopes or {}
     overlap_minutes = int(cursor_overlap_minutes)
     cl_stash, user_stash = _Stash(), _Stash()
+    mentions = Mentions()  # sprints named by the issues read (they decide which boards are listed)
+    run = {"issues": "not started"}
     scope_rank = {scope: i for i, scope in reversed(list(enumerate(projects)))}  # first position of each scope
 
     def rank_of(scope: str) -> int:
@@ -247,7 +261,8 @@ def jira_source(projects: list[str] = dlt.config.value,
         with setup_lock:
             if ctx:
                 return ctx
-            me = response_json(api.request("myself", "GET", f"{rest}/myself"))
+            resp = api.request("myself", "GET", f"{rest}/myself")
+            me = response_json(resp)
             tz_name = me.get("timeZone")
             try:
                 tz = zoneinfo.ZoneInfo(tz_name) if tz_name else None
@@ -265,7 +280,8 @@ def jira_source(projects: list[str] = dlt.config.value,
             except ApiError as e:
                 stats.error(INTEGRATION, "fields", f"custom fields unknown, story points / sprints not loaded: {e}")
                 fm = FieldMap.discover([], field_overrides)
-            ctx.update(tz=tz, overlap=overlap, fields=fm, bulk_changelog=flavor == CLOUD and changelog_bulkfetch)
+            ctx.update(tz=tz, overlap=overlap, fields=fm, bulk_changelog=flavor == CLOUD and changelog_bulkfetch,
+                       now=server_time(resp))
             return ctx
 
     def scope_error(resource: str, scope: str, e: ApiError) -> None:
@@ -317,6 +333,13 @@ def jira_source(projects: list[str] = dlt.config.value,
 
     @dlt.resource(name="issues", write_disposition="merge", primary_key="id", columns=ISSUE_COLUMNS)
     def issues():
+        run["issues"] = "reading"
+        try:
+            yield from _issues()
+        finally:
+            run["issues"] = "read"
+
+    def _issues():
         c = setup()
         cursors = ScopeCursors("issues", start, c["overlap"])
 
@@ -368,7 +391,11 @@ def jira_source(projects: list[str] = dlt.config.value,
                 n_pages += 1
                 fresh = []
                 for it in page:
-                    upd = jira_ts((it.get("fields") or {}).get("updated"))
+                    f = it.get("fields") or {}
+                    if fm.sprint:
+                        mentions.add((f.get("project") or {}).get("key") or str(it.get("key", "")).rsplit("-", 1)[0],
+                                      f.get(fm.sprint))
+                    upd = jira_ts(f.get("updated"))
                     u = canon(upd) if upd else None
                     if cursors.fresh(scope, str(it["id"]), u):
                         fresh.append(it)
@@ -504,111 +531,28 @@ def jira_source(projects: list[str] = dlt.config.value,
             yield out
 
     # ---------------------------------------------------------------- boards and sprints
-    # Boards and sprints are full listings: Jira has no "changed since" filter for them, and
-    # a sprint changes state without touching its issues. Every run lists the boards of each
-    # project (once, shared by both resources) and the sprints of each board; only boards and
-    # sprints whose content changed since they were last loaded are emitted.
-    board_cache: list[dict] = []
-    board_lock = threading.Lock()
+    # Planned from what this run's search read (jira_sprints.py): both resources wait for the
+    # issues. dlt advances the resources of a source in turn, the issues first, and skips a
+    # None: yielding None lets the search go on. An issues resource not selected never starts.
+    agile = Agile(api, stats, INTEGRATION, projects, scope_cols, scope_error, concurrency,
+                  lambda: setup()["now"], mentions, sprint_sweep_hours, board_sweep_hours)
 
-    def board_list() -> list[dict]:
-        with board_lock:
-            if not board_cache:
-                board_cache.append({"rows": []})
-
-                def one_scope(scope: str) -> Iterator[list[dict]]:
-                    try:
-                        yield _scope_boards(scope)
-                    except AuthError:
-                        raise
-                    except ApiError as e:
-                        scope_error("boards", scope, e)
-
-                # boards are listed by project; a JQL scope has its sprint ids on its issues
-                by_scope = dict(fan_out([s for s in projects if not s.startswith("jql:")],
-                                        lambda s: ((s, rows) for rows in one_scope(s)), concurrency))
-                for scope in projects:  # in the sources file's order, whatever order they came in
-                    board_cache[0]["rows"] += by_scope.get(scope, [])
-            return board_cache[0]["rows"]
-
-    def _scope_boards(scope: str) -> list[dict]:
-        start_at, cols, out = 0, scope_cols(scope), []
-        while True:
-            d = response_json(api.request("boards", "GET", "/rest/agile/1.0/board",
-                                          params={"projectKeyOrId": scope, "startAt": start_at,
-                                                  "maxResults": AGILE_PAGE}))
-            vals = d.get("values") or []
-            out += [board_row(b, cols) for b in vals]
-            start_at += len(vals)
-            if not vals or d.get("isLast") is True or (d.get("total") is not None and start_at >= d["total"]):
-                return out
+    def after_search() -> Iterator[None]:
+        while run["issues"] == "reading":
+            yield None
 
     @dlt.resource(name="boards", write_disposition="merge", primary_key="id", columns=BOARD_COLUMNS)
     def boards():
-        sigs = Signatures("boards")
-        seen: set[int] = set()
-        rows = []
-        for r in board_list():
-            if r["id"] not in seen:  # a board whose filter spans projects is listed for each
-                seen.add(r["id"])
-                if sigs.changed(r["id"], r):
-                    rows.append(r)
+        yield from after_search()
+        rows = agile.board_rows()
         if rows:
             stats.add_rows(INTEGRATION, "boards", len(rows))
             yield rows
 
     @dlt.resource(name="sprints", write_disposition="merge", primary_key="id", columns=SPRINT_COLUMNS)
     def sprints():
-        sigs = Signatures("sprints")
-        seen_boards: set[int] = set()
-        seen: set[int] = set()
-        todo = []
-        for b in board_list():
-            if b["id"] in seen_boards or (b.get("type") or "").lower() == "kanban":
-                continue  # kanban boards have no sprints (Jira answers 400)
-            seen_boards.add(b["id"])
-            todo.append(b)
-
-        def one_board(b: dict) -> Iterator[tuple[int, list[dict]]]:
-            cols = {k: b.get(k) for k in ("project_id", "organisation_id", "account_id", "scope")}
-            try:
-                yield b["id"], list(_board_sprints(b["id"], cols))
-            except AuthError:
-                raise
-            except ApiError as e:
-                if e.status != 400:  # 400: "The board does not support sprints"
-                    scope_error("sprints", b.get("scope") or str(b["id"]), e)
-
-        # boards listed `concurrency` at a time, their sprints taken in board order (the first
-        # board listing a sprint owns it, whatever order the answers came in)
-        listings = dict(fan_out(todo, one_board, concurrency))
-        for b in todo:
-            listed = listings.get(b["id"])
-            if listed is None:
-                continue
-            rows = []
-            for r in listed:  # a board lists sprints of other boards too: the first listing wins
-                if r["id"] not in seen:
-                    seen.add(r["id"])
-                    if sigs.changed(r["id"], r):
-                        rows.append(r)
-            if rows:
-                stats.add_rows(INTEGRATION, "sprints", len(rows))
-                yield rows
-
-    def _board_sprints(board_id: int, cols: dict) -> Iterator[dict]:
-        start_at = 0
-        while True:
-            d = response_json(api.request("sprints", "GET", f"/rest/agile/1.0/board/{board_id}/sprint",
-                                          params={"startAt": start_at, "maxResults": AGILE_PAGE}))
-            vals = d.get("values") or []
-            for s in vals:
-                yield sprint_row(s, board_id, cols)
-            start_at += len(vals)
-            # sprint lists usually carry no `total`: isLast (or an empty page) ends it
-            if not vals or d.get("isLast") is True or (d.get("isLast") is None and d.get("total") is not None
-                                                       and start_at >= d["total"]):
-                return
+        yield from after_search()
+        yield from agile.sprint_rows()
 
     return issues, issue_changelogs, users, boards, sprints
 
@@ -645,4 +589,21 @@ def build_source(cfg, stats):
                        cursor_overlap_minutes=int(opts.get("cursor_overlap_minutes", DEFAULT_OVERLAP_MINUTES)),
                        field_overrides=overrides, scopes=info,
                        changelog_bulkfetch=str(opts.get("changelog_bulkfetch", True)).lower() not in ("false", "0", "no"),
+                       sprint_sweep_hours=_hours(opts, "sprint_sweep_hours", SWEEP_HOURS, where),
+                       board_sweep_hours=_hours(opts, "board_sweep_hours", None, where),
                        runtime=cfg.runtime, stats=stats)
+
+
+def _hours(opts: dict, name: str, default: float | None, where) -> float | None:
+    from ingestion import config as cfgmod
+    v = opts.get(name)
+    if v is None:
+        return default
+    try:
+        h = float(v)
+    except (TypeError, ValueError):
+        h = -1.0
+    if not h >= 0:
+        raise cfgmod.ConfigError(f"{where}: integrations.jira.{name} {v!r} is not a number of hours. Fix: set it "
+                                 f"to hours (24: every board listed at least once a day; 0: every run).")
+    return h

@@ -386,6 +386,7 @@ def _finish_prs(org, rng, prs):
 # --------------------------------------------------------------------------- Jira
 STATUS_NEW, STATUS_PROGRESS, STATUS_REVIEW, STATUS_DONE, STATUS_WONT = "To Do", "In Progress", "In Review", "Done", "Won't Do"
 SPRINT_DAYS = 14
+SPRINT_GAP = 15 * HOUR  # a sprint is completed on Sunday 18:00, the next starts on Monday 09:00
 VERBS = ["Add", "Support", "Fix", "Improve", "Migrate", "Refactor", "Remove", "Validate", "Cache", "Expose"]
 NOUNS = ["retry policy", "audit log", "rate limiter", "export job", "search index", "webhook", "settings page",
          "token refresh", "batch import", "metrics endpoint", "error handling", "feature flag", "schema",
@@ -546,7 +547,7 @@ def _sprints(rng, leaf, issues, start, end):
             st = s0 + k * SPRINT_DAYS * DAY
             sp.append(dict(sprint_id=len(sp) + 1, board_id=b.board_id, team_id=b.team_id, seq=k,
                            name=f"{b.name.removesuffix(' board')} Sprint {k + 1}", start_at=st,
-                           end_at=st + SPRINT_DAYS * DAY - 15 * HOUR, created_at=st - 7 * DAY))
+                           end_at=st + SPRINT_DAYS * DAY - SPRINT_GAP, created_at=st - 7 * DAY))
     sprints = pd.DataFrame(sp)
     sid = {(r.team_id, r.seq): r.sprint_id for r in sprints.itertuples()}
     log = []  # (issue_ix, ts, from ids, to ids)
@@ -556,10 +557,12 @@ def _sprints(rng, leaf, issues, start, end):
     jitter = _ln(rng, 18, len(sub))
     period = SPRINT_DAYS * DAY
     for ix, team, c, st, dn, rem, jt in zip(cand, sub.team_id, sub.created_at, sub.start_at, sub.done_at, removed, jitter):
-        f = int(max(0, (st - s0) // period))
+        # sprint k runs from s0 + k * period to its completion SPRINT_GAP before the next
+        # starts: work started or finished in that gap belongs to the next sprint
+        f = int(max(0, (st - s0 + SPRINT_GAP) // period))
         if f >= n_s:
             continue  # starts beyond the generated horizon
-        last = int((dn - s0) // period) if dn >= 0 else f + 1
+        last = int((dn - s0 + SPRINT_GAP) // period) if dn >= 0 else f + 1
         cur: list[int] = []
         if rem and f >= 1:
             plan = s0 + (f - 1) * period
@@ -573,12 +576,15 @@ def _sprints(rng, leaf, issues, start, end):
             t_add = max(t_add, log[-1][1] + 60)
         log.append((ix, t_add, [], [sid[(team, f)]]))
         cur = [sid[(team, f)]]
+        # Completing a sprint moves its incomplete issues, a moment after its completion date,
+        # to the next sprint (or the backlog), which updates them; its completed issues are
+        # not touched.
         for s in range(f + 1, min(last, n_s - 1) + 1):
             nxt = cur + [sid[(team, s)]]
-            log.append((ix, s0 + s * period - 600, cur, nxt))
+            log.append((ix, max(s0 + s * period - SPRINT_GAP + 1, log[-1][1] + 60), cur, nxt))
             cur = nxt
         if dn < 0 and last + 1 < n_s:  # never finished: back to the backlog after two sprints
-            log.append((ix, s0 + (last + 1) * period - 600, cur, []))
+            log.append((ix, max(s0 + (last + 1) * period - SPRINT_GAP + 1, log[-1][1] + 60), cur, []))
     slog = pd.DataFrame(log, columns=["issue_ix", "ts", "from_ids", "to_ids"])
     return boards, sprints, slog
 

@@ -16,7 +16,7 @@ import socket
 import struct
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -72,6 +72,9 @@ class SimServer:
         self.handler_cpu: Counter = Counter()  # endpoint -> CPU seconds in its handler (this thread's)
         self.fault_counts: Counter = Counter()
         self.paths: Counter = Counter()  # "GET /repos/o/r/deployments" -> requests answered (`/_sim/requests`)
+        # (endpoint, method, path, query) of the latest API requests, oldest first: tests
+        # assert on which resources a run asked for (the boards whose sprints were listed, ...)
+        self.request_log: deque = deque(maxlen=50_000)
         self.graphql_points = 0
         self.lock = threading.Lock()
         self.started = time.monotonic()
@@ -143,6 +146,7 @@ class SimServer:
             self.handler_cpu.clear()
             self.fault_counts.clear()
             self.paths.clear()
+            self.request_log.clear()
             self.graphql_points = 0
             self.attempts.clear()
             self.blocked_until.clear()
@@ -158,6 +162,7 @@ class SimServer:
             return Response.json(status, {"message": "Not Found" if status == 404 else "Method Not Allowed"})
         req.api = name.split(".")[0]
         if req.api != "sim":
+            self.request_log.append((name, req.method, req.path, {k: v[0] for k, v in req.query.items() if v}))
             denied = _auth(req, self)
             if denied is not None:
                 self._count(name, denied.status)

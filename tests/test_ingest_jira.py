@@ -514,3 +514,56 @@ def test_custom_fields_are_found_by_type_then_name():
     issue["fields"]["parent"] = {"id": "9", "key": "A-9", "fields": {"issuetype": {"name": "Epic", "hierarchyLevel": 1}}}
     row = issue_row(issue, fm, {}, "https://x")
     assert (row["epic_key"], row["epic_id"], row["parent_key"]) == ("A-9", "9", "A-9")
+
+
+def test_sprint_field_views_and_the_sweep_share():
+    """What an issue's Sprint field says of a sprint compares with the agile API's sprint
+    (Cloud objects and Data Center's strings alike), and the sweep lists every key once a
+    period at an even pace, overdue keys at once."""
+    from ingestion.jira_rows import jira_ts
+    from ingestion.jira_sprints import sprint_view, sweep_pick, view_key
+    agile = view_key("Sprint, with a comma", "closed", jira_ts("2016-02-09T14:24:02.654Z"),
+                     jira_ts("2016-02-23T14:24:02.000Z"), jira_ts("2016-02-23T15:00:00.000Z"))
+    cloud = {"id": 48, "name": "Sprint, with a comma", "state": "closed", "boardId": 58, "goal": "",
+             "startDate": "2016-02-09T14:24:02.654Z", "endDate": "2016-02-23T14:24:02.000Z",
+             "completeDate": "2016-02-23T15:00:00.000Z"}
+    dc = ("com.atlassian.greenhopper.service.sprint.Sprint@3fd7dd59[id=48,rapidViewId=58,state=CLOSED,"
+          "name=Sprint, with a comma,startDate=2016-02-09T14:24:02.654Z,endDate=2016-02-23T14:24:02.000Z,"
+          "completeDate=2016-02-23T15:00:00.000Z,sequence=48,goal=<null>]")
+    assert sprint_view(cloud) == sprint_view(dc) == {"id": 48, "board": 58, "key": agile}
+    assert sprint_view({**cloud, "state": "active"})["key"] != agile
+    assert sprint_view({"name": "no id"}) is None and sprint_view("junk") is None
+    t0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    hour, day = dt.timedelta(hours=1), dt.timedelta(hours=24)
+    at = {k: "2026-01-01T00:00:00.000Z" for k in range(1, 49)}  # 48 boards listed at midnight
+    picks, credit = sweep_pick(at, t0 + hour, day, hour, 48)
+    assert picks == [1, 10] and credit == 0.0  # two an hour, the oldest first (ties by id as text)
+    picks, credit = sweep_pick({"A": "2026-01-01T00:00:00.000Z", "B": "2026-01-01T00:00:00.000Z"}, t0 + hour,
+                               day, hour, 2)
+    assert picks == [] and abs(credit - 2 / 24) < 1e-9  # two projects: one every 12 hourly runs
+    picks, _ = sweep_pick(at, t0 + 23 * hour, day, hour, 48)
+    assert len(picks) == 48  # 24 h old by the next run: all due
+    # boards listed for other reasons (here 46 of 48, after a day without a run) pay the
+    # credit: it does not pile up into a sweep of everything later
+    picks, credit = sweep_pick({1: at[1], 2: at[2]}, t0 + hour, day, 30 * hour, 48)
+    assert picks == [1, 2] and credit == 0.0
+    assert sweep_pick(at, t0 + hour, dt.timedelta(0), hour, 48)[0] == sorted(at, key=str)
+
+
+@pytest.mark.slow
+def test_a_failed_board_listing_is_asked_again_and_the_rest_is_not(fresh_sim, tmp_path):
+    """A project whose board listing failed is listed again on the next run, as on every run
+    before; the project and boards that were listed are not, with nothing due (the
+    simulator's clock stands still between advances, whatever the machine's load)."""
+    s = fresh_sim(time_scale=1e6)
+    src = write_sources(tmp_path / "sources.yml", s.url, """      - id: good
+        jira: {projects: [PAY]}
+      - id: unknown
+        jira: {projects: [NOPE]}
+""")
+    assert sync(tmp_path, src).status == "partial"
+    s.request_log.clear()
+    r = sync(tmp_path, src)
+    assert r.status == "partial" and "Jira project NOPE not found" in r.source("jira").error_message
+    asked = [(ep, q.get("projectKeyOrId")) for ep, _, _, q in s.request_log if ep.startswith("jira.board")]
+    assert asked == [("jira.boards", "NOPE")]

@@ -192,3 +192,127 @@ def test_incremental_with_scopes_at_once_equals_a_fresh_full_sync(fresh_sim, tmp
     full = sync(tmp_path / "full", sources_for(s.world, tmp_path / "full", s.url))
     assert full.status == "success"
     assert_same(snapshot(db), snapshot(tmp_path / "full" / "sei.duckdb"))
+
+
+# --------------------------------------------------------------------------- hourly runs: which boards are listed
+def listings(sim) -> tuple[list[int], list[str]]:
+    """(boards whose sprints were listed, projects whose boards were listed) in the simulator's
+    request log since it was last cleared."""
+    log = list(sim.request_log)
+    return (sorted(int(path.split("/")[-2]) for ep, _, path, _ in log if ep == "jira.board_sprints"),
+            sorted(q.get("projectKeyOrId", "") for ep, _, _, q in log if ep == "jira.boards"))
+
+
+def run_at(sim, tmp, src, when: str):
+    """Move the simulator's clock to `when` (UTC) and run the hourly sync: what it listed."""
+    from tests.test_ingest_jira import advance
+    hours = (pd.Timestamp(when, tz="UTC").timestamp() - sim.world.now) / 3600
+    if hours:
+        advance(sim, hours)
+    sim.request_log.clear()
+    r = sync(tmp, src)
+    assert r.status == "success", r.source("jira").error_message
+    return listings(sim)
+
+
+def stored_sprints(db) -> pd.DataFrame:
+    return query(db, "SELECT id, board_id, state FROM raw_jira.sprints").set_index("id")
+
+
+def boards_named_by_changed_issues(world, db, cursors: dict) -> set[int]:
+    """The boards of the sprints that the issues an incremental search reads (updated since
+    each project's cursor minus the 5-minute overlap, at JQL's minute precision) name and the
+    warehouse does not hold as they are now."""
+    truth, vs = views.issues(world), views.sprints(world).set_index("sprint_id")
+    stored = stored_sprints(db)
+    out = set()
+    for p, g in truth.groupby("project_id"):
+        since = (cursors[p] - 300) // 60 * 60
+        for ids in g[g.updated_at >= since].sprint_ids:
+            for s in ids:
+                if s not in stored.index or stored.state[s] != vs.state[s]:
+                    out.add(int(vs.board_id[s]))
+    return out
+
+
+def test_hourly_runs_list_the_boards_that_issues_or_the_clock_name(fresh_sim, tmp_path):
+    """With the sweep out of the way (10,000 hours), an hourly run lists a board's sprints
+    only where a changed issue names a sprint the warehouse does not hold as it is now, or a
+    stored sprint is due to change state by the clock (a sprint past its end, a board between
+    sprints); and across a sprint boundary the warehouse ends as a fresh full sync's. The
+    server's clock (the simulator's Date header) decides; it stands still between the test's
+    advances (time_scale 1e6), so what is due does not depend on the machine's load."""
+    from tests.test_ingest_jira import advance
+    s = fresh_sim("small", seed=1, time_scale=1e6)
+    w = s.world
+    all_boards = sorted(int(b) for b in w["boards"].board_id)
+    inc = tmp_path / "inc"
+    src = sources_for(w, inc, s.url, jira_extra="\n    sprint_sweep_hours: 10000")
+    db = inc / "sei.duckdb"
+    # Monday 08:00: the first sync lists everything
+    assert run_at(s, inc, src, "2026-11-02 08:00") == (all_boards, sorted(w["projects"].jira_key))
+    # Saturday 16:00: the next sprints were created on Monday 09:00 and no issue names them
+    # yet: nothing to list (the sweep would find them), and they are missing
+    assert run_at(s, inc, src, "2026-11-07 16:00") == ([], [])
+    future = set(views.sprints(w).query("state == 'future'").sprint_id)
+    assert len(future) == len(all_boards) and not future & set(stored_sprints(db).index)
+    # 17:00: issues planned into two of them name them: those boards, and only those
+    cursors = views.issues(w).groupby("project_id").updated_at.max().to_dict()
+    advance(s, 1)
+    expected = boards_named_by_changed_issues(w, db, cursors)  # from the world, before the run
+    got, projects = run_at(s, inc, src, "2026-11-07 17:00")
+    assert got == sorted(expected) and 0 < len(got) < len(all_boards) and projects == []
+    # Sunday 18:00: the active sprints end: every board, by the clock
+    assert run_at(s, inc, src, "2026-11-08 18:00")[0] == all_boards
+    assert set(stored_sprints(db).query("state == 'active'").index) == set()
+    # until the next sprints start (Monday 09:00; planned without dates, so no start is due
+    # by the clock, and starting them touches no issue) a board between sprints is listed
+    # once half the time since the completion has passed since its last listing: 19:00 and
+    # 20:00, not 21:00 (1, 2, 4, 8, 16 hours after the completion)
+    assert run_at(s, inc, src, "2026-11-08 19:00") == (all_boards, [])
+    # completing the sprints updated the issues it moved to the next sprint (a second after
+    # the completion date), not the completed ones
+    done_at = int(pd.Timestamp("2026-11-08 18:00", tz="UTC").timestamp())
+    moved = views.issues(w).query("updated_at == @done_at + 1")
+    assert len(moved) > 0 and not moved.status.isin(["Done", "Won't Do"]).any()
+    assert set(query(db, "SELECT epoch(updated_at)::BIGINT AS u FROM raw_jira.issues WHERE "
+                         "epoch(updated_at)::BIGINT = %d" % (done_at + 1)).u) == {done_at + 1}
+    assert run_at(s, inc, src, "2026-11-08 20:00") == (all_boards, [])
+    assert run_at(s, inc, src, "2026-11-08 21:00") == ([], [])
+    # Monday 10:00, 16 hours after the completion: listed, and the sprints started at 09:00
+    # are active
+    assert run_at(s, inc, src, "2026-11-09 10:00")[0] == all_boards
+    assert len(stored_sprints(db).query("state == 'active'")) == len(all_boards)
+    # and then only where issues say a sprint changed: none
+    assert run_at(s, inc, src, "2026-11-09 11:00") == ([], [])
+    full = sync(tmp_path / "full", sources_for(w, tmp_path / "full", s.url))
+    assert full.status == "success"
+    assert_same(snapshot(db), snapshot(tmp_path / "full" / "sei.duckdb"))
+
+
+def test_the_sweep_finds_a_sprint_no_issue_names(fresh_sim, tmp_path):
+    """A sprint created with no issue in it (the simulator creates each next sprint a week
+    before it starts) shows in no search: it appears when the sweep reaches its board.
+    `sprint_sweep_hours: 6` over 7 boards: one board an hour, the oldest listing first, and
+    every board whose listing would be 6 hours old by the next run; board listings (2
+    projects) likewise."""
+    s = fresh_sim("small", seed=1, time_scale=1e6)
+    w = s.world
+    inc = tmp_path / "inc"
+    src = sources_for(w, inc, s.url, jira_extra="\n    sprint_sweep_hours: 6")
+    db = inc / "sei.duckdb"
+    projects = sorted(w["projects"].jira_key)
+    run_at(s, inc, src, "2026-11-02 08:00")
+    new = views.sprints(w).query("created_at > @w.now").set_index("sprint_id").board_id  # created at 09:00
+    seen, by_run = set(), []
+    for hour in (9, 10, 11, 12, 13):
+        boards, listed_projects = run_at(s, inc, src, f"2026-11-02 {hour:02d}:00")
+        by_run.append((boards, listed_projects))
+        seen |= set(boards)
+        # a new sprint is in the warehouse once its board was listed, not before
+        held = set(stored_sprints(db).index)
+        assert {sid for sid, b in new.items() if sid in held} == {sid for sid, b in new.items() if b in seen}
+    assert by_run == [([1], []), ([2], []), ([3], [projects[0]]), ([4], []), ([5, 6, 7], [projects[1]])]
+    full = sync(tmp_path / "full", sources_for(w, tmp_path / "full", s.url))
+    assert full.status == "success"
+    assert_same(snapshot(db), snapshot(tmp_path / "full" / "sei.duckdb"))
