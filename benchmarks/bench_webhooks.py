@@ -358,6 +358,7 @@ def freshness(size: str = "small", events: int = 60, folder: Path | None = None,
         pending: dict[str, object] = {}
         arrived: dict[str, tuple[object, float]] = {}
         hours = [0.0]
+        polls = [0]   # the watcher's completed looks at the serving file
 
         def clock():
             try:
@@ -388,6 +389,7 @@ def freshness(size: str = "small", events: int = 60, folder: Path | None = None,
                     with lock:
                         arrived[e.key] = (e, now - e.sent_at)
                         pending.pop(e.key, None)
+                polls[0] += 1
                 stop.wait(0.2)
 
         threads = [threading.Thread(target=clock, daemon=True), threading.Thread(target=watch, daemon=True)]
@@ -409,7 +411,12 @@ def freshness(size: str = "small", events: int = 60, folder: Path | None = None,
                 say(f"sei_fresh: {runs[-1]}; {len(arrived)} visible, {len(pending)} waiting")
             if clock_done.is_set():
                 settled += result is not None or settled > 0
-                time.sleep(0.5)  # the watcher's last look at the serving file
+                # the watcher's look at the serving file as this run left it: one look that
+                # began after the run (a look at a large file with many changes pending takes
+                # seconds; stopping before it would count seen changes as never visible)
+                seen_polls, waited = polls[0], time.monotonic()
+                while polls[0] < seen_polls + 2 and time.monotonic() - waited < 300:
+                    time.sleep(0.2)
                 if not pending or settled >= 2:
                     break
             stop.wait(max(0.0, sensor_interval_s - (time.monotonic() - tick)))
