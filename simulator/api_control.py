@@ -1,6 +1,8 @@
 """`/_sim/*`: the simulator's own control endpoints (no auth, never faulted)."""
 from __future__ import annotations
 
+from collections import Counter
+
 from simulator.faults import FaultSpec
 from simulator.http import Request, Response, Router
 from simulator.world import iso
@@ -35,12 +37,12 @@ def stats(req: Request, sim) -> Response:
 
 
 def requests_by_path(req: Request, sim) -> Response:
-    """Requests answered per method and path (query left out), e.g. which repositories'
-    deployments were listed; `?prefix=/repos/` keeps the paths that start so."""
+    """API requests per method and path (query left out) since the last stats reset, from the
+    request log, e.g. which repositories' deployments were listed; `?prefix=/repos/` keeps
+    the paths that start so."""
     prefix = req.arg("prefix", "") or ""
-    with sim.lock:
-        paths = {k: v for k, v in sorted(sim.paths.items()) if k.split(" ", 1)[1].startswith(prefix)}
-    return Response.json(200, {"by_path": paths})
+    paths = Counter(f"{method} {path}" for _, method, path, _ in list(sim.request_log) if path.startswith(prefix))
+    return Response.json(200, {"by_path": dict(sorted(paths.items()))})
 
 
 def stats_reset(req: Request, sim) -> Response:

@@ -71,9 +71,9 @@ class SimServer:
         self.stats: dict[str, Counter] = defaultdict(Counter)
         self.handler_cpu: Counter = Counter()  # endpoint -> CPU seconds in its handler (this thread's)
         self.fault_counts: Counter = Counter()
-        self.paths: Counter = Counter()  # "GET /repos/o/r/deployments" -> requests answered (`/_sim/requests`)
         # (endpoint, method, path, query) of the latest API requests, oldest first: tests
-        # assert on which resources a run asked for (the boards whose sprints were listed, ...)
+        # assert on which resources a run asked for (the boards whose sprints were listed, the
+        # repositories whose deployments were; `/_sim/requests` counts them by path)
         self.request_log: deque = deque(maxlen=50_000)
         self.graphql_points = 0
         self.lock = threading.Lock()
@@ -145,7 +145,6 @@ class SimServer:
             self.stats.clear()
             self.handler_cpu.clear()
             self.fault_counts.clear()
-            self.paths.clear()
             self.request_log.clear()
             self.graphql_points = 0
             self.attempts.clear()
@@ -181,9 +180,6 @@ class SimServer:
         with self.lock:
             self.handler_cpu[name] += cpu
         self._count(name, resp.status)
-        if req.api != "sim":
-            with self.lock:
-                self.paths[f"{req.method} {req.path}"] += 1
         return resp
 
     def _count(self, name: str, status) -> None:
