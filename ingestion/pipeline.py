@@ -288,6 +288,13 @@ def _load_sources(sources, cfg, wh: Path, full_refresh: bool, say: Callable[[str
                 f"retries {r.retries:>3}  waited {r.wait_seconds:6.1f}s"
                 + (f"  cursor {r.cursor_value}" if r.cursor_value else ""))
         say(f"{name}: {res.status} in {time.monotonic() - t0:.1f}s, {res.rows} rows, {res.requests} requests")
+        if full_refresh:
+            # the source's tables were dropped and reloaded: rows that did not come back are
+            # gone without a deletion stamp, which only a full dbt build notices
+            from ingestion.destination import connect_warehouse
+            from orchestration.incremental import request_full_build
+            with connect_warehouse(wh, read_only=False) as con:
+                request_full_build(con, f"a full refresh of {name}")
 
 
 def _resource_names(source: str) -> list[str]:

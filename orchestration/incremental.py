@@ -37,6 +37,7 @@ from typing import Any
 
 STATE_SCHEMA = "sei_builds"   # not `ops`: PostgreSQL mirrors ops from the DuckDB file, dropping what it lacks
 STATE_TABLE = "dbt_builds"
+REQUESTS_TABLE = "full_build_requests"   # commands that change raw rows behind dlt's back
 DEFAULT_LOOKBACK_DAYS = 30.0
 
 # raw table -> SQL over its columns: the earliest time its rows can appear at in a mart
@@ -120,8 +121,11 @@ def upstream(manifest: dict) -> tuple[list[str], list[tuple[str, str]], list[tup
     """From dbt's manifest: the incremental models, the raw tables upstream of them, and the
     staging models over the tables without an anchor, (schema, relation, columns)."""
     nodes, parents = manifest["nodes"], manifest["parent_map"]
+    # the window's models; the staging tables kept by load (strategy sei_loads) follow their
+    # own loads, and a fingerprinted change rebuilds them with everything else
     incremental = sorted(k for k, n in nodes.items()
-                         if n.get("resource_type") == "model" and n.get("config", {}).get("materialized") == "incremental")
+                         if n.get("resource_type") == "model" and n.get("config", {}).get("materialized") == "incremental"
+                         and n.get("config", {}).get("incremental_strategy") == "sei_window")
     seen: set[str] = set()
     stack = list(incremental)
     while stack:
@@ -243,6 +247,10 @@ def plan_build(con, manifest: dict, project_dir: Path, dbt_vars: dict[str, Any],
     if prev is None:
         plan.reason = "no earlier build recorded"
         return plan
+    asked = _requests(con)
+    if asked:
+        plan.reason = f"asked for by {', '.join(asked)}"
+        return plan
     if prev["fingerprint"] != plan.fingerprint:
         before = prev["parts"]
         which = [k for k in plan.parts if before.get(k) != plan.parts[k]] or ["(an earlier version's fingerprint)"]
@@ -291,6 +299,26 @@ def plan_build(con, manifest: dict, project_dir: Path, dbt_vars: dict[str, Any],
     return plan
 
 
+def request_full_build(con, reason: str) -> None:
+    """Make the next planned build a full one. For commands that delete or rewrite raw rows
+    without a load id or a deletion stamp (retention, a forgotten developer): the planner
+    cannot see those changes, and the incremental marts keep what is outside the window
+    until they are rebuilt. Call it inside the command's transaction, so both land or neither."""
+    con.execute(f"create schema if not exists {STATE_SCHEMA}")
+    con.execute(f"create table if not exists {STATE_SCHEMA}.{REQUESTS_TABLE} (requested_at timestamp, reason varchar)")
+    con.execute(f"insert into {STATE_SCHEMA}.{REQUESTS_TABLE} values (?, ?)",
+                [dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), reason])
+
+
+def _requests(con) -> list[str]:
+    """Requests no full build has answered yet (record_build removes those it answered)."""
+    from ingestion.destination import has_table
+    if not has_table(con, STATE_SCHEMA, REQUESTS_TABLE):
+        return []
+    return [r[0] for r in con.execute(f"select distinct reason from {STATE_SCHEMA}.{REQUESTS_TABLE} "
+                                      f"order by 1").fetchall()]
+
+
 def _seen_table(table: tuple[str, str]) -> str:
     return f"dbt_builds_seen__{table[0]}__{table[1]}"
 
@@ -314,6 +342,9 @@ def record_build(con, plan: BuildPlan, manifest: dict, project_dir: Path, dbt_va
     con.execute(f"create table if not exists {STATE_SCHEMA}.{STATE_TABLE} (planned_at timestamp, mode varchar, "
                 f"window_start timestamp, watermark varchar, fingerprint varchar, changed_rows bigint, reason varchar, "
                 f"parts varchar)")
+    if plan.full and has_table(con, STATE_SCHEMA, REQUESTS_TABLE):
+        # answered: those made before this build was planned (a later one waits for the next)
+        con.execute(f"delete from {STATE_SCHEMA}.{REQUESTS_TABLE} where requested_at <= ?", [plan.planned_at])
     con.execute(f"insert into {STATE_SCHEMA}.{STATE_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?)",
                 [plan.planned_at, "full" if plan.full else "window", plan.window_start, plan.watermark,
                  plan.fingerprint, sum(plan.changed.values()), plan.reason, json.dumps(plan.parts, sort_keys=True)])

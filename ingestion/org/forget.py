@@ -225,6 +225,10 @@ def forget_developer(developer_id: str, warehouse: Path | str | None = None,
             con.execute("insert into raw_org.forgotten_developers values (?, ?, ?)",
                         [developer_id, pseudonym(developer_id),
                          dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)])
+            # the marts were scrubbed above; the next build rebuilds them from the scrubbed
+            # raw rows whatever its window (orchestration/incremental.py)
+            from orchestration.incremental import request_full_build
+            request_full_build(con, "sei org forget")
             for path in also:
                 forget_in_file(path, pairs, strict)
             con.execute("commit")

@@ -129,6 +129,11 @@ def apply_retention(warehouse: Path | str | None = None, months: int | None = No
                     deleted[f"{t} (personal columns blanked)"] = n
                     if not dry_run:
                         con.execute(f"update {t} set {', '.join(f'{c} = null' for c in blank)} where {where}", [cutoff])
+        if deleted and not dry_run:
+            # the planner sees loads and deletion stamps, not these deletes: the incremental
+            # marts would keep the rows outside their window (orchestration/incremental.py)
+            from orchestration.incremental import request_full_build
+            request_full_build(con, "sei org retention")
         con.execute("rollback" if dry_run else "commit")
     except Exception:
         con.execute("rollback")

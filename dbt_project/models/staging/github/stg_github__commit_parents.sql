@@ -1,6 +1,11 @@
 {#- A commit's parents in order: dlt nested table of commits (`_dlt_root_id` = the commit
     row's `_dlt_id`, `_dlt_list_idx` = the parent's position; 0 is the first parent, the
-    one first-parent history walks). -#}
+    one first-parent history walks).
+    A table kept by load (macros/incremental/sei_loads.sql): a window build takes the parents
+    of the commits loaded since and replaces those commits' parents (a commit's parents are
+    part of its identity: they never change). -#}
+{{ config(materialized=sei_incremental(), incremental_strategy='sei_loads',
+          unique_key=['repository_full_name', 'commit_sha']) }}
 with parents as (
 
     {{ staging_source('github', 'commits__parents', {
@@ -21,6 +26,12 @@ commits as (
 
 ),
 
+new_loads as (
+
+    select * from commits where {{ sei_new_loads() }}
+
+),
+
 joined as (
 
     select
@@ -32,7 +43,7 @@ joined as (
         commits._sei_loaded_at,
         commits._sei_deleted_at
     from parents
-    inner join commits
+    inner join new_loads as commits
         on parents._dlt_root_id = commits._dlt_id
 
 ),

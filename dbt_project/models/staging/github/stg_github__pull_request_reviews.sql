@@ -1,7 +1,12 @@
 {#- Reviews are a dlt nested table of pull_requests: each row points at its PR row
     through `_dlt_root_id` = the PR's `_dlt_id`, and dlt replaces a PR's reviews whenever
     the PR is merged again. The PR's latest row gives the repository, its author (to flag
-    self-reviews) and the load time. -#}
+    self-reviews) and the load time.
+    A table kept by load (macros/incremental/sei_loads.sql): a window build takes the reviews
+    of the PRs loaded since, and replaces all reviews of those PRs. GitHub never deletes a
+    submitted review (a dismissed one stays, in state DISMISSED), so a PR's reviews are
+    replaced by a set that holds them all. -#}
+{{ config(materialized=sei_incremental(), incremental_strategy='sei_loads', unique_key='pull_request_id') }}
 with reviews as (
 
     {{ staging_source('github', 'pull_requests__reviews', {
@@ -31,6 +36,12 @@ pull_requests as (
 
 ),
 
+new_loads as (
+
+    select * from pull_requests where {{ sei_new_loads() }}
+
+),
+
 joined as (
 
     select
@@ -43,7 +54,7 @@ joined as (
         pull_requests._sei_loaded_at,
         pull_requests._sei_deleted_at
     from reviews
-    inner join pull_requests
+    inner join new_loads as pull_requests
         on reviews._dlt_root_id = pull_requests._dlt_id
 
 ),

@@ -1,3 +1,6 @@
+{#- A table kept by load, not a view: millions of raw rows (macros/incremental/sei_loads.sql) -#}
+{{ config(materialized=sei_incremental(), incremental_strategy='sei_loads', unique_key='pull_request_id') }}
+
 with source as (
 
     {{ staging_source('github', 'pull_requests', {
@@ -41,9 +44,15 @@ with source as (
 
 ),
 
+new_loads as (
+
+    select * from source where {{ sei_new_loads() }}
+
+),
+
 deduplicated as (
 
-    {{ deduplicate('source', partition_by=['id'], latest_by=['updated_at', '_dlt_load_id']) }}
+    {{ deduplicate('new_loads', partition_by=['id'], latest_by=['updated_at', '_dlt_load_id']) }}
 
 ),
 

@@ -1,3 +1,6 @@
+{#- A table kept by load, not a view: millions of raw rows (macros/incremental/sei_loads.sql) -#}
+{{ config(materialized=sei_incremental(), incremental_strategy='sei_loads', unique_key='changelog_item_id') }}
+
 with source as (
 
     {{ staging_source('jira', 'issue_changelogs', {
@@ -24,9 +27,15 @@ with source as (
 
 ),
 
+new_loads as (
+
+    select * from source where {{ sei_new_loads() }}
+
+),
+
 deduplicated as (
 
-    {{ deduplicate('source', partition_by=['history_id', 'item_index'], latest_by=['_dlt_load_id']) }}
+    {{ deduplicate('new_loads', partition_by=['history_id', 'item_index'], latest_by=['_dlt_load_id']) }}
 
 ),
 
