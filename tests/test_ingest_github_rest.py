@@ -237,3 +237,38 @@ def test_rest_sweep_hours_setting_is_checked(tmp_path):
     f.write_text(f.read_text().replace("-1", "daily"))
     with pytest.raises(ConfigError, match="rest_sweep_hours 'daily'"):
         load(f)
+
+
+@pytest.mark.slow
+def test_a_delivery_lists_its_repository_whatever_the_sweep(tmp_path):
+    """The push path narrows the sync to the repositories the deliveries name and lists each
+    of them: the staging deployment atlas-api started at 14:59:37 without a push, which the
+    hourly run's listing skips at 15:00 (the previous test), arrives by its webhook."""
+    from simulator import generate
+    from simulator.server import SimServer
+    from simulator.webhooks import WebhookSender
+    from webhooks.apply import apply_pending
+    from tests.webhook_receiver import ENV, SECRET, Receiver
+    w = generate("tiny", seed=7)
+    w.now, _ = w.now + int(14.75 * 3600), w._cache.clear()  # Monday 2026-11-02 14:45
+    atlas, dep_id = "acme-payments/atlas-api", 1900000518
+    inc = tmp_path / "inc"
+    receiver = Receiver(tmp_path / "webhooks.sqlite")
+    try:
+        with SimServer(w, time_scale=FROZEN) as s:
+            run_sync(inc, s.url)
+            sender = WebhookSender(w, receiver.url, SECRET)
+            advance(s, 0.25)
+            named = {p["repository"]["full_name"] for d, (src, ev, p) in sender.deliveries.items()
+                     if src == "github" and ev.startswith("deployment")}
+            assert atlas in named, sender.deliveries   # its deployment's webhook
+            with environ(SEI_WAREHOUSE=str(inc / "sei.duckdb"), SOURCES__GITHUB__ACCESS_TOKEN=GITHUB_TOKEN,
+                         SEI_WAIT_SCALE="0.001", SOURCES__GITHUB__BASE_URL=None, SOURCES__GITHUB__GRAPHQL_URL=None,
+                         **ENV):
+                res = apply_pending(config_path=inc / "sources.yml", spool_file=tmp_path / "webhooks.sqlite",
+                                    say=lambda line: None, publish=False, build=False)
+            assert res.newly_applied > 0
+    finally:
+        receiver.stop()
+    deps = set(query(inc / "sei.duckdb", "SELECT id FROM raw_github.deployments").id)
+    assert dep_id in deps

@@ -123,6 +123,7 @@ def _narrow(cfg, source: str, p: Plan, board_projects: dict[int, str], say) -> t
             return None
         # a wildcard scope narrowed to one repository would rewrite repositories.scope:
         # that table is left to the API sync
+        cfg = _list_every_scope(cfg, "github", ("rest_sweep_hours",))
         return dataclasses.replace(cfg, scopes=[*scopes, *(s for s in cfg.scopes if s.integration != "github")]), \
             sorted(resources)
     if source == "jira":
@@ -143,6 +144,7 @@ def _narrow(cfg, source: str, p: Plan, board_projects: dict[int, str], say) -> t
         if not scopes:
             return None
         resources = set().union(*keys.values())
+        cfg = _list_every_scope(cfg, "jira", ("sprint_sweep_hours", "board_sweep_hours"))
         return dataclasses.replace(cfg, scopes=[*scopes, *(s for s in cfg.scopes if s.integration != "jira")]), \
             sorted(resources)
     if source == "harness":
@@ -155,6 +157,19 @@ def _narrow(cfg, source: str, p: Plan, board_projects: dict[int, str], say) -> t
             return None
         return dataclasses.replace(cfg, projects=projects), list(HARNESS_RESOURCES)
     return None
+
+
+def _list_every_scope(cfg, source: str, sweeps: tuple[str, ...]):
+    """The config with the source's rolling sweeps off (0: every scope every run). The hourly
+    sync lists a repository's deployments or a board's sprints only where something says they
+    may have changed, and sweeps the rest; here a delivery is what says so, and the scopes are
+    already narrowed to the ones the deliveries name (a deployment made without a push was
+    otherwise skipped until the sweep reached its repository)."""
+    settings = cfg.integrations.get(source)
+    if settings is None:
+        return cfg
+    return dataclasses.replace(cfg, integrations={**cfg.integrations, source: dataclasses.replace(
+        settings, options={**settings.options, **{k: 0 for k in sweeps}})})
 
 
 def _board_projects(wh: Path) -> dict[int, str]:
@@ -324,9 +339,10 @@ def _dbt_build(selectors: list[str], run_id: str, say) -> None:
 
 def apply_pending(through: int | None = None, run_id: str | None = None, config_path=None,
                   spool_file=None, say: Callable[[str], None] | None = None, publish: bool = True,
-                  command: str | None = None) -> ApplyResult:
+                  command: str | None = None, build: bool = True) -> ApplyResult:
     """Apply every not yet applied delivery up to `through` (all when None). Events of an
-    earlier batch whose run failed are picked up again here: a batch is never skipped."""
+    earlier batch whose run failed are picked up again here: a batch is never skipped.
+    `build=False` merges into the raw tables only (the next build covers them)."""
     import uuid
 
     from ingestion import config as cfgmod
@@ -360,7 +376,7 @@ def apply_pending(through: int | None = None, run_id: str | None = None, config_
             if p.jira_deleted:
                 _delete_issues(p.jira_deleted, wh, result, say)
             result.seconds["merge"] = time.monotonic() - t0
-            if result.touched_tables:
+            if result.touched_tables and build:
                 t0 = time.monotonic()
                 result.dbt_selected = dbt_selectors(result.touched_tables)
                 _dbt_build(result.dbt_selected, run_id, say)
