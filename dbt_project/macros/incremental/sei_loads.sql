@@ -29,9 +29,9 @@
     the table holds (its `loaded_at` and `deleted_at`); `1 = 1` when recomputing whole. -#}
 {% macro sei_new_loads(loaded='_sei_loaded_at', deleted='_sei_deleted_at') -%}
     {%- if sei_loads_windowed() -%}
-    ({{ loaded }} > (select max(loaded_at) from {{ this }})
-        or (select max(loaded_at) from {{ this }}) is null
-        or {{ deleted }} > coalesce((select max(deleted_at) from {{ this }}), cast('1900-01-01' as {{ dbt.type_timestamp() }})))
+    {%- set epoch = "cast('1900-01-01' as " ~ dbt.type_timestamp() ~ ")" %}
+    ({{ loaded }} > coalesce((select max(loaded_at) from {{ this }}), {{ epoch }})
+        or {{ deleted }} > coalesce((select max(deleted_at) from {{ this }}), {{ epoch }}))
     {%- else -%}
     1 = 1
     {%- endif -%}
