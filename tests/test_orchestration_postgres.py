@@ -5,6 +5,8 @@ there (its target follows SEI_DESTINATION); the expectations validate the new ba
 there; integration_health is built there from the mirrored run figures; `sei doctor` reads
 it there; the serving step publishes no DuckDB file. Every asset and check must pass, and
 the team figures must equal the DuckDB build of the same org (tests/dora_reference.py)."""
+import datetime as dt
+import shutil
 import time
 
 import dagster as dg
@@ -43,7 +45,8 @@ def run(tmp_path_factory):
                   f"in {time.monotonic() - t:.1f}s")
             from core.health import read_health
             health, where = read_health()
-            yield {"result": result, "defs": defs, "server": server, "tmp": tmp, "health": health, "where": where}
+            yield {"result": result, "defs": defs, "server": server, "tmp": tmp, "health": health, "where": where,
+                   "world": world}
 
 
 def _pg(run, sql: str) -> pd.DataFrame:
@@ -101,3 +104,88 @@ def test_team_figures_equal_the_duckdb_build(run):
     pd.testing.assert_frame_equal(norm(got), norm(want), check_dtype=False)
     prs = _pg(run, "select count(*) as n from marts.bridge_pull_request_team").n[0]
     assert prs == query(ref.dora_warehouse()["db"], "select count(*) as n from marts.bridge_pull_request_team").n[0]
+
+
+def _pg_occurrences(server, dbname: str, needles: list[str]) -> list[tuple[str, str, int]]:
+    """Every (table or view, column) of the database whose text contains a needle, case-insensitively."""
+    con = server.connect(dbname=dbname)
+    try:
+        with con.cursor() as cur:
+            cur.execute("""select table_schema, table_name, column_name from information_schema.columns
+                           where table_schema not in ('information_schema', 'pg_catalog')
+                             and data_type in ('text', 'character varying', 'json', 'jsonb')""")
+            hits = []
+            for s, t, c in cur.fetchall():
+                cond = " or ".join(f'strpos(lower(cast("{c}" as text)), %s) > 0' for _ in needles)
+                cur.execute(f'select count(*) from "{s}"."{t}" where {cond}', [x.lower() for x in needles])
+                n = cur.fetchone()[0]
+                if n:
+                    hits.append((f"{s}.{t}", c, n))
+            return hits
+    finally:
+        con.close()
+
+
+def test_forget_and_retention_rewrite_postgres(run, tmp_path):
+    """With PostgreSQL as the engine the raw tables, the marts and the serving schemas are the
+    server's, and the DuckDB file holds only the org history: `sei org forget` must leave no
+    trace in either, and retention must delete where the raw rows are. On a copy of the
+    built database (CREATE DATABASE ... TEMPLATE), so the other tests read the original."""
+    from helpers import environ
+    from ingestion.org.forget import forget_developer
+    from ingestion.org.retention import apply_retention, cutoff_for
+    from simulator.truth import truth_frame
+    server = run["server"]
+    server.execute("select pg_terminate_backend(pid) from pg_stat_activity where datname = %s "
+                   "and pid <> pg_backend_pid()", [server.dbname])
+    server.execute("drop database if exists privacy_copy")
+    server.execute(f"create database privacy_copy template {server.dbname}")
+    local = tmp_path / "sei.duckdb"
+    shutil.copy(run["tmp"] / "sei.duckdb", local)
+    dev = _pg(run, """select developer_id from marts.bridge_pull_request_team where tree = 'reporting'
+                      group by 1 order by count(*) desc, 1 limit 1""").developer_id[0]
+    people = truth_frame(run["world"], "developers")
+    me = people[people.dev_id == dev].iloc[0]
+    ids = truth_frame(run["world"], "identities")
+    mine = ids[ids.dev_id == dev]
+    # what names them, from the simulator's own rows (independent of the forget module)
+    needles = sorted({me.full_name, me.email, *mine.login.dropna(), *mine.email.dropna(), *mine.account_id.dropna()}
+                     - {""})
+    before = _pg_occurrences(server, "privacy_copy", needles)
+    assert {t.split(".")[0] for t, _, _ in before} >= {"raw_github", "marts"}, before
+    with environ(SEI_PG_DATABASE="privacy_copy", SEI_WAREHOUSE=str(local)):
+        result = forget_developer(dev)
+        assert result.remaining == 0
+        assert any(t.startswith("postgres:raw_github.") for t in result.tables), result.tables
+        left = _pg_occurrences(server, "privacy_copy", needles)
+        assert not left, left
+        from test_privacy_forget import occurrences
+        assert occurrences(local, needles).empty       # the org history in the DuckDB file
+        # the next build is a full one, asked for where dbt builds
+        con = server.connect(dbname="privacy_copy")
+        try:
+            assert {r[0] for r in _rows(con, "select reason from sei_builds.full_build_requests")} == {"sei org forget"}
+            [(newest,)] = _rows(con, "select max(coalesce(merged_at, closed_at)) from raw_github.pull_requests")
+            now = newest.astimezone(dt.timezone.utc)
+            cutoff = cutoff_for(2, now)
+            old = "select count(*) from raw_github.pull_requests where coalesce(merged_at, closed_at) < %s"
+            [(old_prs,)] = _rows(con, old, cutoff)
+            assert old_prs > 0
+            r = apply_retention(months=2, now=now)
+            assert r.deleted["raw_github.pull_requests"] == old_prs
+            assert _rows(con, old, cutoff) == [(0,)]
+            assert _rows(con, "select count(*) from raw_github.pull_requests__reviews where _dlt_root_id not in "
+                              "(select _dlt_id from raw_github.pull_requests)") == [(0,)]
+            [(named, commits)] = _rows(con, "select count(author_email), count(*) from raw_github.commits "
+                                            "where authored_at < %s", cutoff)
+            assert named == 0 and commits > 0      # the history chain stays, without who made it
+            assert _rows(con, "select count(*) from sei_builds.full_build_requests "
+                              "where reason = 'sei org retention'") == [(1,)]
+        finally:
+            con.close()
+
+
+def _rows(con, sql: str, *params) -> list[tuple]:
+    with con.cursor() as cur:
+        cur.execute(sql, list(params) or None)
+        return cur.fetchall()

@@ -8,12 +8,18 @@ Team figures stay the same: every value of the person is replaced consistently e
 still maps the person's accounts to the same developer and attribution is unchanged. The
 developer id stays (it is the key people and teams are joined on; it names nobody).
 
+With SEI_ENGINE=postgres the raw tables, the marts and the serving schemas are in PostgreSQL
+and the org history in the DuckDB file: both are rewritten, each in one transaction, with
+the same replacements (PostgreSQL's are committed first, so a failure in between leaves the
+DuckDB file naming the person and the command finds the values again when run anew).
+
 Pseudonyms are derived from the developer id (`forgotten-<10 hex>`), so forgetting twice,
 or forgetting in a copy, gives the same result. The person is recorded in
 `raw_org.forgotten_developers` (developer id, pseudonym, when) and never the values.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -24,7 +30,7 @@ import duckdb
 
 from ingestion.lock import writes_warehouse
 
-TEXT_TYPES = ("VARCHAR", "JSON")
+TEXT_TYPES = ("VARCHAR", "JSON", "TEXT", "CHARACTER VARYING", "JSONB")  # DuckDB's and PostgreSQL's names
 # Characters that may be part of a login, an email or a name token: a value only matches
 # when not glued to one of them, so "ana" never rewrites "banana". A hyphen separates
 # (GitHub writes branches as `revert-210-<login>/...`) unless that would touch another
@@ -155,16 +161,23 @@ def strict_values(pairs: list[tuple[str, str]], others: set[str]) -> set[str]:
     return out
 
 
-def _text_columns(con) -> dict[str, list[str]]:
-    rows = con.execute("""select c.table_schema, c.table_name, c.column_name
+def _is_postgres(con) -> bool:
+    from ingestion.destination import PgConnection
+    return isinstance(con, PgConnection)
+
+
+def _text_columns(con) -> dict[str, list[tuple[str, str]]]:
+    """Every text or JSON column of every base table: '"schema"."table"' -> [(column, type)]."""
+    types = ", ".join(f"'{t}'" for t in TEXT_TYPES)
+    rows = con.execute(f"""select c.table_schema, c.table_name, c.column_name, upper(c.data_type)
         from information_schema.columns c
         join information_schema.tables t
           on t.table_schema = c.table_schema and t.table_name = c.table_name and t.table_catalog = c.table_catalog
-        where t.table_type = 'BASE TABLE' and c.data_type in ('VARCHAR', 'JSON')
+        where t.table_type = 'BASE TABLE' and upper(c.data_type) in ({types})
           and c.table_schema not in ('information_schema', 'pg_catalog')""").fetchall()
-    out: dict[str, list[str]] = {}
-    for s, t, c in rows:
-        out.setdefault(f'"{s}"."{t}"', []).append(c)
+    out: dict[str, list[tuple[str, str]]] = {}
+    for s, t, c, typ in rows:
+        out.setdefault(f'"{s}"."{t}"', []).append((c, typ))
     return out
 
 
@@ -173,16 +186,22 @@ def scrub(con, pairs: list[tuple[str, str]], strict: set[str] = frozenset()) -> 
     many rows still match afterwards."""
     rewritten: dict[str, int] = {}
     remaining = 0
+    pg = _is_postgres(con)
+    # the patterns (`(?i)` first, `\\` escapes, bracket classes) mean the same to DuckDB's RE2
+    # and PostgreSQL's advanced regular expressions; only the match operator differs
+    matches = (lambda x, pat: f"({x} ~ '{pat}')") if pg else (lambda x, pat: f"regexp_matches({x}, '{pat}')")
     for table, cols in _text_columns(con).items():
         for attempt in range(4):   # adjacent occurrences share a separator: repeat until clean
             conds, sets = [], []
-            for c in cols:
+            for c, typ in cols:
                 qc = f'"{c}"'
                 expr, hit = f"cast({qc} as varchar)", []
                 for value, pseudo in pairs:
                     pat = _pattern(value, value in strict).replace("'", "''")
                     expr = f"regexp_replace({expr}, '{pat}', '\\1{pseudo}\\2', 'g')"
-                    hit.append(f"regexp_matches(cast({qc} as varchar), '{pat}')")
+                    hit.append(matches(f"cast({qc} as varchar)", pat))
+                if pg and typ in ("JSON", "JSONB"):
+                    expr = f"cast({expr} as {typ.lower()})"
                 cond = " or ".join(hit)
                 conds.append(f"({qc} is not null and ({cond}))")
                 sets.append(f"{qc} = case when {qc} is not null and ({cond}) then {expr} else {qc} end")
@@ -202,22 +221,33 @@ def scrub(con, pairs: list[tuple[str, str]], strict: set[str] = frozenset()) -> 
 def forget_developer(developer_id: str, warehouse: Path | str | None = None,
                      also: list[Path | str] = ()) -> ForgetResult:
     """Replace everything that names `developer_id` in the warehouse, in one transaction,
-    and in the other DuckDB files listed in `also` (published copies) with the same values."""
+    and in the other DuckDB files listed in `also` (published copies) with the same values.
+    With SEI_ENGINE=postgres, in PostgreSQL's tables too (prefixed `postgres:` in the result)."""
     from core.settings import warehouse_path
+    from ingestion.destination import connect_warehouse, kind
     db = Path(warehouse or warehouse_path())
     if not db.exists():
         raise ForgetError(f"{db}: no warehouse here (set SEI_WAREHOUSE or pass --warehouse)")
-    con = duckdb.connect(str(db))
-    try:
+    with contextlib.ExitStack() as stack:
+        con = duckdb.connect(str(db))
+        stack.callback(con.close)
+        pg = stack.enter_context(connect_warehouse(db, read_only=False)) if kind() == "postgres" else None
         have = _tables(con)
         if "raw_org.developers" not in have or not con.execute(
                 "select count(*) from raw_org.developers where developer_id = ?", [developer_id]).fetchone()[0]:
             raise ForgetError(f"developer {developer_id!r} is not in any org import of {db}: "
                               "use the developer_id column of the developers file (`sei org show`)")
         values = personal_values(con, developer_id)
+        others = other_accounts(con, developer_id)
+        if pg is not None:   # the raw tables (commits, Jira users) and the mirrored org are there
+            for kind_, found in personal_values(pg, developer_id).items():
+                values[kind_] |= found
+            others |= other_accounts(pg, developer_id)
         pairs = replacements(developer_id, values)
-        strict = strict_values(pairs, other_accounts(con, developer_id))
+        strict = strict_values(pairs, others)
         con.execute("begin")
+        if pg is not None:
+            pg.execute("begin")
         try:
             tables, remaining = scrub(con, pairs, strict)
             con.execute("create table if not exists raw_org.forgotten_developers "
@@ -226,17 +256,25 @@ def forget_developer(developer_id: str, warehouse: Path | str | None = None,
                         [developer_id, pseudonym(developer_id),
                          dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)])
             # the marts were scrubbed above; the next build rebuilds them from the scrubbed
-            # raw rows whatever its window (orchestration/incremental.py)
+            # raw rows whatever its window (orchestration/incremental.py), where dbt builds
             from orchestration.incremental import request_full_build
-            request_full_build(con, "sei org forget")
+            if pg is not None:
+                pg_tables, pg_remaining = scrub(pg, pairs, strict)
+                tables.update({f"postgres:{t}": n for t, n in pg_tables.items()})
+                remaining += pg_remaining
+                request_full_build(pg, "sei org forget")
+            else:
+                request_full_build(con, "sei org forget")
             for path in also:
                 forget_in_file(path, pairs, strict)
+            if pg is not None:
+                pg.execute("commit")
             con.execute("commit")
         except Exception:
             con.execute("rollback")
+            if pg is not None:
+                pg.execute("rollback")
             raise
-    finally:
-        con.close()
     return ForgetResult(developer_id, pseudonym(developer_id), len(pairs), tables, remaining)
 
 

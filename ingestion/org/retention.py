@@ -10,16 +10,17 @@ default branch's history through them, but lose who made them (author and commit
 names, emails, logins; commit messages; run actors and titles).
 The same rows go from dlt's `<schema>_staging` copies. Deployments, incidents, services
 and the org import are kept: they name no one beyond what the org files say, and DORA
-history needs them. Marts follow at the next dbt build; the sources' incremental cursors
-are past these rows, so they are not loaded again.
+history needs them. Marts follow at the next dbt build (the command asks the planner for a
+full one); the sources' incremental cursors are past these rows, so they are not loaded again.
+
+The raw tables are where dlt loaded them: the DuckDB file, or PostgreSQL with
+SEI_ENGINE=postgres (`connect_warehouse`); the SQL below runs on both.
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 from pathlib import Path
-
-import duckdb
 
 from ingestion.lock import writes_warehouse
 
@@ -75,7 +76,14 @@ def apply_retention(warehouse: Path | str | None = None, months: int | None = No
     if months < 1:
         raise ValueError(f"retention of {months} months: give 1 or more")
     cutoff = cutoff_for(months, now)
-    con = duckdb.connect(str(Path(warehouse or warehouse_path())))
+    from ingestion.destination import connect_warehouse
+    with connect_warehouse(Path(warehouse or warehouse_path()), read_only=False) as con:
+        deleted = _apply(con, cutoff, dry_run)
+    return RetentionResult(months, cutoff.replace(tzinfo=None), deleted)
+
+
+def _apply(con, cutoff: dt.datetime, dry_run: bool) -> dict[str, int]:
+    """Delete and blank in one transaction; what went (or would go), per table."""
     deleted: dict[str, int] = {}
     try:
         tables = {f"{s}.{t}" for s, t in con.execute(
@@ -90,7 +98,8 @@ def apply_retention(warehouse: Path | str | None = None, months: int | None = No
                 ids = [r[0] for r in con.execute(f"select _dlt_id from {t} where {cond}", [cutoff]).fetchall()]
                 if not ids:
                     continue
-                con.execute(f"create or replace temp table _gone as select unnest(?::varchar[]) as _dlt_id", [ids])
+                con.execute("drop table if exists _gone")
+                con.execute("create temp table _gone as select unnest(?::varchar[]) as _dlt_id", [ids])
                 deleted[t] = len(ids)
                 # dlt's nested tables point at the root row through _dlt_root_id
                 for child in sorted(x for x in tables if x.startswith(f"{schema}{base}.{name}__")):
@@ -138,6 +147,4 @@ def apply_retention(warehouse: Path | str | None = None, months: int | None = No
     except Exception:
         con.execute("rollback")
         raise
-    finally:
-        con.close()
-    return RetentionResult(months, cutoff.replace(tzinfo=None), deleted)
+    return deleted
