@@ -40,7 +40,7 @@ run: setup ## simulator -> warehouse -> marts -> checks, on the embedded DuckDB 
 	$(BIN)/sei demo
 
 test: setup ## the whole suite except benchmarks (what CI runs)
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=25
 
 test-fast: setup ## quick subset for iterating
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -m "not slow and not benchmark"

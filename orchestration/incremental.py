@@ -1,7 +1,7 @@
 """What the next dbt build must recompute: everything, or the incremental marts from a window start.
 
 The large facts and the DORA period marts are incremental by time window
-(dbt_project/macros/incremental/sei_window.sql): a build with the var `sei_window_start`
+(dbt_project/macros/incremental/sei_window.sql): a build with SEI_DBT_WINDOW_START set
 recomputes their rows from that time on and keeps the rest. This module decides the start
 from what changed since the last successful build, so an hourly run rebuilds what the hour
 touched and an org or profile change rebuilds everything (docs/incremental.md):
@@ -37,6 +37,7 @@ from typing import Any
 
 STATE_SCHEMA = "sei_builds"   # not `ops`: PostgreSQL mirrors ops from the DuckDB file, dropping what it lacks
 STATE_TABLE = "dbt_builds"
+WINDOW_ENV = "SEI_DBT_WINDOW_START"   # read by dbt_project/macros/incremental/sei_window.sql
 REQUESTS_TABLE = "full_build_requests"   # commands that change raw rows behind dlt's back
 DEFAULT_LOOKBACK_DAYS = 30.0
 
@@ -88,9 +89,12 @@ class BuildPlan:
     changed: dict[str, int] = field(default_factory=dict)  # raw table -> changed rows
     earliest: dict[str, dt.datetime] = field(default_factory=dict)  # raw table -> its changed rows' first anchor
 
-    def dbt_vars(self) -> dict[str, str]:
-        return {} if self.full or self.window_start is None else \
-            {"sei_window_start": self.window_start.isoformat(sep="T", timespec="seconds")}
+    def dbt_env(self) -> dict[str, str]:
+        """What dbt's process gets: the window start, or empty for every row. Not a var: a
+        var that changes defeats dbt's partial parse (the window moves every day)."""
+        start = "" if self.full or self.window_start is None else \
+            self.window_start.isoformat(sep="T", timespec="seconds")
+        return {WINDOW_ENV: start}
 
     def describe(self) -> str:
         if self.full:
@@ -292,8 +296,8 @@ def plan_build(con, manifest: dict, project_dir: Path, dbt_vars: dict[str, Any],
             plan.earliest[f"{table[0]}.{table[1]}"] = lo
             earliest = lo if earliest is None or lo < earliest else earliest
     start = min(earliest or plan.planned_at, plan.planned_at) - dt.timedelta(days=lookback_days())
-    # from the start of its UTC day: the same var all day long, so dbt's partial parse (which
-    # a changed var defeats) serves the frequent small builds of the push path
+    # from the start of its UTC day: the push path's frequent small builds all day long
+    # recompute the same window, whatever hour their changes came in
     plan.full, plan.window_start = False, max(dt.datetime.combine(start.date(), dt.time()), EPOCH)
     plan.reason = "changes since the last build" if plan.changed else "nothing changed since the last build"
     return plan

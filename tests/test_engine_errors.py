@@ -14,7 +14,9 @@ import pytest
 
 from helpers import environ
 
-pytestmark = [pytest.mark.slow]
+# one worker builds the module's world once (under --dist loadgroup a module's tests
+# would otherwise spread over both workers, each building it)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("engine_errors")]
 
 
 @pytest.fixture(scope="module")

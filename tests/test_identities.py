@@ -26,6 +26,7 @@ from simulator.truth import truth_frame
 
 ROOT = Path(__file__).resolve().parent.parent
 SEI = [sys.executable, "-m", "sei.cli"]
+pytestmark = pytest.mark.xdist_group("identities")   # the medium world is generated once, on one worker
 
 
 # --------------------------------------------------------------------------- raw tables from a world

@@ -116,9 +116,9 @@ class PgEngine(DuckEngine):
             con.close()
 
 
-def _dbt(engine, args: list[str], which: str, target: Path) -> subprocess.CompletedProcess:
+def _dbt(engine, args: list[str], which: str, target: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     env = {"PATH": f"{DBT.parent}:/usr/bin:/bin", "HOME": str(target), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-           **engine.dbt_env(which)}
+           **engine.dbt_env(which), **(env or {})}
     return subprocess.run([str(DBT), *args, "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT),
                            "--target-path", str(target), "--log-path", str(target / "logs")],
                           capture_output=True, text=True, env=env, timeout=900)
@@ -132,8 +132,8 @@ def _build(engine, which: str, manifest: dict, full: bool = False):
         plan = plan_build(con, manifest, PROJECT, VARS, engine.name, full_refresh=full)
     finally:
         con.close()
-    proc = _dbt(engine, ["build", *SELECT, "--vars", json.dumps({**VARS, **plan.dbt_vars()}),
-                         *(["--full-refresh"] if plan.full else [])], which, engine.tmp / f"target_{which}")
+    proc = _dbt(engine, ["build", *SELECT, "--vars", json.dumps(VARS), *(["--full-refresh"] if plan.full else [])],
+                which, engine.tmp / f"target_{which}", env=plan.dbt_env())
     assert proc.returncode == 0, proc.stdout[-3000:]
     con = engine.connect(which)
     try:

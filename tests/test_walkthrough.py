@@ -25,7 +25,9 @@ import pytest
 from core.settings import PROJECT_ROOT
 from dashboards.process import answers, running
 
-pytestmark = [pytest.mark.slow]
+# one worker builds the module's world once (under --dist loadgroup a module's tests
+# would otherwise spread over both workers, each building it)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("walkthrough")]
 
 BIN = Path(sys.executable).parent
 

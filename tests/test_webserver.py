@@ -14,7 +14,9 @@ import pytest
 from core.settings import PROJECT_ROOT
 from dashboards.process import free_port as _free_port, running
 
-pytestmark = [pytest.mark.slow]
+# one worker builds the module's world once (under --dist loadgroup a module's tests
+# would otherwise spread over both workers, each building it)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("webserver")]
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 

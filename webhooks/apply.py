@@ -296,8 +296,8 @@ def dbt_selectors(tables: list[str]) -> list[str]:
 
 
 def _window(manifest: Path, dbt_vars: dict) -> dict:
-    """The incremental marts' window for this batch (orchestration/incremental.py), as dbt
-    vars; none before the first fresh build (no manifest yet: the marts recompute every row).
+    """The incremental marts' window for this batch (orchestration/incremental.py), as dbt's
+    environment; none before the first fresh build (no manifest yet: the marts recompute every row).
     Not recorded: the hourly refresh plans from its own last build, so it covers this batch too."""
     if not manifest.exists():
         return {}
@@ -309,7 +309,7 @@ def _window(manifest: Path, dbt_vars: dict) -> dict:
     with connect_warehouse(warehouse_path(), read_only=True) as con:
         plan = plan_build(con, json.loads(manifest.read_text()), osettings.DBT_PROJECT_DIR, dbt_vars,
                           engine_type(dbt_target()))
-    return plan.dbt_vars()
+    return plan.dbt_env()
 
 
 def _dbt_build(selectors: list[str], run_id: str, say) -> None:
@@ -321,14 +321,15 @@ def _dbt_build(selectors: list[str], run_id: str, say) -> None:
     target = osettings.dbt_target_dir() / "fresh"
     logs = target / "logs" / run_id[:8]
     logs.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "SEI_WAREHOUSE": str(warehouse_path().resolve()), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    lags = json.dumps({"sei_health_max_lag_hours": freshness_lag_hours(),
-                       **_window(target / "manifest.json", {"sei_health_max_lag_hours": freshness_lag_hours()})})
+    lags = {"sei_health_max_lag_hours": freshness_lag_hours()}
+    from orchestration.incremental import WINDOW_ENV
+    env = {**os.environ, "SEI_WAREHOUSE": str(warehouse_path().resolve()), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+           WINDOW_ENV: "", **_window(target / "manifest.json", lags)}
     # Data tests run on what this batch changed; unit tests check the models' SQL against
     # fixed inputs, not the data, so the hourly run's build covers them.
     cmd = [dbt_executable(), "build", "--project-dir", str(osettings.DBT_PROJECT_DIR), "--profiles-dir",
            str(osettings.DBT_PROJECT_DIR), "--target-path", str(target), "--log-path", str(logs),
-           "--vars", lags, "--exclude-resource-type", "unit_test", "--select", *selectors]
+           "--vars", json.dumps(lags), "--exclude-resource-type", "unit_test", "--select", *selectors]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         tail = "\n".join(line for line in proc.stdout.splitlines() if "ERROR" in line or "FAIL" in line)[-3000:]

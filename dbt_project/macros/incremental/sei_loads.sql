@@ -5,7 +5,7 @@
   from it: every data test on it and every model over it. For the raw tables with millions of
   rows that was most of an hourly build's test time (the changelogs, PRs, workflow runs).
   These models are tables instead, and a window build (the orchestrator's, with the var
-  `sei_window_start`; docs/incremental.md) merges only the raw rows loaded, or stamped
+  SEI_DBT_WINDOW_START; docs/incremental.md) merges only the raw rows loaded, or stamped
   deleted, after the newest the table already holds; everything else about a row (its
   repository's project, whether the repository is deleted) comes from sources the planner
   fingerprints, whose change makes the build a full one.
@@ -21,7 +21,7 @@
 
 {#- Whether this run merges new loads only: an incremental window build. -#}
 {% macro sei_loads_windowed() -%}
-    {{- return(var('sei_window_start', none) is not none and this is not none and is_incremental()) -}}
+    {{- return(sei_window_start() is not none and this is not none and is_incremental()) -}}
 {%- endmacro %}
 
 
