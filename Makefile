@@ -40,10 +40,10 @@ run: setup ## simulator -> warehouse -> marts -> checks, on the embedded DuckDB 
 	$(BIN)/sei demo
 
 test: setup ## the whole suite except benchmarks (what CI runs)
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=25
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --no-loadscope-reorder --durations=25
 
 test-fast: setup ## quick subset for iterating
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -m "not slow and not benchmark"
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --no-loadscope-reorder -m "not slow and not benchmark"
 
 bench: setup ## benchmarks; figures go to docs/benchmarks.md
 	$(BIN)/python -m benchmarks.run

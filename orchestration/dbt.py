@@ -2,6 +2,7 @@
 tests as asset checks, lineage from the dlt assets, the org import and the profiles."""
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -31,18 +32,44 @@ def dbt_executable() -> str:
     return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
 
 
+def _parse_inputs() -> dict:
+    """What the manifest depends on: every project file's size and modification time, the
+    dbt version and the environment the profile and models read (SEI_*, DBT_*)."""
+    from dbt.version import __version__ as dbt_version
+    project = settings.DBT_PROJECT_DIR
+    files = sorted(f"{p.relative_to(project)}:{st.st_size}:{st.st_mtime_ns}"
+                   for p in project.rglob("*") if p.is_file()
+                   and not {"target", "logs", "dbt_packages"} & set(p.relative_to(project).parts)
+                   for st in (p.stat(),))
+    env = {k: v for k, v in sorted(os.environ.items()) if k.startswith(("SEI_", "DBT_"))}
+    return {"dbt": dbt_version, "files": hashlib.sha256("\n".join(files).encode()).hexdigest(), "env": env}
+
+
 def prepare_manifest() -> Path:
     """`dbt parse` into the private target folder, so the assets always reflect the models on
-    disk (others add models; a stale manifest would hide them). A few seconds."""
+    disk (others add models; a stale manifest would hide them). Skipped when nothing it
+    depends on changed since the last parse (`_parse_inputs`): every process that loads the
+    definitions calls this (the code server, the daemon, each step of a run under the
+    multiprocess executor), and a parse is seconds of CPU each time."""
     target = settings.dbt_target_dir() / "manifest"
     target.mkdir(parents=True, exist_ok=True)
+    manifest, stamp = target / "manifest.json", target / "sei_parse_inputs.json"
+    inputs = _parse_inputs()
+    try:
+        if manifest.exists() and json.loads(stamp.read_text()) == inputs:
+            return manifest
+    except (OSError, ValueError):
+        pass
+    stamp.unlink(missing_ok=True)
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     proc = subprocess.run([dbt_executable(), "parse", "--project-dir", str(settings.DBT_PROJECT_DIR),
                            "--profiles-dir", str(settings.DBT_PROJECT_DIR), "--target-path", str(target),
                            "--log-path", str(target), "--quiet"], capture_output=True, text=True, env=env)
-    manifest = target / "manifest.json"
     if proc.returncode != 0 or not manifest.exists():
         raise RuntimeError(f"dbt parse failed in {settings.DBT_PROJECT_DIR}:\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}")
+    part = stamp.with_suffix(f".{os.getpid()}.part")   # processes loading at once: whole files only
+    part.write_text(json.dumps(inputs))
+    os.replace(part, stamp)
     return manifest
 
 

@@ -46,9 +46,11 @@ def fresh_sim():
 
 
 # The longest groups first (seconds of one worker each, measured in `make test`): under
-# `--dist loadgroup` pytest-xdist hands out work units in collection order, one at a time
-# to whichever worker is nearly idle, so starting the long ones first keeps a Spark build
-# from running alone at the end while the other worker has nothing left to do.
+# `--dist loadgroup --no-loadscope-reorder` pytest-xdist hands out work units in collection
+# order, one at a time to whichever worker is nearly idle, so starting the long ones first
+# keeps a Spark build from running alone at the end while the other worker has nothing left
+# to do. (Its default order, by the number of tests in a group, started Spark's six long
+# tests after every bigger group.)
 LONGEST_FIRST = ("spark", "dbt", "webhooks", "walkthrough", "incremental_pg", "incremental", "ingest_github",
                  "dashboards", "dbt_staging", "ingest_jira_cost", "rbac-attack", "webserver")
 

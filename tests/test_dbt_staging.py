@@ -67,21 +67,24 @@ def _project_hash() -> str:
 
 
 def dbt(args: list[str], warehouse: Path, target: Path) -> subprocess.CompletedProcess:
-    """dbt as a user runs it, on `warehouse`. It runs in a folder of its own where `sei.duckdb`
-    links to the warehouse, with SEI_WAREHOUSE=sei.duckdb: dbt keys its saved parse
-    (partial_parse.msgpack) on the profile, path included, and a fixed relative path lets every
-    build of the session start from one saved parse per set of vars instead of parsing the whole
-    project again (about 7 s of CPU a build, dozens of builds in `make test`). dbt itself
-    checks the saved parse against the project and parses afresh what changed."""
+    """dbt as a user runs it, on `warehouse`. It runs in a folder of its own where a link of the
+    warehouse's name points at it, with SEI_WAREHOUSE set to that name: dbt keys its saved parse
+    (partial_parse.msgpack) on the profile, path included, and a relative path lets every
+    build of the session start from one saved parse per file name and set of vars instead of
+    parsing the whole project again (about 7 s of CPU a build, dozens of builds in `make
+    test`). The name stays the file's own: DuckDB names the catalog after the file it opens,
+    and the models' relations after the profile's path. dbt itself checks the saved parse
+    against the project and parses afresh what changed."""
     target.mkdir(parents=True, exist_ok=True)
     cwd = target / "cwd"
     cwd.mkdir(exist_ok=True)
-    link = cwd / "sei.duckdb"
+    link = cwd / Path(warehouse).name
     if link.is_symlink() or link.exists():
         link.unlink()
     link.symlink_to(Path(warehouse).resolve())
     vars_ = args[args.index("--vars") + 1] if "--vars" in args else ""
-    cached = PARSE_CACHE / f"{_project_hash()}-{hashlib.sha256(vars_.encode()).hexdigest()[:12]}.msgpack"
+    key = hashlib.sha256(f"{link.name}\0{vars_}".encode()).hexdigest()[:12]
+    cached = PARSE_CACHE / f"{_project_hash()}-{key}.msgpack"
     saved = target / "partial_parse.msgpack"
     if cached.exists() and not saved.exists():
         shutil.copy(cached, saved)

@@ -1,6 +1,7 @@
 """The project loads as a user runs it: Dagster definitions, the dbt project."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,25 @@ def test_dagster_definitions_load(tmp_path, monkeypatch):
         assert defs.resolve_job_def(job).name == job
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert {"dlt_github_pull_requests", "org_import", "marts/integration_health", "serving_publish"} <= keys
-    assert (tmp_path / ".dbt_target" / "manifest" / "manifest.json").exists()  # parsed privately
+    manifest = tmp_path / ".dbt_target" / "manifest" / "manifest.json"
+    assert manifest.exists()  # parsed privately
+    # every process that loads the definitions (each step of a multiprocess run) reuses the
+    # parse while nothing it depends on changed, and parses again when something did
+    from orchestration.dbt import prepare_manifest
+    parsed = manifest.stat().st_mtime_ns
+    assert prepare_manifest() == manifest and manifest.stat().st_mtime_ns == parsed
+    monkeypatch.setenv("SEI_INCREMENTAL_LOOKBACK_DAYS", "31")   # the environment the models may read
+    prepare_manifest()
+    assert manifest.stat().st_mtime_ns > parsed
+    parsed = manifest.stat().st_mtime_ns
+    model = ROOT / "dbt_project" / "models" / "marts" / "ops" / "integration_health.sql"
+    before = model.stat()
+    try:
+        os.utime(model, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000))   # an edited model
+        prepare_manifest()
+        assert manifest.stat().st_mtime_ns > parsed
+    finally:
+        os.utime(model, ns=(before.st_atime_ns, before.st_mtime_ns))
 
 
 def test_dbt_project_parses(tmp_path):
