@@ -1,6 +1,6 @@
 """`make bench`: run the benchmarks and print figures for docs/benchmarks.md.
 
-    python -m benchmarks.run [simulator|ingest|dora|refresh|webhooks|dashboards|all] [--sizes tiny,small,medium,large]
+    python -m benchmarks.run [simulator|ingest|dora|refresh|webhooks|dashboards|parse|all] [--sizes tiny,small,medium,large]
                              [--ingest-sizes medium] [--dora-sizes medium] [--refresh-sizes medium]
                              [--webhook-sizes small]
                              [--dashboards-serving FILE | --dashboards-scopes DIR --dashboards-principal P]
@@ -10,7 +10,8 @@ it needs the serving file or a scopes folder and principal, and is skipped witho
 `ingest` runs a full GitHub sync of each of `--ingest-sizes` (default medium; `large`
 needs ~4 GB for the simulator and takes about 20 minutes on 2 cores). `spark` (not part of
 `all`: it takes tens of minutes per org) builds a warehouse on DuckDB and on Spark
-local[2] (benchmarks/bench_spark.py).
+local[2] (benchmarks/bench_spark.py). `parse` times dbt's parse as the orchestrated runs pay
+it, and what reusing a saved parse saves (benchmarks/bench_parse.py).
 """
 from __future__ import annotations
 
@@ -92,6 +93,11 @@ def main() -> None:
         else:
             print("dashboards: skipped (give --dashboards-serving FILE, or --dashboards-scopes DIR "
                   "--dashboards-principal P)", flush=True)
+    if args.what in ("parse", "all"):
+        from benchmarks import bench_parse
+        results["parse"] = bench_parse.run()
+        for k, v in results["parse"].items():
+            print(f"parse: {k} {v:.2f} s", flush=True)
     if args.what == "spark":
         from benchmarks import bench_spark
         runs = [dict(warehouse=args.spark_warehouse)] if args.spark_warehouse else \

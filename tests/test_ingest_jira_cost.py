@@ -8,6 +8,8 @@ their changelog completed, as long-lived issues do on a real site.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -316,3 +318,49 @@ def test_the_sweep_finds_a_sprint_no_issue_names(fresh_sim, tmp_path):
     full = sync(tmp_path / "full", sources_for(w, tmp_path / "full", s.url))
     assert full.status == "success"
     assert_same(snapshot(db), snapshot(tmp_path / "full" / "sei.duckdb"))
+
+
+def test_a_sprint_start_delivery_lists_its_board_whatever_the_sweep(fresh_sim, tmp_path, monkeypatch):
+    """The push path (webhooks/apply.py) narrows the Jira sync to the projects and boards its
+    deliveries name, and lists those boards' sprints whatever the rolling sweep says: a
+    sprint started on Monday 09:00 changes no issue, so an hourly run an hour after a full
+    sync lists none of the boards (none is due) and the sprints stay `future` until the sweep
+    reaches them. The same deliveries applied with the sweep left on show that."""
+    import shutil
+
+    from simulator.webhooks import WebhookSender
+    from tests.helpers import environ, job_environment
+    from tests.test_ingest_jira import advance
+    from tests.webhook_receiver import ENV, SECRET, Receiver
+    from webhooks import apply as apply_mod
+    s = fresh_sim("small", seed=1, time_scale=1e6)
+    w = s.world
+    inc = tmp_path / "inc"
+    src = sources_for(w, inc, s.url, jira_extra="\n    sprint_sweep_hours: 6")
+    run_at(s, inc, src, "2026-11-09 08:00")          # a full sync an hour before the sprints start
+    receiver = Receiver(tmp_path / "webhooks.sqlite")
+    try:
+        sender = WebhookSender(w, receiver.url, SECRET)
+        advance(s, 1.5)
+        started = {p["sprint"]["id"] for _, ev, p in sender.deliveries.values() if ev == "sprint_started"}
+        assert len(started) == 7, sender.deliveries    # one a board
+    finally:
+        receiver.stop()
+    assert set(stored_sprints(inc / "sei.duckdb").state[sorted(started)]) == {"future"}
+    swept = tmp_path / "swept"
+    shutil.copytree(inc, swept)
+    shutil.copy(tmp_path / "webhooks.sqlite", tmp_path / "swept.sqlite")
+
+    def apply(wh: Path, spool: Path) -> None:
+        # the simulator sends every source's deliveries: the others sync their named scopes too
+        with environ(**job_environment(wh, src), **ENV):
+            res = apply_mod.apply_pending(config_path=src, spool_file=spool, say=lambda line: None, publish=False,
+                                          build=False)
+        assert res.newly_applied > 0
+
+    apply(inc, tmp_path / "webhooks.sqlite")
+    assert set(stored_sprints(inc / "sei.duckdb").state[sorted(started)]) == {"active"}
+    with monkeypatch.context() as m:   # the sweep left on: what the push path did before
+        m.setattr(apply_mod, "_list_every_scope", lambda cfg, source, sweeps: cfg)
+        apply(swept, tmp_path / "swept.sqlite")
+    assert "future" in set(stored_sprints(swept / "sei.duckdb").state[sorted(started)])
