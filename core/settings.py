@@ -1,6 +1,7 @@
 """Paths and knobs every part reads, from environment variables with sensible defaults."""
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -37,3 +38,23 @@ def freshness_lag_hours() -> dict[str, float]:
     lags = dict(DEFAULT_FRESHNESS_LAG_HOURS)
     lags.update(_parse_pairs("SEI_FRESHNESS_LAG_HOURS", os.environ.get("SEI_FRESHNESS_LAG_HOURS", "")))
     return lags
+
+
+@contextlib.contextmanager
+def environ(**kv):
+    """Set (or, with None, unset) environment variables for the block, then restore them: the
+    project is configured by environment, and the tests, the benchmarks and the dbt step (the
+    window it hands to dbt's process) set it for a while."""
+    old = {k: os.environ.get(k) for k in kv}
+    os.environ.update({k: str(v) for k, v in kv.items() if v is not None})
+    for k, v in kv.items():
+        if v is None:
+            os.environ.pop(k, None)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

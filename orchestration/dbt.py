@@ -1,7 +1,6 @@
 """dbt assets: every model, seed and snapshot in the manifest (whatever models exist), dbt
 tests as asset checks, lineage from the dlt assets, the org import and the profiles."""
 
-import contextlib
 import hashlib
 import json
 import os
@@ -14,7 +13,7 @@ from typing import Any, Mapping
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from core.settings import freshness_lag_hours, warehouse_path
+from core.settings import environ, freshness_lag_hours, warehouse_path
 from orchestration import settings
 from orchestration.engine import SeiEngine
 from orchestration.incremental import BuildPlan, plan_build, record_build
@@ -123,21 +122,6 @@ def _reuse_parse(target: Path) -> None:
         shutil.copy2(earlier[-1], target / PARTIAL_PARSE)
 
 
-@contextlib.contextmanager
-def environ(values: dict[str, str]):
-    """Set environment variables for the duration of a block (restored after)."""
-    before = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in before.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def _prune(runs: Path, keep: int) -> None:
     """Keep the dbt artifacts and logs of the last `keep` runs only."""
     dirs = sorted((p for p in runs.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
@@ -213,7 +197,7 @@ def build_dbt_assets(manifest: Path) -> dg.AssetsDefinition:
                     # last build ran them (a code change makes the build full)
                     *(["--full-refresh"] if plan.full else ["--exclude", "resource_type:unit_test"])]
             _reuse_parse(target)
-            with environ(plan.dbt_env()):   # dagster-dbt passes this process's environment to dbt
+            with environ(**plan.dbt_env()):   # dagster-dbt passes this process's environment to dbt
                 invocation = dbt.cli(args, context=context, target_path=target)
             for event in _asset_events(context, invocation):
                 name = event.output_name if isinstance(event, dg.Output) else \
