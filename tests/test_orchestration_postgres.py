@@ -134,7 +134,7 @@ def test_forget_and_retention_rewrite_postgres(run, tmp_path):
     from helpers import environ
     from ingestion.org.forget import forget_developer
     from ingestion.org.retention import apply_retention, cutoff_for
-    from simulator.truth import truth_frame
+    from test_privacy_forget import occurrences, personal_needles
     server = run["server"]
     server.execute("select pg_terminate_backend(pid) from pg_stat_activity where datname = %s "
                    "and pid <> pg_backend_pid()", [server.dbname])
@@ -144,13 +144,8 @@ def test_forget_and_retention_rewrite_postgres(run, tmp_path):
     shutil.copy(run["tmp"] / "sei.duckdb", local)
     dev = _pg(run, """select developer_id from marts.bridge_pull_request_team where tree = 'reporting'
                       group by 1 order by count(*) desc, 1 limit 1""").developer_id[0]
-    people = truth_frame(run["world"], "developers")
-    me = people[people.dev_id == dev].iloc[0]
-    ids = truth_frame(run["world"], "identities")
-    mine = ids[ids.dev_id == dev]
-    # what names them, from the simulator's own rows (independent of the forget module)
-    needles = sorted({me.full_name, me.email, *mine.login.dropna(), *mine.email.dropna(), *mine.account_id.dropna()}
-                     - {""})
+    needles = personal_needles(run["world"], dev)
+    assert len(needles) >= 3
     before = _pg_occurrences(server, "privacy_copy", needles)
     assert {t.split(".")[0] for t, _, _ in before} >= {"raw_github", "marts"}, before
     with environ(SEI_PG_DATABASE="privacy_copy", SEI_WAREHOUSE=str(local)):
@@ -159,7 +154,6 @@ def test_forget_and_retention_rewrite_postgres(run, tmp_path):
         assert any(t.startswith("postgres:raw_github.") for t in result.tables), result.tables
         left = _pg_occurrences(server, "privacy_copy", needles)
         assert not left, left
-        from test_privacy_forget import occurrences
         assert occurrences(local, needles).empty       # the org history in the DuckDB file
         # the next build is a full one, asked for where dbt builds
         con = server.connect(dbname="privacy_copy")

@@ -33,6 +33,18 @@ def busiest_developer(db) -> str:
     return dev
 
 
+def personal_needles(world, developer_id: str) -> list[str]:
+    """What names the developer (full name, emails, logins, account ids), read from the
+    simulator's own rows: independent of the forget module."""
+    from simulator.truth import truth_frame
+    people = truth_frame(world, "developers")
+    me = people[people.dev_id == developer_id].iloc[0]
+    ids = truth_frame(world, "identities")
+    mine = ids[ids.dev_id == developer_id]
+    return sorted({me.full_name, me.email, *mine.login.dropna(), *mine.email.dropna(), *mine.account_id.dropna()}
+                  - {""})
+
+
 def occurrences(db, needles: list[str]) -> pd.DataFrame:
     """Every (table, column) whose text contains any needle, case-insensitively, over every
     table and view of the file."""
@@ -60,17 +72,10 @@ def team_figures(db) -> dict[str, pd.DataFrame]:
 def test_forget_leaves_no_trace_and_team_figures_unchanged(built, tmp_path):
     from ingestion.org.forget import forget_developer
     from core.publish import publish_serving
-    from simulator.truth import truth_frame
     db = tmp_path / "sei.duckdb"
     shutil.copy(built["db"], db)
     dev = busiest_developer(db)
-    people = truth_frame(built["world"], "developers")
-    me = people[people.dev_id == dev].iloc[0]
-    ids = truth_frame(built["world"], "identities")
-    mine = ids[ids.dev_id == dev]
-    # what names them, read independently of the forget module: the simulator's own rows
-    needles = sorted({me.full_name, me.email, *mine.login.dropna(), *mine.email.dropna(), *mine.account_id.dropna()}
-                     - {""})
+    needles = personal_needles(built["world"], dev)
     assert len(needles) >= 3
     before = team_figures(db)
     assert not occurrences(db, needles).empty            # the search finds them before
