@@ -1,10 +1,14 @@
 """The whole refresh as a user runs it: `sei_refresh`, full and then hourly, step by step.
 
     python -m benchmarks.bench_refresh --size medium [--seed 1] [--hours 1] [--repeat 1] [--keep DIR]
+        [--executor multiprocess|in_process]
     python -m benchmarks.bench_refresh --size large --keep DIR --continue-after 1   (hourly runs only)
 
-Runs the real `sei_refresh` job in-process (the schedule's run config, as `sei demo` and the
-hourly schedule do) into a fresh warehouse, against the simulator serving from its own
+Runs the real `sei_refresh` job (the schedule's run config) into a fresh warehouse, by
+default as the daemon runs it: Dagster's multiprocess executor, each step in its own
+process, at most as many at once as the machine has cores, the instance's pools as in the
+project's dagster.yaml (`--executor in_process` runs the steps one after the other in this
+process, as `sei demo` does), against the simulator serving from its own
 process (which also writes the org, events and sources files a customer would provide).
 Then the simulator's clock moves on by `--hours` of activity (its events files are written
 again, as a customer's export job would) and the job runs a second time: the hourly run.
@@ -72,6 +76,8 @@ s.stop()
 
 TIME_SCALE = 0.001
 SOURCES = ("github", "jira", "harness", "events")
+PHASES = ("lock_wait", "extract", "normalize", "load")
+EXECUTORS = ("multiprocess", "in_process")
 
 
 @contextlib.contextmanager
@@ -122,7 +128,9 @@ def _client_cpu() -> float:
 
 
 def _steps(result, instance) -> dict[str, dict]:
-    """Wall seconds, rows and dlt phases per step of the run, from its Dagster events."""
+    """Wall seconds, rows and dlt phases per step of the run, from its Dagster events: the
+    ingest steps report extract, normalize and load seconds, and the seconds they queued for
+    the warehouse's writer lock (`lock_wait`)."""
     started, out = {}, {}
     for entry in instance.all_logs(result.run_id):
         ev = entry.dagster_event
@@ -139,24 +147,12 @@ def _steps(result, instance) -> dict[str, dict]:
         step = out.setdefault(ev.step_key, {})
         if "rows" in md and isinstance(md["rows"].value, int):
             step["rows"] = step.get("rows", 0) + int(md["rows"].value)
-    for source in SOURCES:  # dlt's own phases, from each pipeline's last trace
-        if f"ingest_{source}" in out:
-            out[f"ingest_{source}"].update(_dlt_phases(source))
+        for phase in PHASES:
+            if f"{phase}_seconds" in md:
+                step[f"{phase}_s"] = round(float(md[f"{phase}_seconds"].value), 1)
     checks = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     out["_checks"] = {"passed": sum(c.passed for c in checks), "total": len(checks)}
     return out
-
-
-def _dlt_phases(source: str) -> dict[str, float]:
-    import dlt
-
-    from ingestion.pipeline import pipelines_dir
-    try:
-        trace = dlt.attach(f"sei_{source}", pipelines_dir=str(pipelines_dir())).last_trace
-    except Exception:  # noqa: BLE001 -- no trace is no figure, not a failed benchmark
-        return {}
-    return {f"{s.step}_s": round((s.finished_at - s.started_at).total_seconds(), 2)
-            for s in (trace.steps if trace else []) if s.step in ("extract", "normalize", "load")}
 
 
 def _dbt_figures(run_id: str) -> dict:
@@ -226,21 +222,30 @@ class _TreeSampler(_Sampler):
             t0, c0, s0 = t, c, s
 
 
-def run_once(defs, sim: dict, label: str, log: Path) -> dict:
+def _execute(defs, executor: str, instance):
     import dagster as dg
 
-    from orchestration.definitions import MAIN_JOB, run_config
+    from orchestration.definitions import MAIN_JOB, main_job, run_config
+    config = run_config().to_config_dict()
+    if executor == "in_process":
+        return defs.resolve_job_def(MAIN_JOB).execute_in_process(run_config=config, instance=instance,
+                                                                  raise_on_error=False)
+    return dg.execute_job(dg.reconstructable(main_job), instance=instance, run_config=config, raise_on_error=False)
+
+
+def run_once(defs, sim: dict, label: str, log: Path, executor: str = "multiprocess") -> dict:
+    import dagster as dg
+
     requests.post(f"{sim['url']}/_sim/stats/reset", timeout=60)
     sampler = _TreeSampler(sim["pid"])
     cpu0, sim_cpu0, t0 = _client_cpu(), _proc_cpu(sim["pid"]), time.perf_counter()
     sampler.start()
     instance = dg.DagsterInstance.get()
     with open(log, "a", encoding="utf-8") as f, _output_to(f):  # Dagster's and dbt's logs
-        result = defs.resolve_job_def(MAIN_JOB).execute_in_process(
-            run_config=run_config().to_config_dict(), instance=instance, raise_on_error=False)
+        result = _execute(defs, executor, instance)
     seconds = time.perf_counter() - t0
     samples = sampler.stop()
-    out = {"run": label, "success": result.success, "seconds": round(seconds, 1),
+    out = {"run": label, "executor": executor, "success": result.success, "seconds": round(seconds, 1),
            "client_cpu_s": round(_client_cpu() - cpu0, 1), "sim_cpu_s": round(_proc_cpu(sim["pid"]) - sim_cpu0, 1),
            "client_peak_rss_mb": round(_proc_rss_mb(os.getpid())),
            "child_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
@@ -252,7 +257,7 @@ def run_once(defs, sim: dict, label: str, log: Path) -> dict:
 
 
 def run(size: str = "medium", seed: int = 1, hours: float = 1.0, keep: Path | None = None,
-        continue_after: float | None = None, repeat: int = 1) -> dict:
+        continue_after: float | None = None, repeat: int = 1, executor: str = "multiprocess") -> dict:
     """The full run and `repeat` runs after `hours` of activity each. With `continue_after` H
     (a folder kept by an earlier run, `keep`), no full run: the simulator moves to H hours
     after its start (where the kept warehouse stands), one run records the build as it is
@@ -266,7 +271,8 @@ def run(size: str = "medium", seed: int = 1, hours: float = 1.0, keep: Path | No
         print(f"simulator: {size} org generated in {sim['generate_s']:.1f} s, {sim['summary']}", flush=True)
         home = Path(env["DAGSTER_HOME"])
         home.mkdir(exist_ok=True)
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        # the project's instance settings: the warehouse pool of one, as the daemon has it
+        (home / "dagster.yaml").write_text((Path(__file__).resolve().parents[1] / "dagster.yaml").read_text())
         log = base / "refresh.log"
         print(f"Dagster's and dbt's log: {log}", flush=True)
         from orchestration.definitions import build_definitions
@@ -276,11 +282,11 @@ def run(size: str = "medium", seed: int = 1, hours: float = 1.0, keep: Path | No
         result = {"size": size, "seed": seed, "summary": sim["summary"], "generate_s": round(sim["generate_s"], 1),
                   "definitions_s": round(time.perf_counter() - t, 1), "runs": []}
         if continue_after is None:
-            result["runs"].append(run_once(defs, sim, "full", log))
+            result["runs"].append(run_once(defs, sim, "full", log, executor))
         else:
             if continue_after:
                 sim["advance"](continue_after)
-            result["runs"].append(run_once(defs, sim, f"catch-up at {continue_after:g} h", log))
+            result["runs"].append(run_once(defs, sim, f"catch-up at {continue_after:g} h", log, executor))
         # the hourly runs on a real-time clock: between two of them the API's clock (its Date
         # header, by which the GitHub connector's rolling sweep measures time) moves by the
         # hour of activity and the seconds a run takes, as on a schedule; the fast clock that
@@ -288,7 +294,7 @@ def run(size: str = "medium", seed: int = 1, hours: float = 1.0, keep: Path | No
         sim["scale"](1.0)
         for _ in range(repeat):
             sim["advance"](hours)
-            result["runs"].append(run_once(defs, sim, f"after {hours:g} h of activity", log))
+            result["runs"].append(run_once(defs, sim, f"after {hours:g} h of activity", log, executor))
     result["total_s"] = round(time.perf_counter() - t0, 1)
     result["warehouse"] = str(base / "warehouse" / "sei.duckdb") if keep else None
     return result
@@ -308,7 +314,7 @@ def format_run(r: dict) -> str:
              f"{r['requests']['graphql_points']:,} GraphQL points; checks {r['steps']['_checks']}"]
     for step, s in sorted(((k, v) for k, v in r["steps"].items() if not k.startswith("_")),
                           key=lambda kv: -kv[1].get("seconds", 0)):
-        extra = " ".join(f"{k[:-2]} {s[k]}s" for k in ("extract_s", "normalize_s", "load_s") if k in s)
+        extra = " ".join(f"{k} {s[f'{k}_s']}s" for k in PHASES if f"{k}_s" in s)
         lines.append(f"   {step:<56s} {s.get('seconds', 0):8.1f} s  {s.get('rows', ''):>10}  {extra}")
     if r.get("dbt"):
         lines.append(f"   dbt: {r['dbt']}")
@@ -326,8 +332,11 @@ def main(argv=None) -> None:
                     help="with --keep DIR of an earlier run: no full run; move the simulator H hours on (where "
                          "that warehouse stands), run once to catch up, then the hourly runs")
     ap.add_argument("--repeat", type=int, default=1, help="hourly runs after the first one")
+    ap.add_argument("--executor", default="multiprocess", choices=EXECUTORS,
+                    help="multiprocess (default): as the daemon runs the job, steps side by side in their own "
+                         "processes; in_process: one step after the other in this process, as `sei demo`")
     args = ap.parse_args(argv)
-    r = run(args.size, args.seed, args.hours, args.keep, args.continue_after, args.repeat)
+    r = run(args.size, args.seed, args.hours, args.keep, args.continue_after, args.repeat, args.executor)
     print(json.dumps(r, indent=1, default=str))
 
 

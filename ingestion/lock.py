@@ -7,9 +7,14 @@ load each other's packages and one dies on DuckDB's own "Conflicting lock". So e
 Dagster steps that write: ingest, org import, identities, profiles, dbt build, serving
 publish) holds `writer_lock(warehouse)` while it works:
 
-- the lock file is `<warehouse>.lock` beside the DuckDB file (`sei.duckdb.lock`); ingestion
-  also locks the pipeline folder (`.dlt_pipelines.lock`), which every warehouse in that
-  folder shares;
+- the lock file is `<warehouse>.lock` beside the DuckDB file (`sei.duckdb.lock`);
+- ingestion also locks the dlt pipelines it uses, one lock file per pipeline beside the
+  pipeline folder (`.dlt_pipelines.sei_github.lock`), which every warehouse in that folder
+  shares. A source's extract and normalize hold only its pipeline's lock (`pipeline_lock`):
+  they read the API and write the pipeline folder, never the warehouse, so the sources of a
+  Dagster run extract side by side and queue for the warehouse only to load;
+- locks are always taken in one order, the warehouse first, then pipelines by name, and a
+  holder of a pipeline lock waits for nothing else: no two writers can wait for each other;
 - it is an OS advisory lock (`flock`, through the `filelock` library): the kernel drops it
   when the holder exits or is killed, so a lock left by a dead process is free to take
   over, with nothing to clean up;
@@ -37,7 +42,7 @@ import socket
 import sys
 import threading
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from filelock import FileLock, Timeout
 
@@ -53,9 +58,16 @@ def lock_path(warehouse: Path | str) -> Path:
     return p.with_name(p.name + ".lock")
 
 
-def pipelines_lock_path(pipelines_dir: Path | str) -> Path:
+def pipeline_lock_path(pipelines_dir: Path | str, pipeline_name: str) -> Path:
     p = Path(pipelines_dir).resolve()
-    return p.with_name(p.name + ".lock")
+    return p.with_name(f"{p.name}.{pipeline_name}.lock")
+
+
+def _pipeline_names(names: Iterable[str] | None) -> list[str]:
+    if names is None:  # every pipeline of the project
+        from ingestion.pipeline import BUILT_SOURCES
+        names = [f"sei_{s}" for s in BUILT_SOURCES]
+    return sorted(set(names))
 
 
 def command_line() -> str:
@@ -168,11 +180,13 @@ def _stderr(line: str) -> None:
 
 @contextlib.contextmanager
 def writer_lock(warehouse: Path | str | None = None, command: str | None = None, wait: bool = True,
-                say: Callable[[str], None] | None = None, pipelines_dir: Path | str | None = None) -> Iterator[None]:
-    """Hold the warehouse's writer lock (and the pipeline folder's, when given) for the block.
+                say: Callable[[str], None] | None = None, pipelines_dir: Path | str | None = None,
+                pipelines: Iterable[str] | None = None) -> Iterator[None]:
+    """Hold the warehouse's writer lock for the block, and with `pipelines_dir` the locks of
+    the dlt pipelines named in `pipelines` (None: all of the project's).
 
     `wait=False` raises `WarehouseLocked` at once when another process holds it; the message
-    names the holder. Locks are taken in one order (warehouse, then pipeline folder)."""
+    names the holder. Locks are taken in one order (warehouse, then pipelines by name)."""
     if warehouse is None:
         from core.settings import warehouse_path
         warehouse = warehouse_path()
@@ -182,12 +196,26 @@ def writer_lock(warehouse: Path | str | None = None, command: str | None = None,
     try:
         held.append(_acquire(lock_path(warehouse), f"the warehouse {Path(warehouse)}", command, wait, say))
         if pipelines_dir is not None:
-            held.append(_acquire(pipelines_lock_path(pipelines_dir), f"the pipeline folder {Path(pipelines_dir)}",
-                                 command, wait, say))
+            for name in _pipeline_names(pipelines):
+                held.append(_acquire(pipeline_lock_path(pipelines_dir, name), f"the dlt pipeline {name}",
+                                     command, wait, say))
         yield
     finally:
         for fl in reversed(held):
             fl.release()
+
+
+@contextlib.contextmanager
+def pipeline_lock(pipelines_dir: Path | str, pipeline_name: str, command: str | None = None, wait: bool = True,
+                  say: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold one dlt pipeline's lock, not the warehouse's: for a source's extract and normalize,
+    which read the API and write only the pipeline folder. Waits for nothing while held."""
+    fl = _acquire(pipeline_lock_path(pipelines_dir, pipeline_name), f"the dlt pipeline {pipeline_name}",
+                  command or command_line(), wait, say or _stderr)
+    try:
+        yield
+    finally:
+        fl.release()
 
 
 # --no-wait / --wait on every writing command (typer reads the default from here)

@@ -74,6 +74,9 @@ class SourceResult:
     status: str = "success"
     error_message: str | None = None
     resources: list[ResourceResult] = field(default_factory=list)
+    # seconds of each phase (extract, normalize, load, and lock_wait: queued for the
+    # warehouse), for the Dagster step's metadata and the benchmarks; not stored in ops
+    phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def duration_s(self) -> float:

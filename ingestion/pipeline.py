@@ -151,9 +151,11 @@ def run(sources: list[str] | tuple[str, ...] = ("github",), full_refresh: bool =
     """Load each source; write ops rows; return the figures (never raises for a source
     that failed: its status and message are in the result).
 
-    The run holds the warehouse's writer lock and the pipeline folder's (ingestion/lock.py)
-    from the first source to the ops rows: another writer makes it wait (`wait`, saying for
-    whom) or raise `WarehouseLocked` naming the holder (`wait=False`)."""
+    Each source takes the warehouse's writer lock (ingestion/lock.py) to read its state and
+    to load, and only its dlt pipeline's lock while it extracts and normalizes, so sources
+    run by separate processes (the Dagster steps) read their APIs side by side. Another
+    writer makes it wait (`wait`, saying for whom) or raise `WarehouseLocked` naming the
+    holder (`wait=False`); the sources not loaded by then are recorded as refused."""
     say = (echo or _echo) if progress else (lambda _line: None)
     run_id = uuid.uuid4().hex[:16]
     result = RunResult(run_id)
@@ -165,10 +167,10 @@ def run(sources: list[str] | tuple[str, ...] = ("github",), full_refresh: bool =
             result.sources.append(ops.SourceResult(name, now, now, "failed", str(e)))
         return result
     wh = warehouse_path()
-    from ingestion.lock import WarehouseLocked, writer_lock
+    from ingestion.lock import WarehouseLocked
+    locks = _Locks(wh, command, wait, echo or _echo)
     try:
-        with writer_lock(wh, command, wait=wait, say=echo or _echo, pipelines_dir=pipelines_dir(wh)):
-            _run_locked(sources, cfg, wh, full_refresh, say, result)
+        _run_locked(sources, cfg, wh, full_refresh, say, result, locks)
     except WarehouseLocked as e:
         if not getattr(e, "recorded", False):
             record_refused(sources, e, wh, run_id)
@@ -189,10 +191,32 @@ def record_refused(sources, error: Exception, warehouse: Path | None = None, run
     return run_id
 
 
-def _run_locked(sources, cfg, wh: Path, full_refresh: bool, say: Callable[[str], None], result: RunResult) -> None:
+@dataclass
+class _Locks:
+    """The locks a run takes (ingestion/lock.py), all with the run's command, wait and say."""
+    warehouse_file: Path
+    command: str | None
+    wait: bool
+    say: Callable[[str], None]
+
+    def warehouse(self, pipelines: list[str]):
+        """The warehouse's writer lock and the named dlt pipelines' locks."""
+        from ingestion.lock import writer_lock
+        return writer_lock(self.warehouse_file, self.command, wait=self.wait, say=self.say,
+                           pipelines_dir=pipelines_dir(self.warehouse_file), pipelines=pipelines)
+
+    def pipeline(self, name: str):
+        """One dlt pipeline's lock only."""
+        from ingestion.lock import pipeline_lock
+        return pipeline_lock(pipelines_dir(self.warehouse_file), name, self.command, wait=self.wait, say=self.say)
+
+
+def _run_locked(sources, cfg, wh: Path, full_refresh: bool, say: Callable[[str], None], result: RunResult,
+                locks: _Locks) -> None:
+    from ingestion.lock import WarehouseLocked
     run_id = result.run_id
     try:
-        _load_sources(sources, cfg, wh, full_refresh, say, result)
+        _load_sources(sources, cfg, wh, full_refresh, say, result, locks)
     finally:
         # Every run is recorded, a failed or interrupted one too (what was finished by then).
         now = dt.datetime.now(dt.timezone.utc)
@@ -200,13 +224,23 @@ def _run_locked(sources, cfg, wh: Path, full_refresh: bool, say: Callable[[str],
             if s.finished_at is None:
                 s.finished_at, s.status = now, "failed"
                 s.error_message = s.error_message or "interrupted before this source finished"
-        ops.write(wh, run_id, result.sources, say=say)
-        # PostgreSQL as the warehouse: dbt builds integration_health there, from these figures
-        from ingestion.destination import mirror_if_postgres
-        mirror_if_postgres(wh, ("ops",))
+        try:
+            with locks.warehouse(pipelines=[]):
+                ops.write(wh, run_id, result.sources, say=say)
+                # PostgreSQL as the warehouse: dbt builds integration_health there, from these figures
+                from ingestion.destination import mirror_if_postgres
+                mirror_if_postgres(wh, ("ops",))
+        except WarehouseLocked as e:  # --no-wait: the next writer records these rows
+            if result.sources:
+                ops.keep_for_next_run(wh, run_id, result.sources)
+                e.recorded = True
+            raise
 
 
-def _load_sources(sources, cfg, wh: Path, full_refresh: bool, say: Callable[[str], None], result: RunResult) -> None:
+def _load_sources(sources, cfg, wh: Path, full_refresh: bool, say: Callable[[str], None], result: RunResult,
+                  locks: _Locks) -> None:
+    """Each source in three steps: its state from the warehouse (under the warehouse lock),
+    extract and normalize (under its pipeline's lock only), load (under the warehouse lock)."""
     for name in sources:
         started = dt.datetime.now(dt.timezone.utc)
         res = ops.SourceResult(name, started)
@@ -225,40 +259,33 @@ def _load_sources(sources, cfg, wh: Path, full_refresh: bool, say: Callable[[str
         stats = HttpStats(progress=say)
         t0 = time.monotonic()
         say(f"{name}: loading into {wh} (dataset raw_{name}{', full refresh' if full_refresh else ''})")
-        pipeline = make_pipeline(name, wh, cfg.runtime.duckdb_memory_limit, cfg.runtime.normalize_workers)
-        dlt.config[f"sei_{name}.normalize.workers"] = normalize_workers_for(
-            pipeline, name, cfg.runtime.normalize_workers, full_refresh)
         row_counts: dict[str, int] = {}
         journal = None
+        pipeline = None
         try:
-            if getattr(_module(name), "JOURNALED", False):
-                # pages read before a kill are replayed, not asked again (ingestion/journal.py);
-                # a journal made on another state than this run's is discarded
-                from ingestion.journal import Journal, state_digest
-                journal = stats.journal = Journal(
-                    pipelines_dir(wh) / f"sei_{name}.journal",
-                    state_digest((pipeline.state.get("sources") or {}).get(name), full_refresh))
+            pipeline, journal = _prepare(name, cfg, wh, full_refresh, stats, res, locks)
             src = dlt_source(name, cfg, stats)
             use_load_file_format(src)   # INSERT statements cost a medium org's Jira load 10 GB
-            info = pipeline.run(src, refresh="drop_sources" if full_refresh else None)
-            info.raise_on_failed_jobs()
-            if journal is not None:
-                if journal.replayed:
-                    say(f"{name}: resumed an interrupted run: {journal.replayed} answers it had read came from "
-                        f"its journal, not the API")
-                journal.clear()  # the rows and cursors are committed now
-            norm = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
-            row_counts = dict(norm.row_counts) if norm else {}
+            row_counts = _extract_and_normalize(pipeline, src, full_refresh, res, locks)
+            _load(pipeline, name, full_refresh, journal, say, res, locks)
         except Exception as e:  # noqa: BLE001 - a failed source is a result, not a crash
+            from ingestion.lock import WarehouseLocked
             if journal is not None:
                 journal.close()  # kept: the next run from the same state resumes from it
+            if isinstance(e, WarehouseLocked):  # --no-wait or SEI_LOCK_TIMEOUT: the run stops here
+                now = dt.datetime.now(dt.timezone.utc)
+                res.status, res.error_message, res.finished_at = "failed", f"refused: {e}", now
+                result.sources += [ops.SourceResult(n, now, now, "failed", f"refused: {e}")
+                                   for n in sources[sources.index(name) + 1:]]
+                e.recorded = True  # _run_locked records these rows (or keeps them for the next run)
+                raise
             root = _root_error(e)
             res.status = "failed"
             res.error_message = str(root) if isinstance(root, (ApiError, cfgmod.ConfigError)) else \
                 f"{type(root).__name__}: {root}"
             say(f"{name}: FAILED: {res.error_message}")
         res.finished_at = dt.datetime.now(dt.timezone.utc)
-        state = pipeline.state if res.status != "failed" else {}
+        state = pipeline.state if pipeline is not None and res.status != "failed" else {}
         resource_names = [r for r in _resource_names(name)]
         for rname in resource_names:
             c = stats.get(name, rname)
@@ -287,13 +314,76 @@ def _load_sources(sources, cfg, wh: Path, full_refresh: bool, say: Callable[[str
             say(f"  {name}.{r.resource:<24} {r.status:<8} rows {r.rows:>7}  requests {r.requests:>5}  "
                 f"retries {r.retries:>3}  waited {r.wait_seconds:6.1f}s"
                 + (f"  cursor {r.cursor_value}" if r.cursor_value else ""))
-        say(f"{name}: {res.status} in {time.monotonic() - t0:.1f}s, {res.rows} rows, {res.requests} requests")
+        phases = ", ".join(f"{k} {v:.1f}s" for k, v in res.phases.items())
+        say(f"{name}: {res.status} in {time.monotonic() - t0:.1f}s, {res.rows} rows, {res.requests} requests"
+            + (f" ({phases})" if phases else ""))
+
+
+def _prepare(name: str, cfg, wh: Path, full_refresh: bool, stats: HttpStats, res: ops.SourceResult,
+             locks: _Locks):
+    """Under the warehouse lock: the pipeline with its state as the warehouse has it (dlt's
+    `sync_destination`, which `pipeline.run` would do), and any packages an interrupted run
+    left, loaded first (as `pipeline.run` would, though it would then stop)."""
+    t = time.monotonic()
+    pipe_name = f"sei_{name}"
+    with locks.warehouse(pipelines=[pipe_name]):
+        res.phases["lock_wait"] = time.monotonic() - t
+        pipeline = make_pipeline(name, wh, cfg.runtime.duckdb_memory_limit, cfg.runtime.normalize_workers)
+        dlt.config[f"{pipe_name}.normalize.workers"] = normalize_workers_for(
+            pipeline, name, cfg.runtime.normalize_workers, full_refresh)
+        pipeline.sync_destination()
+        if pipeline.has_pending_data:
+            locks.say(f"{name}: loading what an interrupted run had extracted")
+            if pipeline.list_extracted_load_packages():
+                pipeline.normalize()
+            if pipeline.list_normalized_load_packages():
+                pipeline.load().raise_on_failed_jobs()
+        journal = None
+        if getattr(_module(name), "JOURNALED", False):
+            # pages read before a kill are replayed, not asked again (ingestion/journal.py);
+            # a journal made on another state than this run's is discarded
+            from ingestion.journal import Journal, state_digest
+            journal = stats.journal = Journal(
+                pipelines_dir(wh) / f"sei_{name}.journal",
+                state_digest((pipeline.state.get("sources") or {}).get(name), full_refresh))
+    return pipeline, journal
+
+
+def _extract_and_normalize(pipeline: dlt.Pipeline, src, full_refresh: bool, res: ops.SourceResult,
+                           locks: _Locks) -> dict[str, int]:
+    """The API's side, holding only the pipeline's lock: another source's load, or a dbt build,
+    goes on meanwhile (ingestion/lock.py)."""
+    with locks.pipeline(pipeline.pipeline_name):
+        t = time.monotonic()
+        pipeline.extract(src, refresh="drop_sources" if full_refresh else None)
+        res.phases["extract"] = time.monotonic() - t
+        t = time.monotonic()
+        norm = pipeline.normalize()
+        res.phases["normalize"] = time.monotonic() - t
+    return dict(norm.row_counts) if norm else {}
+
+
+def _load(pipeline: dlt.Pipeline, name: str, full_refresh: bool, journal, say, res: ops.SourceResult,
+          locks: _Locks) -> None:
+    t = time.monotonic()
+    with locks.warehouse(pipelines=[pipeline.pipeline_name]):
+        res.phases["lock_wait"] += time.monotonic() - t
+        t = time.monotonic()
+        # what this run normalized, unless a writer that held the pipeline meanwhile loaded it
+        if pipeline.list_normalized_load_packages():
+            pipeline.load().raise_on_failed_jobs()
+        res.phases["load"] = time.monotonic() - t
+        if journal is not None:
+            if journal.replayed:
+                say(f"{name}: resumed an interrupted run: {journal.replayed} answers it had read came from "
+                    f"its journal, not the API")
+            journal.clear()  # the rows and cursors are committed now
         if full_refresh:
             # the source's tables were dropped and reloaded: rows that did not come back are
             # gone without a deletion stamp, which only a full dbt build notices
             from ingestion.destination import connect_warehouse
             from orchestration.incremental import request_full_build
-            with connect_warehouse(wh, read_only=False) as con:
+            with connect_warehouse(locks.warehouse_file, read_only=False) as con:
                 request_full_build(con, f"a full refresh of {name}")
 
 

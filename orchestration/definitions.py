@@ -62,6 +62,12 @@ def build_definitions() -> dg.Definitions:
                           resources={"dbt": dbt_resource(), "engine": engine_resource()})  # SEI_ENGINE
 
 
+def main_job() -> dg.JobDefinition:
+    """`sei_refresh` with its resources, for `dg.reconstructable`: the multiprocess executor
+    loads it again in each step's process, as the daemon's run worker does."""
+    return build_definitions().resolve_job_def(MAIN_JOB)
+
+
 def __getattr__(name: str):
     # Built on first access (workspace.yaml names the attribute): importing this module
     # must not parse the dbt project with whatever environment the importer has.

@@ -26,7 +26,7 @@ from ingestion import pipeline
 from ingestion.lock import writer_lock
 from orchestration import expectations, settings
 
-WAREHOUSE_POOL = "warehouse"  # every step that writes the DuckDB warehouse; dagster.yaml limits it to 1
+WAREHOUSE_POOL = "warehouse"  # the steps that write the warehouse throughout; dagster.yaml limits it to 1
 # Quick warehouse steps retry when something outside Dagster (a `sei` command) holds the file.
 WAREHOUSE_RETRY = dg.RetryPolicy(max_retries=3, delay=15, backoff=dg.Backoff.EXPONENTIAL)
 
@@ -71,13 +71,17 @@ def build_ingest_asset(source: str) -> dg.AssetsDefinition:
                                              f"loaded; failing rows are flagged in quarantine.flagged_rows.")
                for table, res in suites.items()]
 
-    @dg.multi_asset(name=f"ingest_{source}", specs=specs, check_specs=checks, pool=WAREHOUSE_POOL,
-                    description=f"Sync {source} into raw_{source} through ingestion.pipeline.run.",
+    # Not in the warehouse pool: the sources' steps read their APIs side by side and take the
+    # warehouse's writer lock only to read their state and to load (ingestion/lock.py); a
+    # pool slot held for the whole step would make the four extracts wait for each other.
+    @dg.multi_asset(name=f"ingest_{source}", specs=specs, check_specs=checks,
+                    description=f"Sync {source} into raw_{source} through ingestion.pipeline.run: extract and "
+                                f"normalize beside the other sources, load under the warehouse's writer lock.",
                     )
     def _ingest(context: dg.AssetExecutionContext, config: IngestConfig):
         since = dt.datetime.now(dt.timezone.utc)
-        # pipeline.run holds the warehouse's writer lock (ingestion/lock.py): a `sei` command
-        # writing the warehouse makes this step wait for it, with a log line naming it
+        # pipeline.run takes the warehouse's writer lock to load (ingestion/lock.py): another
+        # writer makes this step wait for it, with a log line naming it
         result = pipeline.run([source], full_refresh=config.full_refresh, progress=True, echo=context.log.info,
                               command=f"dagster run {context.run_id[:8]}: ingest {source}")
         s = result.source(source)
@@ -98,7 +102,9 @@ def build_ingest_asset(source: str) -> dg.AssetsDefinition:
         for r in resources:
             rr = by_name.get(r)
             meta = {"status": s.status, "error": s.error_message or ""} if rr is None else _ops_metadata(rr)
-            meta.update(run_id=result.run_id, source_status=s.status, **(reconciled if r == resources[0] else {}))
+            meta.update(run_id=result.run_id, source_status=s.status, **(reconciled if r == resources[0] else {}),
+                        **({f"{k}_seconds": dg.MetadataValue.float(round(v, 2)) for k, v in s.phases.items()}
+                           if r == resources[0] else {}))
             yield dg.MaterializeResult(asset_key=resource_key(source, r), metadata=meta)
             status = rr.status if rr else s.status
             error = (rr.error_message if rr and rr.error_message else s.error_message) or ""

@@ -4,6 +4,7 @@ a lock left by a killed process is taken over; every run that ran is in ops.inge
 Dagster's steps take the same lock."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -211,3 +212,73 @@ def test_a_refused_run_is_a_failed_run_in_ops(sim, tmp_path):
     assert [(s, st) for s, st, _ in runs] == [("github", "failed"), ("github", "success")], runs
     assert f"PID {other.pid}" in runs[0][2] and "sei org import --dir org" in runs[0][2], runs[0][2]
     assert refused_resources == 0   # nothing was attempted: no resource figures to show in health
+
+
+def _has_table(wh: Path, schema: str, table: str) -> bool:
+    if not wh.exists():
+        return False
+    with duckdb.connect(str(wh), read_only=True) as con:
+        return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? "
+                                "and table_name = ?", [schema, table]).fetchone()[0])
+
+
+def test_a_source_extracts_while_another_writer_holds_the_warehouse_and_waits_only_to_load(fresh_sim, tmp_path):
+    """The ingest steps of a Dagster run read their APIs side by side (ingestion/pipeline.py):
+    a source holds the warehouse's writer lock to read its state and to load, and only its
+    pipeline's lock while it extracts and normalizes."""
+    import threading
+
+    from ingestion import pipeline
+    sim = fresh_sim(faults="slow:1.0", slow_seconds=0.2)  # every answer slow: the extract takes a while
+    wh = tmp_path / "wh" / "sei.duckdb"
+    wh.parent.mkdir()
+    sources = write_sources(tmp_path / "sources.yml", sim.url, ["acme-payments/*"])
+    lines: list[str] = []
+    out: dict = {}
+
+    def served() -> int:
+        with urllib.request.urlopen(f"{sim.url}/_sim/stats") as resp:
+            return int(json.load(resp)["requests"])
+
+    with environ(SEI_WAREHOUSE=wh, SEI_SOURCES=sources, SOURCES__GITHUB__ACCESS_TOKEN=GITHUB_TOKEN,
+                 SEI_WAIT_SCALE="0.001", SOURCES__GITHUB__BASE_URL=None, SOURCES__GITHUB__GRAPHQL_URL=None):
+        before = served()
+        t = threading.Thread(target=lambda: out.update(r=pipeline.run(["github"], echo=lines.append,
+                                                                        command="ingest github")))
+        t.start()
+        try:
+            _until(lambda: served() > before, "the first API request")
+            # another writer takes the warehouse while the source extracts: it is free (another
+            # thread of this process is refused like another process would be)
+            with writer_lock(wh, "sei org import --dir org", wait=False):
+                _set_faults(sim, "")
+                _until(lambda: any("waiting for the warehouse" in line for line in lines), "the load waiting")
+                waited_at = served()
+                assert not any(line.startswith("github: success") for line in lines), lines
+                assert not _has_table(wh, "raw_github", "pull_requests")  # nothing loaded yet
+        finally:
+            t.join(DEADLINE)
+    r = out["r"].source("github")
+    assert r.status == "success", lines
+    assert served() == waited_at  # every request was made before the load waited
+    assert r.phases["lock_wait"] > 0 and r.phases["extract"] > 0 and r.phases["load"] > 0
+    assert sync(tmp_path / "clean", sim.url).ok
+    assert_same(snapshot(wh), snapshot(tmp_path / "clean" / "sei.duckdb"))
+
+
+def test_pipeline_locks_are_per_pipeline_and_the_warehouse_lock_can_take_them_all(tmp_path):
+    from ingestion.lock import pipeline_lock
+    wh, pipes = tmp_path / "sei.duckdb", tmp_path / ".dlt_pipelines"
+    code = ("import sys\nfrom ingestion.lock import pipeline_lock, WarehouseLocked\n"
+            f"try:\n    with pipeline_lock({str(pipes)!r}, sys.argv[1], 'x', wait=False):\n        print('free')\n"
+            "except WarehouseLocked as e:\n    print('held:', e)\n")
+    probe = lambda name: subprocess.run([sys.executable, "-c", code, name], capture_output=True, text=True,  # noqa: E731
+                                        timeout=DEADLINE).stdout
+    with pipeline_lock(pipes, "sei_github", "extract github"):
+        assert probe("sei_jira").startswith("free")
+        held = probe("sei_github")
+        assert held.startswith("held:") and "the dlt pipeline sei_github" in held and "extract github" in held, held
+    with writer_lock(wh, "sei_fresh", pipelines_dir=pipes):  # every pipeline of the project
+        assert all(probe(f"sei_{s}").startswith("held:") for s in ("github", "jira", "harness", "events"))
+    with writer_lock(wh, "load jira", pipelines_dir=pipes, pipelines=["sei_jira"]):
+        assert probe("sei_github").startswith("free") and probe("sei_jira").startswith("held:")
