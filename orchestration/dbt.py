@@ -211,8 +211,8 @@ def build_dbt_assets(manifest: Path) -> dg.AssetsDefinition:
             if imported:
                 context.log.info(f"{len(imported)} marts built on Spark copied into the working warehouse "
                                  f"({sum(imported.values()):,} rows)")
+            table = _health_table(warehouse_path())  # under the lock: an ingest step may load meanwhile
         _prune(target.parent, keep=5)
-        table = _health_table(warehouse_path())
         for event in held:
             yield event.with_metadata({**event.metadata, "integrations": table}) if table else event
 

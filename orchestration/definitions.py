@@ -7,6 +7,8 @@ weekly full refresh; `sei demo` runs `sei_refresh` in-process, the schedules' ow
 """
 from __future__ import annotations
 
+import sys
+
 import dagster as dg
 
 from ingestion import pipeline
@@ -21,6 +23,12 @@ from orchestration.sensors import record_run_failures
 from orchestration.serving import build_serving_publish
 
 MAIN_JOB = "sei_refresh"
+
+# Every job's steps run in processes of their own, at most as many at once as the machine has
+# cores, forked from a server that has imported the libraries and built these definitions
+# once (orchestration/preload.py). `execute_in_process` (`sei demo`) runs them in one process.
+EXECUTOR = dg.multiprocess_executor.configured(
+    {"start_method": {"forkserver": {"preload_modules": ["orchestration.preload"]}}}, name="sei_multiprocess")
 
 
 def run_config(full_refresh: bool = False, reconcile_deletions: bool = False) -> dg.RunConfig:
@@ -59,13 +67,14 @@ def build_definitions() -> dg.Definitions:
     return dg.Definitions(assets=assets, asset_checks=[*FRESHNESS_CHECKS, all_integrations_healthy],
                           jobs=[*jobs, sei_fresh], schedules=schedules,
                           sensors=[record_run_failures, webhook_spool_sensor],  # the push path: orchestration/fresh.py
-                          resources={"dbt": dbt_resource(), "engine": engine_resource()})  # SEI_ENGINE
+                          resources={"dbt": dbt_resource(), "engine": engine_resource()},  # SEI_ENGINE
+                          executor=EXECUTOR)
 
 
 def main_job() -> dg.JobDefinition:
     """`sei_refresh` with its resources, for `dg.reconstructable`: the multiprocess executor
     loads it again in each step's process, as the daemon's run worker does."""
-    return build_definitions().resolve_job_def(MAIN_JOB)
+    return sys.modules[__name__].defs.resolve_job_def(MAIN_JOB)  # built once per process
 
 
 def __getattr__(name: str):

@@ -11,7 +11,7 @@ import pandas as pd
 from core.settings import DEFAULT_FRESHNESS_LAG_HOURS, freshness_lag_hours, warehouse_path
 from ingestion import pipeline
 from ingestion.destination import read_frame
-from orchestration.ingest import INGEST_ASSETS, WAREHOUSE_POOL, resource_key
+from orchestration.ingest import INGEST_ASSETS, WAREHOUSE_POOL, resource_key, step_lock
 
 
 def _read(sql: str, params=None) -> pd.DataFrame | None:
@@ -33,7 +33,8 @@ def _read(sql: str, params=None) -> pd.DataFrame | None:
           description="ops.ingest_runs and ops.ingest_resources: per sync and resource, rows, requests, retries, "
                       "rate-limit waits and headroom, errors and cursors, appended by every ingest.")
 def ingest_run_log() -> dg.MaterializeResult:
-    df = _read("""select source, status, finished_at, round(duration_s, 1) as duration_s, error_message
+    with step_lock("ingest run log"):
+        df = _read("""select source, status, finished_at, round(duration_s, 1) as duration_s, error_message
                   from ops.ingest_runs qualify row_number() over (partition by source order by finished_at desc) = 1
                   order by source""")
     if df is None or df.empty:
@@ -80,7 +81,8 @@ def build_freshness_check(source: str) -> dg.AssetChecksDefinition:
                     description=f"The last successful {source} sync is within its allowed lag "
                                 f"(SEI_FRESHNESS_LAG_HOURS, default {DEFAULT_FRESHNESS_LAG_HOURS[source]:g} h).")
     def _freshness() -> dg.AssetCheckResult:
-        return evaluate_freshness(source, freshness_lag_hours()[source])
+        with step_lock(f"{source} freshness"):
+            return evaluate_freshness(source, freshness_lag_hours()[source])
 
     return _freshness
 
@@ -91,7 +93,8 @@ FRESHNESS_CHECKS = [build_freshness_check(s) for s in pipeline.BUILT_SOURCES]
 @dg.asset_check(asset=dg.AssetKey(["marts", "integration_health"]), name="all_integrations_healthy", pool=WAREHOUSE_POOL,
                 description="Every integration's last sync succeeded and is within its lag (`sei doctor`).")
 def all_integrations_healthy() -> dg.AssetCheckResult:
-    df = read_frame(warehouse_path(), "select * from marts.integration_health")  # where dbt built it
+    with step_lock("integration health"):
+        df = read_frame(warehouse_path(), "select * from marts.integration_health")  # where dbt built it
     if df is None:
         return dg.AssetCheckResult(passed=False, description="marts.integration_health is missing")
     bad = df[df.status == "unhealthy"]

@@ -31,6 +31,13 @@ WAREHOUSE_POOL = "warehouse"  # the steps that write the warehouse throughout; d
 WAREHOUSE_RETRY = dg.RetryPolicy(max_retries=3, delay=15, backoff=dg.Backoff.EXPONENTIAL)
 
 
+def step_lock(what: str):
+    """The warehouse's writer lock for a step of the pool that opens the DuckDB file, even to
+    read it: the ingest steps are not in the pool and load meanwhile, and DuckDB refuses
+    a reader while another process writes the file."""
+    return writer_lock(warehouse_path(), f"dagster: {what}")
+
+
 class IngestConfig(dg.Config):
     full_refresh: bool = False          # weekly: drop the dlt state and reload from start_date
     reconcile_deletions: bool = False   # nightly: soft-delete records deleted upstream

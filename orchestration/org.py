@@ -6,7 +6,7 @@ import dagster as dg
 
 from core.settings import warehouse_path
 from orchestration import settings
-from orchestration.ingest import INGEST_ASSETS, WAREHOUSE_POOL, WAREHOUSE_RETRY
+from orchestration.ingest import INGEST_ASSETS, WAREHOUSE_POOL, WAREHOUSE_RETRY, step_lock
 
 
 def _mirror(schema: str) -> None:
@@ -29,6 +29,11 @@ def _files_digest(files) -> str:
                       "SEI_ORG_DIR, validated and imported into raw_org as an effective-dated version. "
                       "Unchanged files are not re-imported; a rejected import keeps the last good org.")
 def org_import(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    with step_lock("org import"):
+        return _org_import(context)
+
+
+def _org_import(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     from ingestion.org.store import connect, has_schema, import_org, latest_import
     from ingestion.org.validate import OrgFiles
     folder = settings.org_dir()
