@@ -122,11 +122,6 @@ def _environment(base: Path, url: str) -> dict[str, str]:
             "SOURCES__JIRA__EMAIL": JIRA_EMAIL, "SOURCES__JIRA__API_TOKEN": JIRA_TOKEN}
 
 
-def _client_cpu() -> float:
-    r, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime + c.ru_utime + c.ru_stime
-
-
 def _steps(result, instance) -> dict[str, dict]:
     """Wall seconds, rows and dlt phases per step of the run, from its Dagster events: the
     ingest steps report extract, normalize and load seconds, and the seconds they queued for
@@ -191,9 +186,11 @@ def _requests(url: str) -> dict:
     return {"total": stats["requests"], "per_source": dict(per_source), "graphql_points": stats["graphql_points"]}
 
 
-def _tree_cpu(root: int) -> float:
-    """CPU seconds of a process, its live descendants (dbt, dlt's workers) and its reaped
-    children: what the client costs while its subprocesses still run."""
+def _tree(root: int) -> tuple[float, list[int]]:
+    """CPU seconds of a process and its live descendants (dbt, dlt's workers, the fork
+    server, the steps' processes), each with the children it has reaped (the fork server
+    reaps the steps' processes): what the client costs while its subprocesses still run;
+    and the descendants' PIDs."""
     stats = {}
     for d in os.listdir("/proc"):
         if d.isdigit():
@@ -203,23 +200,29 @@ def _tree_cpu(root: int) -> float:
             except OSError:
                 continue
             stats[int(d)] = (int(fields[1]), sum(int(x) for x in fields[11:13]), sum(int(x) for x in fields[13:15]))
-    total, todo = stats.get(root, (0, 0, 0))[2], [root]
+    total, todo, seen = 0, [root], []
     while todo:
         pid = todo.pop()
-        total += stats.get(pid, (0, 0, 0))[1]
+        seen.append(pid)
+        total += sum(stats.get(pid, (0, 0, 0))[1:])
         todo.extend(c for c, (ppid, _, _) in stats.items() if ppid == pid)
-    return total / TICK
+    return total / TICK, seen[1:]
 
 
 class _TreeSampler(_Sampler):
-    """Cores used by the client with its subprocesses, and by the simulator."""
+    """Cores used by the client with its subprocesses, and by the simulator; the largest
+    peak RSS among the client's subprocesses (a step's process, dbt, a normalize worker)."""
+    peak_child_rss_mb = 0.0
 
     def run(self):
-        t0, c0, s0 = time.perf_counter(), _tree_cpu(os.getpid()), _proc_cpu(self.sim_pid)
+        t0, c0, s0 = time.perf_counter(), _tree(os.getpid())[0], _proc_cpu(self.sim_pid)
         while not self._stop_event.wait(self.every):
-            t, c, s = time.perf_counter(), _tree_cpu(os.getpid()), _proc_cpu(self.sim_pid)
+            t, (c, pids), s = time.perf_counter(), _tree(os.getpid()), _proc_cpu(self.sim_pid)
             self.samples.append((round(t - t0, 1), round((c - c0) / (t - t0), 2), round((s - s0) / (t - t0), 2)))
             t0, c0, s0 = t, c, s
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    self.peak_child_rss_mb = max(self.peak_child_rss_mb, _proc_rss_mb(pid))
 
 
 def _execute(defs, executor: str, instance):
@@ -238,7 +241,7 @@ def run_once(defs, sim: dict, label: str, log: Path, executor: str = "multiproce
 
     requests.post(f"{sim['url']}/_sim/stats/reset", timeout=60)
     sampler = _TreeSampler(sim["pid"])
-    cpu0, sim_cpu0, t0 = _client_cpu(), _proc_cpu(sim["pid"]), time.perf_counter()
+    cpu0, sim_cpu0, t0 = _tree(os.getpid())[0], _proc_cpu(sim["pid"]), time.perf_counter()
     sampler.start()
     instance = dg.DagsterInstance.get()
     with open(log, "a", encoding="utf-8") as f, _output_to(f):  # Dagster's and dbt's logs
@@ -246,9 +249,10 @@ def run_once(defs, sim: dict, label: str, log: Path, executor: str = "multiproce
     seconds = time.perf_counter() - t0
     samples = sampler.stop()
     out = {"run": label, "executor": executor, "success": result.success, "seconds": round(seconds, 1),
-           "client_cpu_s": round(_client_cpu() - cpu0, 1), "sim_cpu_s": round(_proc_cpu(sim["pid"]) - sim_cpu0, 1),
+           "client_cpu_s": round(_tree(os.getpid())[0] - cpu0, 1), "sim_cpu_s": round(_proc_cpu(sim["pid"]) - sim_cpu0, 1),
            "client_peak_rss_mb": round(_proc_rss_mb(os.getpid())),
-           "child_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+           "child_peak_rss_mb": round(max(sampler.peak_child_rss_mb,
+                                          resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)),
            "load_average": [round(x, 1) for x in os.getloadavg()],
            "requests": _requests(sim["url"]), "steps": _steps(result, instance), "dbt": _dbt_figures(result.run_id),
            "cores_per_tenth": _Sampler.summary(samples)}

@@ -12,6 +12,7 @@ import sys
 import dagster as dg
 
 from ingestion import pipeline
+from orchestration import settings
 from orchestration.dbt import DbtBuildConfig, build_dbt_assets, dbt_resource, prepare_manifest
 from orchestration.engine import engine_resource
 from orchestration.fresh import sei_fresh, webhook_spool_sensor
@@ -24,11 +25,14 @@ from orchestration.serving import build_serving_publish
 
 MAIN_JOB = "sei_refresh"
 
-# Every job's steps run in processes of their own, at most as many at once as the machine has
-# cores, forked from a server that has imported the libraries and built these definitions
-# once (orchestration/preload.py). `execute_in_process` (`sei demo`) runs them in one process.
-EXECUTOR = dg.multiprocess_executor.configured(
-    {"start_method": {"forkserver": {"preload_modules": ["orchestration.preload"]}}}, name="sei_multiprocess")
+
+def executor() -> dg.ExecutorDefinition:
+    """Every job's steps run in processes of their own, at most SEI_PARALLEL_STEPS at once,
+    forked from a server that has imported the libraries and built these definitions once
+    (orchestration/preload.py). `execute_in_process` (`sei demo`) runs them in one process."""
+    return dg.multiprocess_executor.configured(
+        {"max_concurrent": settings.parallel_steps(),
+         "start_method": {"forkserver": {"preload_modules": ["orchestration.preload"]}}}, name="sei_multiprocess")
 
 
 def run_config(full_refresh: bool = False, reconcile_deletions: bool = False) -> dg.RunConfig:
@@ -68,7 +72,7 @@ def build_definitions() -> dg.Definitions:
                           jobs=[*jobs, sei_fresh], schedules=schedules,
                           sensors=[record_run_failures, webhook_spool_sensor],  # the push path: orchestration/fresh.py
                           resources={"dbt": dbt_resource(), "engine": engine_resource()},  # SEI_ENGINE
-                          executor=EXECUTOR)
+                          executor=executor())
 
 
 def main_job() -> dg.JobDefinition:

@@ -31,6 +31,9 @@ WAREHOUSE_POOL = "warehouse"  # the steps that write the warehouse throughout; d
 WAREHOUSE_RETRY = dg.RetryPolicy(max_retries=3, delay=15, backoff=dg.Backoff.EXPONENTIAL)
 
 
+PRIORITY = {"github": 3, "jira": 2, "harness": 1}  # longest first: the large org's syncs took 22, 13, 4 min
+
+
 def step_lock(what: str):
     """The warehouse's writer lock for a step of the pool that opens the DuckDB file, even to
     read it: the ingest steps are not in the pool and load meanwhile, and DuckDB refuses
@@ -82,6 +85,8 @@ def build_ingest_asset(source: str) -> dg.AssetsDefinition:
     # warehouse's writer lock only to read their state and to load (ingestion/lock.py); a
     # pool slot held for the whole step would make the four extracts wait for each other.
     @dg.multi_asset(name=f"ingest_{source}", specs=specs, check_specs=checks,
+                    # the longest syncs start first when the executor has fewer slots than sources
+                    op_tags={"dagster/priority": str(PRIORITY.get(source, 0))},
                     description=f"Sync {source} into raw_{source} through ingestion.pipeline.run: extract and "
                                 f"normalize beside the other sources, load under the warehouse's writer lock.",
                     )

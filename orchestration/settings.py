@@ -37,6 +37,19 @@ def ingest_retries() -> int:
     return int(os.environ.get("SEI_INGEST_RETRIES", "2"))
 
 
+def parallel_steps() -> int:
+    """SEI_PARALLEL_STEPS: how many steps of a run may run at once (default: the machine's
+    cores, at least 2). More lets all four sources' ingest steps wait on their APIs side by
+    side, which pays where the APIs, not this machine's CPU, are the bound."""
+    v = os.environ.get("SEI_PARALLEL_STEPS", "").strip()
+    if not v:
+        return max(2, os.cpu_count() or 2)
+    if not v.isdigit() or int(v) < 1:
+        raise ValueError(f"SEI_PARALLEL_STEPS={v!r} is not a whole number of steps. Fix: set it to e.g. 4, or unset "
+                         f"it for one per core.")
+    return int(v)
+
+
 def ingest_retry_delay_s() -> float:
     """Seconds before such a retry (`SEI_INGEST_RETRY_DELAY_S`, default 60)."""
     return float(os.environ.get("SEI_INGEST_RETRY_DELAY_S", "60"))

@@ -247,3 +247,36 @@ def test_dbt_under_dagster_opens_the_warehouse_python_uses(tmp_path, monkeypatch
                          cwd=settings.DBT_PROJECT_DIR, capture_output=True, text=True,
                          env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "SEI_DBT_TARGET": "duckdb"})
     assert f"path: {warehouse_path().resolve()}" in out.stdout, out.stdout[-2000:]
+
+
+def test_under_the_daemons_executor_the_sources_ingest_side_by_side(env, healthy_run, tmp_path, monkeypatch):
+    """The daemon runs a job with the definitions' executor: each step its own process, forked
+    from a server holding the definitions, up to SEI_PARALLEL_STEPS at once. The ingest steps
+    are not in the warehouse pool, so the four sources' steps all start before any ends; the
+    pool's steps (here the freshness checks, one step) still run, under the writer lock."""
+    import orchestration.definitions as definitions
+    graph = env["defs"].resolve_asset_graph()
+    ingest = [k for k in graph.get_all_asset_keys() if k.path[0].startswith("dlt_")]
+    before = _warehouse(env, "select count(*) as n from ops.ingest_runs").n[0]
+    # the fork server starts once per process with this environment (the module's), as a
+    # run worker of the daemon starts one per run; the job's definitions are built with it
+    with environ(SEI_PARALLEL_STEPS="4"), dg.instance_for_test(
+            temp_dir=str(tmp_path), overrides={"concurrency": {"pools": {"default_limit": 1}}}) as instance:
+        monkeypatch.setattr(definitions, "defs", definitions.build_definitions(), raising=False)
+        with dg.execute_job(dg.reconstructable(definitions.main_job), instance=instance, asset_selection=ingest,
+                            raise_on_error=False) as result:
+            assert result.success, [e.message for e in result.all_events if e.is_failure][:5]
+            events = [(e.event_type_value, e.step_key) for e in result.all_events]
+            checks = _checks(result)
+            phases = {e.asset_key.to_user_string(): e.materialization.metadata
+                      for e in result.get_asset_materialization_events()}
+    steps = [f"ingest_{s}" for s in ("github", "jira", "harness", "events")]
+    starts = [events.index(("STEP_START", s)) for s in steps]
+    ends = [events.index(("STEP_SUCCESS", s)) for s in steps]
+    assert max(starts) < min(ends), events  # all four running at once
+    assert {k for k, c in checks.items() if k[1] == "freshness" and c.passed} == {
+        (f"dlt_{s}_{r}", "freshness") for s, r in [("github", "repositories"), ("jira", "issues"),
+                                                   ("harness", "services"), ("events", "deployments")]}
+    for key in ("dlt_github_repositories", "dlt_jira_issues"):
+        assert {"lock_wait_seconds", "extract_seconds", "normalize_seconds", "load_seconds"} <= set(phases[key]), key
+    assert _warehouse(env, "select count(*) as n from ops.ingest_runs").n[0] == before + 4
