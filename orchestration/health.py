@@ -82,15 +82,16 @@ def build_freshness_checks() -> dg.AssetChecksDefinition:
                                            f"(SEI_FRESHNESS_LAG_HOURS, default {DEFAULT_FRESHNESS_LAG_HOURS[s]:g} h).")
              for s in pipeline.BUILT_SOURCES]
 
-    @dg.multi_asset_check(specs=specs, name="freshness_checks", pool=WAREHOUSE_POOL)
-    def _freshness():
+    @dg.multi_asset_check(specs=specs, name="freshness_checks", pool=WAREHOUSE_POOL, can_subset=True)
+    def _freshness(context: dg.AssetCheckExecutionContext):
         lags = freshness_lag_hours()
+        keys = {s: resource_key(s, pipeline._resource_names(s)[0]) for s in pipeline.BUILT_SOURCES}
+        selected = {k.asset_key for k in context.selected_asset_check_keys}
         with step_lock("freshness checks"):
-            results = [(s, evaluate_freshness(s, lags[s])) for s in pipeline.BUILT_SOURCES]
+            results = [(s, evaluate_freshness(s, lags[s])) for s in pipeline.BUILT_SOURCES if keys[s] in selected]
         for s, r in results:
-            yield dg.AssetCheckResult(asset_key=resource_key(s, pipeline._resource_names(s)[0]),
-                                      check_name="freshness", passed=r.passed, severity=r.severity,
-                                      description=r.description, metadata=r.metadata)
+            yield dg.AssetCheckResult(asset_key=keys[s], check_name="freshness", passed=r.passed,
+                                      severity=r.severity, description=r.description, metadata=r.metadata)
 
     return _freshness
 
