@@ -14,10 +14,11 @@ Then the simulator's clock moves on by `--hours` of activity (its events files a
 again, as a customer's export job would) and the job runs a second time: the hourly run.
 
 Reported per run: wall time; per step of the job (each source's ingest with dlt's extract /
-normalize / load, org import, identities, profiles, the dbt build with its tests, checks,
-publish) wall time and rows; CPU seconds of the client (this process, its dlt workers and
-the dbt subprocesses once finished) and of the simulator; peak RSS of the client and of its
-largest child (dbt); API requests per source and GitHub GraphQL points (`/_sim/stats`); the
+normalize / load and its wait for the warehouse's writer lock, org import, identities,
+profiles, the dbt build with its tests, checks, publish) wall time and rows; CPU seconds of
+the client (this process and every process under it: the steps' processes and their fork
+server, dbt, dlt's workers, with what they reaped) and of the simulator; peak RSS of the
+client and of its largest subprocess (a step, dbt, a normalize worker); API requests per source and GitHub GraphQL points (`/_sim/stats`); the
 cores used by client and simulator per tenth of the run.
 
 Rate limits run on the simulator's clock (1,000x fast, the client's waits scaled the same),
