@@ -77,18 +77,18 @@ def evaluate_freshness(source: str, lag_hours: float, now: dt.datetime | None = 
 def build_freshness_checks() -> dg.AssetChecksDefinition:
     """One step for every source's freshness check: each step of a run is a process and a
     turn of the warehouse pool, and these four read one small table."""
-    specs = [dg.AssetCheckSpec("freshness", asset=resource_key(s, pipeline._resource_names(s)[0]),
+    keys = {s: resource_key(s, pipeline._resource_names(s)[0]) for s in pipeline.BUILT_SOURCES}
+    specs = [dg.AssetCheckSpec("freshness", asset=key,
                                description=f"The last successful {s} sync is within its allowed lag "
                                            f"(SEI_FRESHNESS_LAG_HOURS, default {DEFAULT_FRESHNESS_LAG_HOURS[s]:g} h).")
-             for s in pipeline.BUILT_SOURCES]
+             for s, key in keys.items()]
 
     @dg.multi_asset_check(specs=specs, name="freshness_checks", pool=WAREHOUSE_POOL, can_subset=True)
     def _freshness(context: dg.AssetCheckExecutionContext):
         lags = freshness_lag_hours()
-        keys = {s: resource_key(s, pipeline._resource_names(s)[0]) for s in pipeline.BUILT_SOURCES}
         selected = {k.asset_key for k in context.selected_asset_check_keys}
         with step_lock("freshness checks"):
-            results = [(s, evaluate_freshness(s, lags[s])) for s in pipeline.BUILT_SOURCES if keys[s] in selected]
+            results = [(s, evaluate_freshness(s, lags[s])) for s, key in keys.items() if key in selected]
         for s, r in results:
             yield dg.AssetCheckResult(asset_key=keys[s], check_name="freshness", passed=r.passed,
                                       severity=r.severity, description=r.description, metadata=r.metadata)

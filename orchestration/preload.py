@@ -1,5 +1,5 @@
 """What the multiprocess executor's fork server loads once, before it forks a process for
-each step of a run (orchestration/definitions.py, `EXECUTOR`).
+each step of a run (orchestration/definitions.py, `executor()`).
 
 Spawned afresh, every step's process would import dagster, dagster-dbt, dbt and dlt again
 and build the definitions: about five seconds of CPU a step, and an hourly run has a dozen
